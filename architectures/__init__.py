@@ -1,0 +1,1 @@
+"""Built-in architecture plugins (installed as cnnscope.architectures)."""

@@ -1,0 +1,270 @@
+"""Walks a Stack, applies each layer's rule, and adds up the totals.
+
+Pure Python: this module must never import TensorFlow or Keras.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import receptive_field
+from .conventions import Policy, optimizer_slots, policy
+from .errors import CnnscopeError, LayerError, did_you_mean
+from .lint import lint
+from .rules import BASE_ARGS, REQUIRED, Layer, RuleSet, builtin_rules
+from .rules.base import prod
+from .stack import Stack
+
+
+@dataclass
+class LayerReport:
+    name: str
+    type: str
+    input_shape: list
+    output_shape: list
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    activation_elements: int
+    activation_bytes: int
+    macs: int
+    receptive_field: list | None
+    jump: list | None
+    # Not part of the per-layer JSON: used for totals, warnings and diffs.
+    flops: int = 0
+    training_flops: int = 0
+    config: dict = field(default_factory=dict, repr=False)
+    inputs: list = field(default_factory=list, repr=False)
+
+    JSON_KEYS = (
+        "name", "type", "input_shape", "output_shape", "params", "trainable_params", "non_trainable_params",
+        "activation_elements", "activation_bytes", "macs", "receptive_field", "jump",
+    )
+
+    def to_dict(self) -> dict:
+        return {key: getattr(self, key) for key in self.JSON_KEYS}
+
+
+@dataclass
+class Analysis:
+    model: str
+    input_shape: list
+    batch_size: int
+    dtype: str
+    optimizer: str
+    layers: list
+    policy: Policy
+    slots: int
+    warnings: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    # --- totals -------------------------------------------------------------
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(layer.trainable_params for layer in self.layers)
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.params - self.trainable_params
+
+    @property
+    def param_bytes(self) -> int:
+        return self.params * self.policy.weight_bytes
+
+    @property
+    def activation_bytes_per_sample(self) -> int:
+        return sum(layer.activation_elements for layer in self.layers) * self.policy.activation_bytes
+
+    def training_memory_bytes(self, batch_size: int | None = None) -> int:
+        """Weights + gradients + optimizer slots + every layer output kept for the backward pass."""
+        batch = self.batch_size if batch_size is None else batch_size
+        return self.fixed_training_bytes + batch * self.activation_bytes_per_sample
+
+    @property
+    def fixed_training_bytes(self) -> int:
+        gradients_and_slots = self.trainable_params * (1 + self.slots) * self.policy.weight_bytes
+        return self.param_bytes + gradients_and_slots
+
+    def max_batch_size(self, budget_bytes: int) -> int:
+        """The largest batch whose training memory fits in budget_bytes (0 if even the weights do not)."""
+        room = budget_bytes - self.fixed_training_bytes
+        return max(0, room // self.activation_bytes_per_sample) if self.activation_bytes_per_sample else 0
+
+    def totals(self) -> dict:
+        macs = sum(layer.macs for layer in self.layers)
+        return {
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "param_bytes": self.param_bytes,
+            "activation_bytes": self.activation_bytes_per_sample * self.batch_size,
+            "training_memory_bytes": self.training_memory_bytes(),
+            "macs": macs,
+            "flops": sum(layer.flops for layer in self.layers),
+            "training_flops": sum(layer.training_flops for layer in self.layers),
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "input_shape": self.input_shape,
+            "batch_size": self.batch_size,
+            "dtype": self.dtype,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "totals": self.totals(),
+        }
+
+
+def merged_config(spec, index: int, rule, strict: bool, notes: list) -> dict:
+    """The layer's Keras config with Keras's defaults filled in; unknown arguments are errors."""
+    given = spec.config
+    unknown = [key for key in given if key not in rule.defaults and key not in BASE_ARGS]
+    if unknown:
+        known = list(rule.defaults) + list(BASE_ARGS)
+        key = unknown[0]
+        if strict:
+            raise LayerError(
+                spec.name, index, spec.class_name,
+                f"unknown argument '{key}'{did_you_mean(key, known)}",
+                f"{spec.class_name} takes {', '.join(a for a in rule.defaults if not a.endswith(('_initializer', '_regularizer', '_constraint')))}",
+            )
+        notes.append(f"layer '{spec.name}': ignored config arguments unknown to cnnscope: {', '.join(unknown)}")
+    cfg = {**BASE_ARGS, **rule.defaults, **given}
+    missing = [key for key, value in cfg.items() if value is REQUIRED]
+    if missing:
+        raise LayerError(spec.name, index, spec.class_name, f"missing required argument '{missing[0]}'", f"set {missing[0]} = ...")
+    return cfg
+
+
+def _check_graph(stack: Stack) -> None:
+    if not stack.input_layers:
+        raise CnnscopeError("the stack has no input shape; give input_shape = [H, W, C] in the spec or --input-shape")
+    seen: set[str] = set()
+    for index, spec in enumerate(stack.layers):
+        if spec.name in seen:
+            raise LayerError(spec.name, index, spec.class_name, "its name is used by an earlier layer", "give every layer a unique name")
+        for source in spec.inputs:
+            if source not in seen:
+                raise LayerError(
+                    spec.name, index, spec.class_name,
+                    f"its input '{source}' is not an earlier layer{did_you_mean(source, seen)}",
+                    "name a layer defined before this one in 'inputs'",
+                )
+        seen.add(spec.name)
+
+
+def analyze(
+    stack: Stack,
+    batch_size: int = 1,
+    dtype: str = "float32",
+    optimizer: str = "adam",
+    rules: RuleSet | None = None,
+    strict: bool | None = None,
+) -> Analysis:
+    """Every layer's shapes, parameters, memory, MACs and receptive field, and the totals.
+
+    strict: unknown config arguments are errors (spec files) rather than notes
+    (configs saved by a possibly newer Keras). Defaults to strict for spec sources.
+    """
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise CnnscopeError(f"batch size {batch_size!r} must be a positive integer")
+    rules = rules or builtin_rules()
+    pol = policy(dtype)
+    slots = optimizer_slots(optimizer)
+    strict = stack.source == "spec" if strict is None else strict
+    _check_graph(stack)
+
+    shapes: dict[str, tuple] = {}
+    fields: dict[str, tuple | None] = {}
+    upstream_trainable: dict[str, bool] = {}
+    reports: list[LayerReport] = []
+    notes: list[str] = []
+    act_bytes = pol.activation_bytes * batch_size
+
+    for index, spec in enumerate(stack.layers):
+        rule = rules.get(spec.class_name)
+        if rule is None:
+            raise LayerError(
+                spec.name, index, spec.class_name,
+                f"no rule for layer type '{spec.class_name}'{did_you_mean(spec.class_name, rules.names())}",
+                "use a Keras layer cnnscope knows, or install a plugin that registers a rule for it",
+            )
+        cfg = merged_config(spec, index, rule, strict, notes)
+        n_inputs = len(spec.inputs)
+        if not rule.min_inputs <= n_inputs <= rule.max_inputs:
+            want = (
+                f"exactly {rule.min_inputs}" if rule.min_inputs == rule.max_inputs
+                else f"at least {rule.min_inputs}"
+            )
+            raise LayerError(spec.name, index, spec.class_name, f"takes {want} input(s), got {n_inputs}", "fix its 'inputs'")
+        in_shapes = [shapes[source] for source in spec.inputs]
+        result = rule.compute(Layer(spec.name, index, spec.class_name, cfg, in_shapes))
+        out_shape = tuple(result.output_shape)
+        if not all(isinstance(d, int) and d > 0 for d in out_shape):
+            raise LayerError(spec.name, index, spec.class_name, f"computed output shape {list(out_shape)} is not positive", "check its arguments")
+        shapes[spec.name] = out_shape
+
+        trainable_flag = bool(cfg["trainable"])
+        trainable = result.params - result.non_trainable if trainable_flag else 0
+
+        if rule.max_inputs == 0:
+            state = receptive_field.fresh(out_shape)
+        elif len(in_shapes) == 1:
+            state = receptive_field.apply(result.rf, fields[spec.inputs[0]], in_shapes[0], out_shape)
+        else:
+            merged = receptive_field.combine([fields[source] for source in spec.inputs])
+            state = receptive_field.apply(result.rf, merged, in_shapes[0], out_shape)
+        fields[spec.name] = state
+
+        forward = 2 * result.macs + result.extra_flops
+        # Backward: the input gradient costs about one forward pass, and is needed only
+        # if something upstream trains; the weight gradient costs about one more.
+        needs_input_grad = any(upstream_trainable[source] for source in spec.inputs)
+        upstream_trainable[spec.name] = needs_input_grad or trainable > 0
+        training = forward + (forward if needs_input_grad else 0) + (forward if trainable > 0 else 0)
+
+        elements = prod(out_shape)
+        if rule.max_inputs == 0:
+            input_shape = list(out_shape)
+        elif len(in_shapes) == 1:
+            input_shape = list(in_shapes[0])
+        else:
+            input_shape = [list(s) for s in in_shapes]
+        reports.append(
+            LayerReport(
+                name=spec.name,
+                type=spec.class_name,
+                input_shape=input_shape,
+                output_shape=list(out_shape),
+                params=result.params,
+                trainable_params=trainable,
+                non_trainable_params=result.params - trainable,
+                activation_elements=elements,
+                activation_bytes=elements * act_bytes,
+                macs=result.macs,
+                receptive_field=None if state is None else receptive_field.as_numbers(r for r, _ in state),
+                jump=None if state is None else receptive_field.as_numbers(j for _, j in state),
+                flops=forward,
+                training_flops=training,
+                config=cfg,
+                inputs=list(spec.inputs),
+            )
+        )
+
+    inputs = [list(shapes[spec.name]) for spec in stack.input_layers]
+    analysis = Analysis(
+        model=stack.name,
+        input_shape=inputs[0] if len(inputs) == 1 else inputs,
+        batch_size=batch_size,
+        dtype=pol.name,
+        optimizer=optimizer.lower(),
+        layers=reports,
+        policy=pol,
+        slots=slots,
+        notes=notes,
+    )
+    analysis.warnings = lint(analysis, num_classes=stack.num_classes)
+    return analysis

@@ -1,0 +1,57 @@
+"""Byte sizes per dtype policy and optimizer state per weight: the memory convention's inputs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import CnnscopeError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    weight_bytes: int  # variables, their gradients and optimizer slots
+    activation_bytes: int  # layer outputs
+
+
+# Keras's mixed policies keep float32 variables and compute (so store activations) in 16 bits.
+POLICIES = {
+    "float32": Policy("float32", 4, 4),
+    "float16": Policy("float16", 2, 2),
+    "bfloat16": Policy("bfloat16", 2, 2),
+    "mixed_float16": Policy("mixed_float16", 4, 2),
+    "mixed_bfloat16": Policy("mixed_bfloat16", 4, 2),
+    "float64": Policy("float64", 8, 8),
+}
+
+# State each optimizer keeps per trainable weight, with Keras's default arguments.
+OPTIMIZER_SLOTS = {
+    "sgd": 0,  # momentum=0.0 keeps no velocity
+    "sgd-momentum": 1,
+    "rmsprop": 1,  # velocity; momentum and centered are off by default
+    "adagrad": 1,
+    "adadelta": 2,
+    "adam": 2,  # first and second moments
+    "adamw": 2,
+    "adamax": 2,
+    "nadam": 2,
+    "lion": 1,
+    "ftrl": 2,
+}
+
+
+def policy(name: str) -> Policy:
+    try:
+        return POLICIES[name]
+    except KeyError:
+        raise CnnscopeError(
+            f"unknown dtype '{name}'{did_you_mean(name, POLICIES)}; use one of {', '.join(POLICIES)}"
+        ) from None
+
+
+def optimizer_slots(name: str) -> int:
+    key = name.lower()
+    if key not in OPTIMIZER_SLOTS:
+        raise CnnscopeError(
+            f"unknown optimizer '{name}'{did_you_mean(key, OPTIMIZER_SLOTS)}; use one of {', '.join(OPTIMIZER_SLOTS)}"
+        )
+    return OPTIMIZER_SLOTS[key]

@@ -1,0 +1,97 @@
+"""Warnings for what tutorial code commonly trips over. Each is one line naming the layer."""
+from __future__ import annotations
+
+_WINDOWED = ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv", "SeparableConv", "MaxPooling", "AveragePooling")
+DENSE_SHARE = 0.5  # one Dense after Flatten holding more than this share of all parameters
+
+
+def _is_windowed(layer) -> bool:
+    return layer.type.startswith(_WINDOWED)
+
+
+def _spatial(layer, shape):
+    if layer.config.get("data_format") == "channels_first":
+        return shape[1:]
+    return shape[:-1]
+
+
+def _window(layer):
+    n = len(_spatial(layer, layer.input_shape))
+    as_tuple = lambda v: tuple(v) if isinstance(v, (list, tuple)) else (v,) * n  # noqa: E731
+    cfg = layer.config
+    if "pool_size" in cfg:
+        kernel = as_tuple(cfg["pool_size"])
+        strides = kernel if cfg["strides"] is None else as_tuple(cfg["strides"])
+        return kernel, strides
+    dilation = as_tuple(cfg["dilation_rate"])
+    kernel = tuple(d * (k - 1) + 1 for k, d in zip(as_tuple(cfg["kernel_size"]), dilation))
+    return kernel, as_tuple(cfg["strides"])
+
+
+def uneven_strides(layers) -> list[str]:
+    out = []
+    for layer in layers:
+        if not _is_windowed(layer) or layer.config.get("padding") != "valid":
+            continue
+        kernel, strides = _window(layer)
+        for axis, (size, k, s) in enumerate(zip(_spatial(layer, layer.input_shape), kernel, strides)):
+            dropped = (size - k) % s
+            if dropped:
+                out.append(
+                    f"layer '{layer.name}' ({layer.type}): window {k} with stride {s} does not tile input size {size} "
+                    f"on spatial axis {axis}; the last {dropped} position(s) are silently dropped "
+                    "(use padding='same' or change the input size)"
+                )
+    return out
+
+
+def dominant_dense(layers, total: int) -> list[str]:
+    out = []
+    for previous, layer in zip(layers, layers[1:]):
+        if previous.type == "Flatten" and layer.type == "Dense" and total and layer.params > DENSE_SHARE * total:
+            share = 100 * layer.params / total
+            out.append(
+                f"layer '{layer.name}' (Dense after Flatten) holds {share:.0f}% of all parameters "
+                f"({layer.params:,} of {total:,}); more pooling before Flatten, or GlobalAveragePooling instead of Flatten, "
+                "shrinks it"
+            )
+    return out
+
+
+def early_collapse(layers) -> list[str]:
+    for i, layer in enumerate(layers):
+        if layer.receptive_field is None or len(layer.output_shape) < 2:
+            continue
+        if all(d == 1 for d in _spatial(layer, layer.output_shape)):
+            later = [other.name for other in layers[i + 1:] if _is_windowed(other)]
+            if later:
+                return [
+                    f"layer '{layer.name}' ({layer.type}) reduces the spatial size to 1 while {len(later)} later "
+                    f"convolution/pooling layer(s) (first: '{later[0]}') still follow; use fewer strided stages, "
+                    "padding='same', or a larger input"
+                ]
+    return []
+
+
+def class_count(layers, num_classes) -> list[str]:
+    dense = [layer for layer in layers if layer.type == "Dense"]
+    if num_classes is None or not dense:
+        return []
+    last = dense[-1]
+    units = last.config["units"]
+    if units != num_classes:
+        return [
+            f"layer '{last.name}' (final Dense) has {units} units but the model is declared for {num_classes} classes; "
+            f"set units={num_classes}"
+        ]
+    return []
+
+
+def lint(analysis, num_classes=None) -> list[str]:
+    layers = analysis.layers
+    return (
+        uneven_strides(layers)
+        + dominant_dense(layers, analysis.params)
+        + early_collapse(layers)
+        + class_count(layers, num_classes)
+    )

@@ -1,0 +1,77 @@
+"""Renders an Analysis as a table, JSON, Markdown or CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from .units import format_bytes, format_count
+
+FORMATS = ("table", "json", "markdown", "csv")
+
+
+def _shape(shape) -> str:
+    if shape and isinstance(shape[0], list):
+        return ", ".join(_shape(s) for s in shape)
+    return "(None, " + ", ".join(str(d) for d in shape) + ")"
+
+
+def _axes(values) -> str:
+    if values is None:
+        return "-"
+    text = [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
+    return text[0] if len(set(text)) == 1 else "×".join(text)
+
+
+def _rows(analysis):
+    for layer in analysis.layers:
+        yield [
+            f"{layer.name} ({layer.type})",
+            _shape(layer.output_shape),
+            f"{layer.params:,}",
+            format_bytes(layer.activation_bytes),
+            format_count(layer.macs) if layer.macs else "0",
+            _axes(layer.receptive_field),
+            _axes(layer.jump),
+        ]
+
+
+HEADERS = ["Layer (type)", "Output Shape", "Param #", "Activations", "MACs", "RF", "Jump"]
+
+
+def _total_lines(analysis) -> list[str]:
+    t = analysis.totals()
+    wb = analysis.policy.weight_bytes
+    return [
+        f"Total params: {t['params']:,} ({format_bytes(t['param_bytes'])})",
+        f"Trainable params: {t['trainable_params']:,} ({format_bytes(t['trainable_params'] * wb)})",
+        f"Non-trainable params: {t['non_trainable_params']:,} ({format_bytes(t['non_trainable_params'] * wb)})",
+        f"Forward per sample: {format_count(t['macs'])} MACs, {format_count(t['flops'])} FLOPs; "
+        f"training step per sample: {format_count(t['training_flops'])} FLOPs",
+        f"Activations (batch {analysis.batch_size}, {analysis.dtype}): {format_bytes(t['activation_bytes'])}",
+        f"Training memory (batch {analysis.batch_size}, {analysis.optimizer}): {format_bytes(t['training_memory_bytes'])}",
+    ]
+
+
+def render(analysis, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(analysis.to_dict(), indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        keys = list(analysis.layers[0].JSON_KEYS) if analysis.layers else []
+        writer.writerow(keys)
+        for layer in analysis.layers:
+            row = layer.to_dict()
+            writer.writerow([json.dumps(row[k]) if isinstance(row[k], list) else row[k] for k in keys])
+        return out.getvalue().rstrip("\n")
+    from tabulate import tabulate  # deferred: only table and markdown need it
+
+    if fmt == "markdown":
+        table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="github", disable_numparse=True)
+        totals = "\n".join(f"- {line}" for line in _total_lines(analysis))
+        return f"### Model: `{analysis.model}`\n\n{table}\n\n{totals}"
+    if fmt == "table":
+        table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="simple", disable_numparse=True)
+        return f'Model: "{analysis.model}"\n{table}\n' + "\n".join(_total_lines(analysis))
+    raise ValueError(f"unknown format {fmt!r}")

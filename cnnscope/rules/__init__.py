@@ -1,0 +1,48 @@
+"""The rule registry: Keras class name -> Rule. Built-ins here; plugins may add more."""
+from __future__ import annotations
+
+from ..errors import CnnscopeError
+from . import conv, core, merge, normalization, pooling, reshaping
+from .base import BASE_ARGS, REQUIRED, RF, Layer, Result, Rule
+
+__all__ = ["BASE_ARGS", "REQUIRED", "RF", "Layer", "Result", "Rule", "RuleSet", "builtin_rules"]
+
+
+class RuleSet:
+    def __init__(self):
+        self._rules: dict[str, Rule] = {}
+
+    def add(self, rule: Rule) -> None:
+        for name in rule.class_names:
+            existing = self._rules.get(name)
+            if existing is not None and existing is not rule:
+                raise CnnscopeError(
+                    f"two rules for layer type '{name}': from {existing.source} and from {rule.source}; "
+                    "uninstall or disable one of them"
+                )
+            self._rules[name] = rule
+
+    def get(self, class_name: str) -> Rule | None:
+        return self._rules.get(class_name)
+
+    def names(self) -> list[str]:
+        return sorted(self._rules)
+
+    def copy(self) -> "RuleSet":
+        new = RuleSet()
+        new._rules = dict(self._rules)
+        return new
+
+
+_BUILTIN: RuleSet | None = None
+
+
+def builtin_rules() -> RuleSet:
+    global _BUILTIN
+    if _BUILTIN is None:
+        rules = RuleSet()
+        for module in (core, conv, pooling, normalization, reshaping, merge):
+            for rule in module.RULES:
+                rules.add(rule)
+        _BUILTIN = rules
+    return _BUILTIN

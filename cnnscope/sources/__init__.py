@@ -1,0 +1,46 @@
+"""Every source reduces to a Stack: spec files, .keras files and live Keras models."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CnnscopeError
+from ..stack import Stack
+from .keras_config import stack_from_keras_config
+from .keras_file import load_keras_file
+from .spec_file import load_spec_file, stack_from_spec
+
+SPEC_SUFFIXES = (".toml", ".json", ".yaml", ".yml")
+
+__all__ = ["load_file", "stack_from_keras_config", "stack_from_keras_model", "stack_from_spec", "with_input_shape"]
+
+
+def with_input_shape(stack: Stack, shape) -> Stack:
+    """Replace the single input's shape (the CLI's --input-shape)."""
+    inputs = stack.input_layers
+    if len(inputs) != 1:
+        raise CnnscopeError(f"--input-shape applies to single-input models; this one has {len(inputs)} inputs")
+    config = {k: v for k, v in inputs[0].config.items() if k not in ("batch_shape", "shape")}
+    inputs[0].config = {**config, "shape": list(shape)}
+    return stack
+
+
+def load_file(path, input_shape=None) -> Stack:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".keras":
+        stack = load_keras_file(path)
+        return with_input_shape(stack, input_shape) if input_shape else stack
+    if suffix in SPEC_SUFFIXES:
+        if not path.is_file():
+            raise CnnscopeError(f"{path}: no such file")
+        return load_spec_file(path, input_shape)
+    if suffix in (".h5", ".hdf5"):
+        raise CnnscopeError(f"{path}: legacy HDF5 models are not read; re-save it with model.save('model.keras')")
+    raise CnnscopeError(f"{path}: unknown target; give a spec file (.toml, .json, .yaml) or a .keras file")
+
+
+def stack_from_keras_model(model) -> Stack:
+    """A live keras.Model, through the same config a .keras file stores."""
+    import keras  # the caller already has Keras loaded: it holds a Keras model
+
+    return stack_from_keras_config(keras.saving.serialize_keras_object(model), source="keras-model")

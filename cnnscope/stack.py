@@ -1,0 +1,57 @@
+"""The layer-stack form every source reduces to: Keras class names and Keras config arguments.
+
+A `Stack` is a list of `LayerSpec` in topological order. Inputs are `InputLayer`
+specs; every other layer names the layers whose outputs it consumes, so a
+Sequential model is just the special case where each layer consumes the previous.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LayerSpec:
+    class_name: str
+    config: dict
+    name: str
+    inputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Stack:
+    layers: list[LayerSpec]
+    name: str = "model"
+    num_classes: int | None = None
+    source: str = "spec"
+
+    @property
+    def input_layers(self) -> list[LayerSpec]:
+        return [layer for layer in self.layers if layer.class_name == "InputLayer"]
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's own rule for default layer names (keras.src.utils.naming.to_snake_case)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+class Namer:
+    """Hands out Keras-style unique names: conv2d, conv2d_1, conv2d_2, ..."""
+
+    def __init__(self, taken=()):
+        self.taken = set(taken)
+
+    def __call__(self, class_name: str) -> str:
+        base = to_snake_case(class_name)
+        name, n = base, 0
+        while name in self.taken:
+            n += 1
+            name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+
+def input_spec(shape, name: str = "input_layer") -> LayerSpec:
+    return LayerSpec("InputLayer", {"shape": list(shape)}, name, [])

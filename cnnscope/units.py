@@ -1,0 +1,60 @@
+"""Human-readable counts and sizes, both ways: 1.2M, 4.6 MiB; "1.5M", "16GiB", "512MB"."""
+from __future__ import annotations
+
+import re
+
+from .errors import CnnscopeError
+
+_DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_BINARY = {"KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
+_NUMBER = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+
+
+def format_count(n: float) -> str:
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return f"{n:,.0f}" if float(n).is_integer() else f"{n:.2f}"
+
+
+def format_bytes(n: float) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _split(text: str, what: str):
+    match = _NUMBER.match(str(text))
+    if not match:
+        raise CnnscopeError(f"cannot read {what} '{text}'; write a number with an optional unit, e.g. 1.5M or 16GiB")
+    return float(match.group(1)), match.group(2).upper()
+
+
+def _positive(value: float, text: str, what: str) -> int:
+    if value <= 0:
+        raise CnnscopeError(f"{what} '{text}' must be positive")
+    return int(round(value))
+
+
+def parse_count(text) -> int:
+    """'1.5M' -> 1500000. K, M, G, T are powers of 1000."""
+    number, unit = _split(text, "count")
+    if unit not in _DECIMAL:
+        raise CnnscopeError(f"unknown unit '{unit}' in count '{text}'; use K, M, G or T (powers of 1000)")
+    return _positive(number * _DECIMAL[unit], text, "count")
+
+
+def parse_size(text) -> int:
+    """'16GiB' -> bytes. KiB/MiB/GiB/TiB and bare K/M/G/T are powers of 1024; KB/MB/GB/TB of 1000."""
+    number, unit = _split(text, "size")
+    unit = unit[:-1] if unit.endswith("B") else unit
+    if unit in _BINARY:
+        scale = _BINARY[unit]
+    elif unit in _DECIMAL and unit and str(text).strip().upper().endswith("B"):
+        scale = _DECIMAL[unit]
+    elif unit in _DECIMAL:
+        scale = _BINARY[unit + "I"] if unit else 1
+    else:
+        raise CnnscopeError(f"unknown unit in size '{text}'; use B, KiB, MiB, GiB, TiB (1024) or KB, MB, GB, TB (1000)")
+    return _positive(number * scale, text, "size")
