@@ -29,8 +29,8 @@ def _debug(ctx) -> bool:
 def parse_shape(ctx, param, value):
     if value is None:
         return None
-    try:
-        shape = [int(part) for part in value.replace("x", ",").split(",") if part.strip()]
+    try:  # 28,28,1 or 28x28x1
+        shape = [int(part) for part in value.replace("x", ",").split(",")]
     except ValueError:
         shape = []
     if not shape or any(d <= 0 for d in shape):

@@ -1,0 +1,61 @@
+"""Stack -> keras.Model. Each layer is Keras's own class built from its own config.
+
+This and the trainer are the only modules that import Keras, and only inside functions.
+"""
+from __future__ import annotations
+
+from .errors import CnnscopeError, LayerError, did_you_mean
+from .stack import Stack
+
+MULTI_INPUT = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
+
+
+def layer_class(class_name: str, custom_objects: dict | None = None):
+    import keras
+
+    if custom_objects and class_name in custom_objects:
+        return custom_objects[class_name]
+    cls = getattr(keras.layers, class_name, None)
+    if cls is None:
+        cls = keras.saving.get_registered_object(class_name)
+    if cls is None:
+        raise CnnscopeError(
+            f"Keras has no layer class '{class_name}'{did_you_mean(class_name, dir(keras.layers))}; "
+            "a custom layer must be registered with keras.saving.register_keras_serializable or given by a plugin"
+        )
+    return cls
+
+
+def build_keras_model(stack: Stack, custom_objects: dict | None = None, multi_input=MULTI_INPUT):
+    """The same stack as a functional keras.Model (outputs: layers nothing else consumes)."""
+    import keras
+
+    tensors, inputs, consumed = {}, [], set()
+    for index, spec in enumerate(stack.layers):
+        if spec.class_name == "InputLayer":
+            cfg = spec.config
+            shape = cfg["batch_shape"][1:] if cfg.get("batch_shape") else cfg["shape"]
+            tensors[spec.name] = keras.Input(shape=tuple(shape), name=spec.name)
+            inputs.append(tensors[spec.name])
+            continue
+        cls = layer_class(spec.class_name, custom_objects)
+        try:
+            config = {**spec.config, "name": spec.name}
+            # Spec layers carry only the user's arguments (the constructor's job); configs
+            # Keras saved are complete and may hold serialized objects (from_config's job).
+            layer = cls(**config) if stack.source == "spec" else cls.from_config(config)
+            args = [tensors[source] for source in spec.inputs]
+            many = len(args) > 1 or spec.class_name in multi_input
+            tensors[spec.name] = layer(args if many else args[0])
+        except (ValueError, TypeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LayerError(spec.name, index, spec.class_name, f"Keras rejects it: {first}") from exc
+        consumed.update(spec.inputs)
+    outputs = [tensors[s.name] for s in stack.layers if s.name not in consumed and s.class_name != "InputLayer"]
+    if not outputs:
+        raise CnnscopeError("the stack has no layers besides its inputs")
+    return keras.Model(
+        inputs[0] if len(inputs) == 1 else inputs,
+        outputs[0] if len(outputs) == 1 else outputs,
+        name=stack.name,
+    )

@@ -1,0 +1,42 @@
+"""Keras as the oracle: build a stack in Keras and read back each layer's shape and weights."""
+from __future__ import annotations
+
+import math
+
+import cnnscope
+from cnnscope.keras_build import build_keras_model
+
+
+def weight_count(weights) -> int:
+    return sum(math.prod(w.shape) for w in weights)
+
+
+def keras_layers(model) -> dict:
+    """name -> (output shape without batch, trainable count, non-trainable count)."""
+    out = {}
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        out[layer.name] = (
+            list(layer.output.shape[1:]),
+            weight_count(layer.trainable_weights),
+            weight_count(layer.non_trainable_weights),
+        )
+    return out
+
+
+def ours(analysis) -> dict:
+    return {
+        r.name: (r.output_shape, r.trainable_params, r.non_trainable_params)
+        for r in analysis.layers
+        if r.type != "InputLayer"
+    }
+
+
+def assert_parity(stack, analysis=None):
+    """Same shapes and trainable/non-trainable counts, layer by layer, and the same total."""
+    analysis = analysis or cnnscope.analyze(stack)
+    model = build_keras_model(stack)
+    assert ours(analysis) == keras_layers(model)
+    assert analysis.params == model.count_params()
+    return analysis, model

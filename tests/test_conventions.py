@@ -1,0 +1,103 @@
+"""The documented FLOP and memory conventions (docs/conventions.md), checked on a model small enough to derive by hand."""
+import pytest
+
+import cnnscope
+from cnnscope.errors import CnnscopeError
+
+# 8x8x1 -> Conv2D(4, 3, relu) -> 6x6x4 -> Flatten -> 144 -> Dense(2)
+SPEC = {
+    "input_shape": [8, 8, 1],
+    "layers": [
+        {"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
+        {"type": "Flatten"},
+        {"type": "Dense", "units": 2},
+    ],
+}
+PARAMS = (9 * 1 * 4 + 4) + (144 * 2 + 2)  # 40 + 290
+CONV_MACS = 6 * 6 * 4 * 9
+DENSE_MACS = 144 * 2
+CONV_FLOPS = 2 * CONV_MACS + 144 + 144  # multiply-adds, bias adds, ReLU
+DENSE_FLOPS = 2 * DENSE_MACS + 2  # multiply-adds, bias adds
+ELEMENTS = 64 + 144 + 144 + 2  # input, conv, flatten, dense outputs
+
+
+def analysis(**kw):
+    return cnnscope.analyze(cnnscope.stack_from_spec(SPEC), **kw)
+
+
+def test_flops_per_layer_and_total():
+    t = analysis().totals()
+    assert t["params"] == PARAMS == 330
+    assert t["macs"] == CONV_MACS + DENSE_MACS
+    assert t["flops"] == CONV_FLOPS + DENSE_FLOPS
+
+
+def test_training_flops_skip_the_first_layers_input_gradient():
+    # conv: forward + weight gradient (its input is data: no input gradient);
+    # dense: forward + input gradient + weight gradient.
+    assert analysis().totals()["training_flops"] == 2 * CONV_FLOPS + 3 * DENSE_FLOPS
+
+
+def test_frozen_layers_need_no_weight_gradient():
+    spec = {**SPEC, "layers": [{**SPEC["layers"][0], "trainable": False}, *SPEC["layers"][1:]]}
+    t = cnnscope.analyze(cnnscope.stack_from_spec(spec)).totals()
+    assert t["trainable_params"] == 290 and t["non_trainable_params"] == 40
+    # frozen conv: forward only; dense: nothing upstream trains, so no input gradient either.
+    assert t["training_flops"] == CONV_FLOPS + 2 * DENSE_FLOPS
+
+
+@pytest.mark.parametrize(
+    "dtype, weight_bytes, act_bytes",
+    [("float32", 4, 4), ("float16", 2, 2), ("bfloat16", 2, 2), ("mixed_float16", 4, 2), ("mixed_bfloat16", 4, 2)],
+)
+def test_memory_by_dtype(dtype, weight_bytes, act_bytes):
+    t = analysis(batch_size=8, dtype=dtype).totals()
+    assert t["param_bytes"] == PARAMS * weight_bytes
+    assert t["activation_bytes"] == ELEMENTS * act_bytes * 8
+    # Adam: weights + gradients + 2 moments, all in the variables' dtype.
+    assert t["training_memory_bytes"] == PARAMS * weight_bytes * 4 + ELEMENTS * act_bytes * 8
+
+
+@pytest.mark.parametrize("optimizer, slots", [("sgd", 0), ("rmsprop", 1), ("adam", 2), ("AdamW", 2)])
+def test_optimizer_slots(optimizer, slots):
+    t = analysis(batch_size=1, optimizer=optimizer).totals()
+    assert t["training_memory_bytes"] == PARAMS * 4 * (2 + slots) + ELEMENTS * 4
+
+
+def test_max_batch_size_is_the_largest_that_fits():
+    a = analysis()
+    budget = 1_000_000
+    best = a.max_batch_size(budget)
+    assert best == (budget - PARAMS * 4 * 4) // (ELEMENTS * 4)
+    assert a.training_memory_bytes(best) <= budget < a.training_memory_bytes(best + 1)
+    assert a.max_batch_size(100) == 0  # not even the weights fit
+
+
+def test_per_layer_activation_bytes_use_batch_and_dtype():
+    layers = analysis(batch_size=3, dtype="bfloat16").layers
+    assert [r.activation_elements for r in layers] == [64, 144, 144, 2]
+    assert [r.activation_bytes for r in layers] == [e * 2 * 3 for e in (64, 144, 144, 2)]
+
+
+def test_unknown_dtype_and_optimizer_are_errors():
+    with pytest.raises(CnnscopeError, match=r"unknown dtype 'float61' \(did you mean .*'float16'"):
+        analysis(dtype="float61")
+    with pytest.raises(CnnscopeError, match="unknown optimizer"):
+        analysis(optimizer="adamm")
+
+
+def test_receptive_field_through_dilation_transpose_and_upsampling():
+    spec = {
+        "input_shape": [32, 32, 3],
+        "layers": [
+            {"type": "Conv2D", "filters": 2, "kernel_size": 3, "dilation_rate": 2},  # k_eff 5: r 5, j 1
+            {"type": "MaxPooling2D"},  # r 5 + 1*1 = 6, j 2
+            {"type": "Conv2D", "filters": 2, "kernel_size": 3, "strides": 2},  # r 6 + 2*2 = 10, j 4
+            {"type": "UpSampling2D"},  # r 10, j 2
+            {"type": "Conv2DTranspose", "filters": 2, "kernel_size": 4, "strides": 2},  # r 10 + (2-1)*2 = 12, j 1
+            {"type": "GlobalAveragePooling2D"},
+        ],
+    }
+    layers = cnnscope.analyze(cnnscope.stack_from_spec(spec)).layers
+    assert [r.receptive_field for r in layers] == [[1, 1], [5, 5], [6, 6], [10, 10], [10, 10], [12, 12], None]
+    assert [r.jump for r in layers] == [[1, 1], [1, 1], [2, 2], [4, 4], [2, 2], [1, 1], None]

@@ -1,0 +1,67 @@
+"""cnnscope's per-layer defaults are Keras's own: every argument Keras saves is known, with the same default."""
+import inspect
+
+import pytest
+
+from cnnscope.rules import BASE_ARGS, REQUIRED, builtin_rules
+
+RULES = builtin_rules()
+CLASS_NAMES = [name for name in RULES.names() if name != "InputLayer"]
+
+
+def _required_args(cls) -> dict:
+    sig = inspect.signature(cls.__init__)
+    stub = {"filters": 2, "kernel_size": 1, "units": 2, "rate": 0.5, "stddev": 0.1, "activation": "relu",
+            "target_shape": (2,), "dims": (1,), "n": 2, "scale": 1.0, "height": 2, "width": 2,
+            "input_dim": 2, "output_dim": 2, "pool_size": 2}
+    return {
+        name: stub[name]
+        for name, p in sig.parameters.items()
+        if p.default is inspect.Parameter.empty and name not in ("self", "args", "kwargs")
+    }
+
+
+def _expand(ours, like):
+    """Our int shorthand (strides=1, padding=1) in the shape Keras stores it ([1, 1], [[1, 1], [1, 1]])."""
+    if isinstance(like, (list, tuple)) and not isinstance(ours, (list, tuple)):
+        return [_expand(ours, item) for item in like]
+    if isinstance(like, (list, tuple)):
+        return [_expand(o, item) for o, item in zip(ours, like)]
+    return ours
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+@pytest.mark.parametrize("class_name", CLASS_NAMES)
+def test_defaults_match_keras(class_name):
+    import keras
+
+    cls = getattr(keras.layers, class_name)
+    required = _required_args(cls)
+    rule = RULES.get(class_name)
+    assert {k for k, v in rule.defaults.items() if v is REQUIRED} == set(required)
+    config = cls(**required).get_config()
+    for key, keras_value in config.items():
+        assert key in rule.defaults or key in BASE_ARGS, f"{class_name}: Keras saves '{key}', unknown to cnnscope"
+        if key in required or key in BASE_ARGS or isinstance(keras_value, dict):
+            continue  # given by us above, or a serialized object (initializer, dtype policy)
+        ours = rule.defaults[key]
+        if key == "activation":
+            ours = ours or "linear"
+        if key == "strides" and ours is None:  # pooling: Keras stores strides resolved to pool_size
+            ours = config["pool_size"]
+        assert _plain(_expand(ours, keras_value)) == _plain(keras_value), key
+
+
+@pytest.mark.parametrize("class_name", CLASS_NAMES)
+def test_every_constructor_argument_is_known(class_name):
+    import keras
+
+    params = inspect.signature(getattr(keras.layers, class_name).__init__).parameters
+    rule = RULES.get(class_name)
+    for name in params:
+        if name in ("self", "args", "kwargs"):
+            continue
+        assert name in rule.defaults or name in BASE_ARGS, f"{class_name}({name}=...) would be rejected as unknown"

@@ -1,0 +1,40 @@
+"""Analysis never imports TensorFlow or Keras: prove it in a process where importing them fails."""
+import subprocess
+import sys
+
+BLOCKER = r"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "jax", "torch"):
+            raise ImportError("cnnscope must not import " + name)
+sys.meta_path.insert(0, Block())
+from cnnscope.cli import main
+main(sys.argv[1:], prog_name="cnnscope")
+"""
+
+
+def run_blocked(*args):
+    return subprocess.run([sys.executable, "-c", BLOCKER, *map(str, args)], capture_output=True, text=True)
+
+
+def test_summary_of_a_spec_imports_no_framework(examples):
+    result = run_blocked("summary", examples / "vgg16.toml", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert '"params": 138357544' in result.stdout
+
+
+def test_summary_of_a_keras_file_imports_no_framework(tmp_path, examples):
+    import cnnscope
+    from cnnscope.keras_build import build_keras_model
+
+    path = tmp_path / "mnist.keras"
+    build_keras_model(cnnscope.load_file(examples / "mnist_cnn.toml")).save(path)
+    result = run_blocked("summary", path, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert '"params": 1199882' in result.stdout
+
+
+def test_help_imports_no_framework():
+    result = run_blocked("--help")
+    assert result.returncode == 0 and "summary" in result.stdout

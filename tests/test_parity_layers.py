@@ -1,0 +1,95 @@
+"""Every supported layer type, with its options, against Keras itself."""
+import pytest
+
+import cnnscope
+from keras_oracle import assert_parity
+
+I2 = [13, 11, 4]
+I1 = [17, 3]
+I3 = [7, 9, 6, 2]
+
+CASES = {
+    "conv2d-valid-stride": (I2, [{"type": "Conv2D", "filters": 8, "kernel_size": 3, "strides": 2}]),
+    "conv2d-same-rect": (I2, [{"type": "Conv2D", "filters": 5, "kernel_size": [3, 5], "strides": [2, 3], "padding": "same"}]),
+    "conv2d-dilated": (I2, [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "dilation_rate": 2}]),
+    "conv2d-groups-nobias": (I2, [{"type": "Conv2D", "filters": 6, "kernel_size": 1, "groups": 2, "use_bias": False}]),
+    "conv2d-channels-first": ([3, 12, 10], [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "data_format": "channels_first"}]),
+    "conv1d-causal": (I1, [{"type": "Conv1D", "filters": 4, "kernel_size": 4, "padding": "causal", "dilation_rate": 2}]),
+    "conv3d": (I3, [{"type": "Conv3D", "filters": 3, "kernel_size": [2, 3, 3], "strides": [1, 2, 2]}]),
+    "conv1d-transpose": (I1, [{"type": "Conv1DTranspose", "filters": 2, "kernel_size": 3, "strides": 2}]),
+    "conv2d-transpose-outpad": (I2, [{"type": "Conv2DTranspose", "filters": 3, "kernel_size": 3, "strides": 2, "padding": "same", "output_padding": 1}]),
+    "conv2d-transpose-valid": (I2, [{"type": "Conv2DTranspose", "filters": 3, "kernel_size": 2, "strides": 3}]),
+    "conv3d-transpose": (I3, [{"type": "Conv3DTranspose", "filters": 2, "kernel_size": 2, "strides": 2, "use_bias": False}]),
+    "depthwise1d": (I1, [{"type": "DepthwiseConv1D", "kernel_size": 3, "depth_multiplier": 3}]),
+    "depthwise2d": (I2, [{"type": "DepthwiseConv2D", "kernel_size": 3, "strides": 2, "padding": "same", "depth_multiplier": 2}]),
+    "separable1d": (I1, [{"type": "SeparableConv1D", "filters": 5, "kernel_size": 3}]),
+    "separable2d": (I2, [{"type": "SeparableConv2D", "filters": 7, "kernel_size": 3, "depth_multiplier": 2, "use_bias": False}]),
+    "pooling-2d": (I2, [{"type": "MaxPooling2D"}, {"type": "AveragePooling2D", "pool_size": 2, "strides": 1, "padding": "same"}]),
+    "pooling-1d-3d": (I3, [{"type": "MaxPooling3D", "pool_size": [1, 2, 2]}, {"type": "AveragePooling3D", "pool_size": 2, "padding": "same"}]),
+    "pooling-1d": (I1, [{"type": "MaxPooling1D", "pool_size": 3, "strides": 2}, {"type": "AveragePooling1D", "pool_size": 2}]),
+    "global-pooling": (I2, [{"type": "GlobalAveragePooling2D", "keepdims": True}, {"type": "GlobalMaxPooling2D"}]),
+    "global-1d-3d": (I3, [{"type": "GlobalMaxPooling3D"}]),
+    "global-1d": (I1, [{"type": "GlobalAveragePooling1D"}]),
+    "dense-rank3": (I2, [{"type": "Dense", "units": 7}]),
+    "flatten-dense": (I2, [{"type": "Flatten"}, {"type": "Dense", "units": 10, "activation": "softmax"}]),
+    "dropouts": (I2, [{"type": "Dropout", "rate": 0.3}, {"type": "SpatialDropout2D", "rate": 0.2}, {"type": "GaussianNoise", "stddev": 0.1}]),
+    "spatial-dropout-1d-3d": (I1, [{"type": "SpatialDropout1D", "rate": 0.2}]),
+    "spatial-dropout-3d": (I3, [{"type": "SpatialDropout3D", "rate": 0.2}]),
+    "batchnorm": (I2, [{"type": "BatchNormalization"}]),
+    "batchnorm-flags-axis": (I2, [{"type": "BatchNormalization", "axis": 1, "center": False}]),
+    "batchnorm-noscale": (I2, [{"type": "BatchNormalization", "scale": False}]),
+    "batchnorm-renorm": (I2, [{"type": "BatchNormalization", "renorm": True}]),
+    "batchnorm-frozen": (I2, [{"type": "BatchNormalization", "trainable": False}]),
+    "layernorm": (I2, [{"type": "LayerNormalization"}, {"type": "LayerNormalization", "axis": [1, 2], "rms_scaling": True}]),
+    "activations": (I2, [{"type": "Activation", "activation": "tanh"}, {"type": "ReLU", "max_value": 6.0}, {"type": "LeakyReLU"}, {"type": "ELU"}, {"type": "Softmax"}]),
+    "prelu": (I2, [{"type": "PReLU"}, {"type": "PReLU", "shared_axes": [1, 2]}]),
+    "padding-cropping-2d": (I2, [{"type": "ZeroPadding2D", "padding": [[1, 2], [0, 3]]}, {"type": "Cropping2D", "cropping": [2, 1]}]),
+    "padding-cropping-1d": (I1, [{"type": "ZeroPadding1D", "padding": 2}, {"type": "Cropping1D", "cropping": [3, 1]}]),
+    "padding-cropping-3d": (I3, [{"type": "ZeroPadding3D"}, {"type": "Cropping3D", "cropping": [1, 2, 0]}]),
+    "reshape-permute": (I2, [{"type": "Reshape", "target_shape": [-1, 4]}, {"type": "Permute", "dims": [2, 1]}]),
+    "repeat-vector": ([6], [{"type": "RepeatVector", "n": 3}]),
+    "upsampling": (I2, [{"type": "UpSampling2D", "size": [2, 3], "interpolation": "bilinear"}]),
+    "upsampling-1d": (I1, [{"type": "UpSampling1D", "size": 3}]),
+    "upsampling-3d": (I3, [{"type": "UpSampling3D", "size": [1, 2, 2]}]),
+    "rescaling-resizing": (I2, [{"type": "Rescaling", "scale": 0.5}, {"type": "Resizing", "height": 20, "width": 7}]),
+    "embedding": ([12], [{"type": "Embedding", "input_dim": 100, "output_dim": 8}, {"type": "Conv1D", "filters": 4, "kernel_size": 3}]),
+    "frozen-conv": (I2, [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "trainable": False}, {"type": "Flatten"}, {"type": "Dense", "units": 3}]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_layer_matches_keras(case):
+    input_shape, layers = CASES[case]
+    stack = cnnscope.stack_from_spec({"input_shape": input_shape, "layers": layers})
+    assert_parity(stack)
+
+
+MERGES = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+
+
+@pytest.mark.parametrize("merge", MERGES)
+def test_merge_layers_match_keras(merge):
+    stack = cnnscope.stack_from_spec({
+        "input_shape": [9, 9, 3],
+        "layers": [
+            {"type": "Conv2D", "name": "a", "filters": 3, "kernel_size": 3, "padding": "same"},
+            {"type": "Conv2D", "name": "b", "filters": 3, "kernel_size": 1, "inputs": ["input_layer"]},
+            {"type": merge, "name": "m", "inputs": ["a", "b"]},
+            {"type": "GlobalAveragePooling2D"},
+        ],
+    })
+    analysis, _ = assert_parity(stack)
+    merged = analysis.layers[3]
+    assert merged.input_shape == [[9, 9, 3], [9, 9, 3]]
+
+
+def test_broadcasting_add_and_three_way_concatenate():
+    stack = cnnscope.stack_from_spec({
+        "input_shape": [8, 8, 4],
+        "layers": [
+            {"type": "Conv2D", "name": "one", "filters": 1, "kernel_size": 1},
+            {"type": "Add", "name": "bc", "inputs": ["input_layer", "one"]},
+            {"type": "Concatenate", "axis": 1, "inputs": ["bc", "input_layer", "bc"]},
+        ],
+    })
+    assert_parity(stack)

@@ -1,0 +1,152 @@
+"""Spec files, .keras files and live Keras models reduce to the same stack and the same numbers."""
+import json
+import zipfile
+
+import pytest
+
+import cnnscope
+from cnnscope.keras_build import build_keras_model
+from keras_oracle import assert_parity, keras_layers, ours
+
+TOML = """
+name = "tiny"
+input_shape = [16, 16, 3]
+[[layers]]
+type = "Conv2D"
+filters = 8
+kernel_size = 3
+activation = "relu"
+[[layers]]
+type = "GlobalAveragePooling2D"
+[[layers]]
+type = "Dense"
+units = 4
+"""
+
+
+def _numbers(analysis):
+    return [(r.type, r.output_shape, r.params, r.trainable_params, r.macs) for r in analysis.layers]
+
+
+def test_toml_json_yaml_and_keras_form_agree(tmp_path):
+    import tomllib
+
+    import yaml
+
+    data = tomllib.loads(TOML)
+    (tmp_path / "m.toml").write_text(TOML)
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(data))
+    keras_form = {
+        "input_shape": data["input_shape"],
+        "layers": [{"class_name": l["type"], "config": {k: v for k, v in l.items() if k != "type"}} for l in data["layers"]],
+    }
+    (tmp_path / "k.json").write_text(json.dumps(keras_form))
+    results = [_numbers(cnnscope.analyze(cnnscope.load_file(tmp_path / name))) for name in ("m.toml", "m.json", "m.yaml", "k.json")]
+    assert results[0] == results[1] == results[2] == results[3]
+
+
+def test_keras_file_and_live_model_match_the_spec(tmp_path):
+    spec_stack = cnnscope.stack_from_spec(tomllib_loads(TOML))
+    model = build_keras_model(spec_stack)
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    from_file = cnnscope.analyze(cnnscope.load_file(path))
+    from_model = cnnscope.analyze(cnnscope.stack_from_keras_model(model))
+    from_spec = cnnscope.analyze(spec_stack)
+    assert _numbers(from_file) == _numbers(from_model) == _numbers(from_spec)
+    assert from_file.params == model.count_params()
+
+
+def tomllib_loads(text):
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def test_functional_graph_with_nested_models_and_frozen_block(tmp_path):
+    import keras
+    from keras import layers as L
+
+    inner = keras.Sequential([L.Conv2D(4, 3, padding="same"), L.BatchNormalization()], name="block")
+    inner.trainable = False
+    inp = keras.Input((12, 12, 4), name="img")
+    x = inner(inp)
+    x = L.Add(name="residual")([x, inp])
+    head = keras.Sequential([L.GlobalAveragePooling2D(), L.Dense(3)], name="head")
+    model = keras.Model(inp, head(x), name="nested")
+    path = tmp_path / "nested.keras"
+    model.save(path)
+    analysis = cnnscope.analyze(cnnscope.load_file(path))
+    names = [r.name for r in analysis.layers]
+    assert "block/" + inner.layers[0].name in names and "residual" in names
+    assert analysis.params == model.count_params()
+    assert analysis.trainable_params == sum(int(w.numpy().size) for w in model.trainable_weights)
+    assert analysis.non_trainable_params == sum(int(w.numpy().size) for w in model.non_trainable_weights)
+
+
+def test_two_input_functional_model_from_keras():
+    import keras
+    from keras import layers as L
+
+    a, b = keras.Input((10, 3), name="a"), keras.Input((10, 5), name="b")
+    x = L.Concatenate(name="cat")([L.Conv1D(4, 3, padding="same", name="ca")(a), b])
+    model = keras.Model([a, b], L.Dense(2, name="out")(x))
+    analysis = cnnscope.analyze(cnnscope.stack_from_keras_model(model))
+    assert analysis.input_shape == [[10, 3], [10, 5]]
+    assert ours(analysis) == keras_layers(model)
+
+
+def test_spec_functional_graph_names_inputs():
+    stack = cnnscope.stack_from_spec({
+        "layers": [
+            {"type": "InputLayer", "name": "x", "shape": [8, 8, 2]},
+            {"type": "Conv2D", "name": "left", "filters": 2, "kernel_size": 3, "padding": "same"},
+            {"type": "Conv2D", "name": "right", "filters": 2, "kernel_size": 1, "inputs": "x"},
+            {"type": "Concatenate", "inputs": ["left", "right"]},
+        ]
+    })
+    analysis, _ = assert_parity(stack)
+    assert analysis.layers[-1].output_shape == [8, 8, 4]
+
+
+def test_input_shape_override_and_first_layer_shorthand(tmp_path):
+    (tmp_path / "m.toml").write_text(TOML)
+    analysis = cnnscope.analyze(cnnscope.load_file(tmp_path / "m.toml", input_shape=[32, 32, 3]))
+    assert analysis.input_shape == [32, 32, 3]
+    stack = cnnscope.stack_from_spec({"layers": [{"type": "Dense", "units": 3, "input_shape": [5]}]})
+    assert cnnscope.analyze(stack).layers[-1].params == 18
+
+
+def test_newer_keras_arguments_are_noted_not_fatal(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    obj = keras.saving.serialize_keras_object(model)
+    obj["config"]["layers"][1]["config"]["some_future_flag"] = True
+    path = tmp_path / "future.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(obj))
+    analysis = cnnscope.analyze(cnnscope.load_file(path))
+    assert analysis.params == 10
+    assert any("some_future_flag" in note for note in analysis.notes)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a zip", "is not a .keras file"),
+])
+def test_not_a_keras_zip(tmp_path, content, message):
+    path = tmp_path / "bad.keras"
+    path.write_bytes(content)
+    with pytest.raises(cnnscope.CnnscopeError, match=message):
+        cnnscope.load_file(path)
+
+
+def test_shared_layers_are_an_explicit_error():
+    import keras
+
+    dense = keras.layers.Dense(3, name="shared")
+    a, b = keras.Input((3,)), keras.Input((3,))
+    model = keras.Model([a, b], keras.layers.Add()([dense(a), dense(b)]))
+    with pytest.raises(cnnscope.CnnscopeError, match="called 2 times"):
+        cnnscope.stack_from_keras_model(model)
