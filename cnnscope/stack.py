@@ -42,13 +42,16 @@ class Namer:
 
     def __init__(self, taken=()):
         self.taken = set(taken)
+        self.next_suffix: dict[str, int] = {}  # per base name, so naming stays linear in depth
 
     def __call__(self, class_name: str) -> str:
         base = to_snake_case(class_name)
-        name, n = base, 0
+        n = self.next_suffix.get(base, 0)
+        name = base if n == 0 else f"{base}_{n}"
         while name in self.taken:
             n += 1
             name = f"{base}_{n}"
+        self.next_suffix[base] = n + 1
         self.taken.add(name)
         return name
 
