@@ -43,6 +43,19 @@ def warn(lines) -> None:
         click.echo(f"warning: {line}", err=True)
 
 
+def analyze_target(target, input_shape=None, num_classes=None, sets=(), quiet=False, **options):
+    """Load TARGET and analyze it with every plugin's layer rules; notes and warnings go to stderr."""
+    from .analyzer import analyze
+    from .plugins import registry
+    from .targets import load_target
+
+    stack, notes = load_target(target, input_shape, num_classes, sets)
+    analysis = analyze(stack, rules=registry().rules, **options)
+    if not quiet:
+        warn(notes + analysis.notes + analysis.warnings)
+    return analysis
+
+
 @click.group(cls=CnnscopeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cnnscope")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
@@ -50,33 +63,36 @@ def main(debug):
     """Static analysis, plugins and bias/variance diagnostics for Keras CNNs."""
 
 
+def target_options(command):
+    """TARGET and the options that shape it: shared by every command that analyzes a model."""
+    command = click.option("--num-classes", type=click.IntRange(min=1),
+                           help="Classes of an architecture's output; for files, warn if the final Dense differs.")(command)
+    command = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                           help="An architecture's hyper-parameter (repeatable), e.g. --set width=64.")(command)
+    command = click.option("--input-shape", callback=parse_shape, help="Input shape without the batch axis, e.g. 28,28,1.")(command)
+    return click.argument("target")(command)
+
+
 @main.command()
-@click.argument("target")
-@click.option("--input-shape", callback=parse_shape, help="Input shape without the batch axis, e.g. 28,28,1.")
+@target_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--dtype", default="float32", show_default=True,
               help="float32, float16, bfloat16, mixed_float16, mixed_bfloat16 or float64.")
 @click.option("--optimizer", default="adam", show_default=True, help="Optimizer whose state counts in training memory.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]), default="table", show_default=True)
-@click.option("--num-classes", type=click.IntRange(min=1), help="Warn if the final Dense has a different number of units.")
 @click.option("--max-batch-size-for", "memory", metavar="SIZE",
               help="Print the largest batch whose training memory fits in SIZE (e.g. 16GiB) instead of the summary.")
-def summary(target, input_shape, batch_size, dtype, optimizer, fmt, num_classes, memory):
+def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer, fmt, memory):
     """Per-layer shapes, parameters, memory, MACs and receptive field of TARGET.
 
-    TARGET is a spec file (.toml, .json, .yaml) or a saved .keras file.
+    TARGET is a spec file (.toml, .json, .yaml), a saved .keras file, or an
+    architecture name from `cnnscope list`.
     """
-    from .analyzer import analyze
     from .report import render
-    from .sources import load_file
     from .units import format_bytes, parse_size
 
     budget = parse_size(memory) if memory is not None else None
-    stack = load_file(target, input_shape)
-    if num_classes is not None:
-        stack.num_classes = num_classes
-    analysis = analyze(stack, batch_size=batch_size, dtype=dtype, optimizer=optimizer)
-    warn(analysis.notes + analysis.warnings)
+    analysis = analyze_target(target, input_shape, num_classes, sets, batch_size=batch_size, dtype=dtype, optimizer=optimizer)
     if budget is None:
         click.echo(render(analysis, fmt))
         return
@@ -97,6 +113,85 @@ def summary(target, input_shape, batch_size, dtype, optimizer, fmt, num_classes,
     if best == 0:
         sys.exit(1)
 
+
+@main.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def list_architectures(fmt):
+    """Installed architectures, with their default input shape, classes and parameters."""
+    from .analyzer import analyze
+    from .plugins import registry
+
+    reg = registry()
+    rows = []
+    for name in sorted(reg.architectures):
+        arch = reg.architectures[name]
+        # A build-only architecture would need Keras to count: list stays TensorFlow-free.
+        params = analyze(arch.stack(), rules=reg.rules).params if arch.spec is not None else None
+        rows.append({
+            "name": name, "description": arch.description, "input_shape": list(arch.input_shape),
+            "num_classes": arch.num_classes, "params": params, "plugin": arch.plugin, "version": arch.version,
+            "hyperparameters": {h.name: h.default for h in arch.hyperparameters},
+        })
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from tabulate import tabulate
+
+    table = [[r["name"], r["description"], "x".join(map(str, r["input_shape"])), r["num_classes"],
+              "-" if r["params"] is None else f"{r['params']:,}", f"{r['plugin']} {r['version']}"] for r in rows]
+    headers = ["Name", "Description", "Input", "Classes", "Params", "Plugin"]
+    click.echo(tabulate(table, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True))
+
+
+@main.command("plugins")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def list_plugins(fmt):
+    """Installed plugins, their versions and hooks, and those that failed to load."""
+    from .plugins import registry
+
+    rows = [{"name": p.name, "distribution": p.dist, "version": p.version, "hooks": sorted(p.hooks),
+             "status": "ok" if not p.error else "failed", "error": p.error} for p in registry().plugins]
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from tabulate import tabulate
+
+    table = [[r["name"], r["distribution"], r["version"], ", ".join(r["hooks"]) or "-",
+              "ok" if r["status"] == "ok" else f"failed: {r['error']}"] for r in rows]
+    click.echo(tabulate(table, ["Plugin", "Distribution", "Version", "Hooks", "Status"], disable_numparse=True))
+
+
+@main.command()
+@click.argument("arch")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A hyper-parameter (repeatable).")
+@click.option("--input-shape", callback=parse_shape, help="Input shape without the batch axis.")
+@click.option("--num-classes", type=click.IntRange(min=1))
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Where to save, e.g. model.keras.")
+def build(arch, sets, input_shape, num_classes, output):
+    """Build architecture ARCH in Keras and save it as a .keras file (imports Keras)."""
+    from .plugins import registry
+    from .targets import parse_sets
+    from .writing import atomic_keras_save
+
+    if not output.endswith(".keras"):
+        raise CnnscopeError(f"--output {output} must end in .keras (Keras's native format)")
+    architecture = registry().architecture(arch)
+    model = architecture.keras_model(input_shape, num_classes, parse_sets(sets), parse=True)
+    atomic_keras_save(model, output)
+    click.echo(f"saved {architecture.name} ({model.count_params():,} parameters) to {output}")
+
+
+def _add_plugin_commands() -> None:
+    from .plugins import add_plugin_commands
+
+    add_plugin_commands(main)
+
+
+_add_plugin_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,116 @@
+"""An architecture: a named, parameterised layer stack with a Keras model built from it."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import CnnscopeError, did_you_mean
+from .stack import Stack
+
+_KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class HyperParameter:
+    name: str
+    type: type  # int, float, bool or str
+    default: Any
+    help: str = ""
+    choices: tuple = ()
+
+    def parse(self, text: str, arch: str):
+        """A --set value, converted to this parameter's type."""
+        if self.type is bool:
+            lowered = str(text).lower()
+            if lowered not in _TRUE | _FALSE:
+                raise CnnscopeError(f"{arch}: {self.name}={text!r} must be true or false")
+            value = lowered in _TRUE
+        else:
+            try:
+                value = self.type(text)
+            except ValueError:
+                raise CnnscopeError(f"{arch}: {self.name}={text!r} must be {self.type.__name__}") from None
+        self.check(value, arch)
+        return value
+
+    def check(self, value, arch: str) -> None:
+        if self.choices and value not in self.choices:
+            raise CnnscopeError(f"{arch}: {self.name}={value!r} must be one of {', '.join(map(str, self.choices))}")
+
+
+@dataclass
+class Architecture:
+    """name: kebab-case; spec(input_shape, num_classes, **hyper) returns a spec dict (docs/spec-format.md).
+
+    A plugin whose model cannot be written as a spec gives build(input_shape,
+    num_classes, **hyper) -> keras.Model instead; analysis then builds that model
+    (importing Keras) and reads its config. custom_objects() returns the Keras
+    classes of the plugin's custom layers (imported lazily).
+    """
+
+    name: str
+    description: str
+    input_shape: tuple
+    num_classes: int
+    hyperparameters: tuple = ()
+    spec: Callable[..., dict] | None = None
+    build: Callable[..., Any] | None = None
+    custom_objects: Callable[[], dict] | None = None
+    plugin: str = ""
+    version: str = ""
+    notes: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if not _KEBAB.match(self.name):
+            raise ValueError(f"architecture name {self.name!r} must be kebab-case, like 'vgg-lite'")
+        if self.spec is None and self.build is None:
+            raise ValueError(f"architecture {self.name!r} needs a spec or a build function")
+
+    @property
+    def defaults(self) -> dict:
+        return {h.name: h.default for h in self.hyperparameters}
+
+    def resolve(self, overrides: dict | None = None, *, parse: bool = False) -> dict:
+        """Defaults updated with overrides (strings from --set when parse=True); unknown names are errors."""
+        params = {h.name: h for h in self.hyperparameters}
+        values = self.defaults
+        for key, value in (overrides or {}).items():
+            if key not in params:
+                known = ", ".join(params) or "none"
+                raise CnnscopeError(
+                    f"{self.name} has no hyper-parameter '{key}'{did_you_mean(key, params)}; it takes: {known}"
+                )
+            if parse:
+                value = params[key].parse(value, self.name)
+            else:
+                params[key].check(value, self.name)
+            values[key] = value
+        return values
+
+    def stack(self, input_shape=None, num_classes=None, overrides=None, *, parse=False) -> Stack:
+        from .sources import stack_from_keras_model, stack_from_spec
+
+        shape = tuple(input_shape or self.input_shape)
+        classes = num_classes or self.num_classes
+        hyper = self.resolve(overrides, parse=parse)
+        if self.spec is not None:
+            data = self.spec(shape, classes, **hyper)
+            data.setdefault("name", self.name)
+            stack = stack_from_spec({**data, "input_shape": list(shape), "num_classes": classes}, origin=self.name)
+        else:
+            self.notes.append(f"{self.name} has no layer spec: analysis built its Keras model and read the model's config")
+            stack = stack_from_keras_model(self.build(shape, classes, **hyper))
+            stack.num_classes = classes
+        return stack
+
+    def keras_model(self, input_shape=None, num_classes=None, overrides=None, *, parse=False):
+        """The Keras model (imports Keras)."""
+        if self.spec is None:
+            hyper = self.resolve(overrides, parse=parse)
+            return self.build(tuple(input_shape or self.input_shape), num_classes or self.num_classes, **hyper)
+        from .keras_build import build_keras_model
+
+        custom = self.custom_objects() if self.custom_objects else None
+        return build_keras_model(self.stack(input_shape, num_classes, overrides, parse=parse), custom_objects=custom)

@@ -1,0 +1,1 @@
+"""Example cnnscope plugin: resnet-mini and the SqueezeExcitation layer."""
