@@ -38,3 +38,11 @@ def test_summary_of_a_keras_file_imports_no_framework(tmp_path, examples):
 def test_help_imports_no_framework():
     result = run_blocked("--help")
     assert result.returncode == 0 and "summary" in result.stdout
+
+
+def test_list_and_architecture_summary_import_no_framework():
+    listed = run_blocked("list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"name": "vgg-lite"' in listed.stdout
+    summary = run_blocked("summary", "alexnet-lite", "--set", "width=16", "--format", "json")
+    assert summary.returncode == 0, summary.stderr
