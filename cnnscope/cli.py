@@ -185,6 +185,86 @@ def build(arch, sets, input_shape, num_classes, output):
     click.echo(f"saved {architecture.name} ({model.count_params():,} parameters) to {output}")
 
 
+def train_options(command):
+    """The options shared by train and the experiment commands."""
+    for decorator in reversed([
+        click.option("--dataset", default="digits", show_default=True,
+                     help="digits, mnist, fashion-mnist, cifar10, cifar100, npz:PATH, or a folder of class subfolders."),
+        click.option("--data-dir", type=click.Path(file_okay=False), envvar="CNNSCOPE_DATA_DIR",
+                     help="Folder holding NAME.npz in Keras's key layout (or set CNNSCOPE_DATA_DIR)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
+        click.option("--optimizer", default="adam", show_default=True, help="A Keras optimizer name."),
+        click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Default: the optimizer's."),
+        click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True),
+        click.option("--augment", is_flag=True, help="Random shifts (and flips for RGB) in a streaming pipeline."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--target-error", type=click.FloatRange(0, 1), help="Error you would accept; default Bayes + 0.02."),
+        click.option("--bayes-error", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Optimal (Bayes) error."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="An architecture hyper-parameter (repeatable)."),
+        click.option("--mixed-precision", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                     help="auto: on for a GPU of compute capability >= 7.0, off on CPU."),
+        click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True),
+    ]):
+        command = decorator(command)
+    return command
+
+
+@main.command()
+@click.argument("arch", required=False)
+@train_options
+@click.option("--epochs", type=click.IntRange(min=1), help="Default 10; with --resume, the total to reach.")
+@click.option("--train-size", type=click.IntRange(min=1), help="Train on this many (stratified) examples only.")
+@click.option("--output", type=click.Path(file_okay=False), help="Run folder (default runs/ARCH-DATASET-TIME).")
+@click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue an interrupted run folder.")
+def train(arch, dataset, data_dir, batch_size, optimizer, learning_rate, val_split, augment, seed, target_error,
+          bayes_error, sets, mixed_precision, jit_compile, epochs, train_size, output, resume):
+    """Train architecture ARCH and diagnose bias and variance (imports Keras)."""
+    from .diagnosis import report
+    from .targets import parse_sets
+    from .trainer import TrainOptions
+    from .trainer import train as run_training
+
+    if not arch and not resume:
+        raise CnnscopeError("give an architecture (see `cnnscope list`) or --resume RUN_DIR")
+    opts = TrainOptions(
+        architecture=arch or "", dataset=dataset, data_dir=data_dir, epochs=epochs or (0 if resume else 10),
+        batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, val_split=val_split, augment=augment,
+        seed=seed, target_error=target_error, bayes_error=bayes_error, output=output, sets=parse_sets(sets),
+        train_size=train_size, mixed_precision=mixed_precision, jit_compile=jit_compile,
+    )
+    run, diagnosis = run_training(opts, resume=resume)
+    click.echo(report(diagnosis))
+    click.echo(f"Run folder: {run}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--target-error", type=click.FloatRange(0, 1), help="Error you would accept; default Bayes + 0.02.")
+@click.option("--bayes-error", type=click.FloatRange(0, 1), help="Optimal error; default: the run's.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diagnose(run_dir, target_error, bayes_error, fmt):
+    """Recompute the bias/variance diagnosis of a finished run from its saved history."""
+    import json
+    from pathlib import Path
+
+    from .diagnosis import diagnose as diagnose_errors
+    from .diagnosis import report
+    from .trainer import read_history
+
+    run = Path(run_dir)
+    if not (run / "history.csv").is_file():
+        raise CnnscopeError(f"{run} has no history.csv; is it a cnnscope run folder?")
+    rows = read_history(run / "history.csv")
+    metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
+    result = diagnose_errors(
+        [r["train_error"] for r in rows], [r["val_error"] for r in rows], metrics.get("test_error"),
+        metrics.get("bayes_error", 0.0) if bayes_error is None else bayes_error,
+        target_error if target_error is not None else None,
+        diverged=metrics.get("diagnosis") == "diverged",
+    )
+    click.echo(json.dumps(result.to_dict(), indent=2, default=float) if fmt == "json" else report(result))
+
+
 def _add_plugin_commands() -> None:
     from .plugins import add_plugin_commands
 

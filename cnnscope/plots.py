@@ -1,0 +1,57 @@
+"""Learning curves and prediction grids (matplotlib, headless)."""
+from __future__ import annotations
+
+import math
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curves(history: list, verdict: str, path) -> None:
+    """Train/validation error and loss per epoch; Keras's running train error dashed for contrast."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in history]
+    fig, (err_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    err_ax.plot(epochs, [row["train_error"] for row in history], "o-", label="train error (inference mode)")
+    err_ax.plot(epochs, [row["val_error"] for row in history], "o-", label="validation error")
+    err_ax.plot(epochs, [1 - row["accuracy"] for row in history], "--", alpha=0.6, label="Keras running train error")
+    err_ax.set(xlabel="epoch", ylabel="error", title="Error")
+    loss_ax.plot(epochs, [row["train_loss"] for row in history], "o-", label="train loss (inference mode)")
+    loss_ax.plot(epochs, [row["val_loss"] for row in history], "o-", label="validation loss")
+    loss_ax.plot(epochs, [row["loss"] for row in history], "--", alpha=0.6, label="Keras running train loss")
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="Loss")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (err_ax, loss_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Diagnosis: {verdict.replace('_', ' ')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def prediction_grid(images, predicted, true, class_names, path, count: int = 25) -> None:
+    """Test images titled "predicted (true)", mistakes in red."""
+    plt = _pyplot()
+    count = min(count, len(images))
+    side = math.ceil(math.sqrt(count))
+    fig, axes = plt.subplots(side, side, figsize=(1.8 * side, 1.9 * side))
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= count:
+            continue
+        image = images[i]
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image.clip(0, 1), cmap="gray" if image.shape[-1] == 1 else None)
+        wrong = predicted[i] != true[i]
+        ax.set_title(f"{class_names[predicted[i]]} ({class_names[true[i]]})", fontsize=8, color="red" if wrong else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
