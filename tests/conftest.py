@@ -1,16 +1,8 @@
-import os
-
-# Keep TensorFlow's C++ start-up chatter out of test output; set before Keras loads.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest_paths import ROOT
+
 EXAMPLES = ROOT / "examples"
-DATASETS = ROOT.parent / "shared" / "datasets"
 
 
 @pytest.fixture

@@ -1,0 +1,170 @@
+"""The trainer on scikit-learn's digits (seconds on CPU): run folder, measured errors, verdicts, faults."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cnnscope.cli import main
+
+RUN_FILES = {"metrics.json", "history.csv", "summary.json", "learning_curves.png", "model.keras", "predictions.png"}
+METRIC_KEYS = {"train_error", "val_error", "test_error", "bayes_error", "avoidable_bias", "variance", "diagnosis",
+               "recommendations", "best_epoch", "epochs_run", "architecture", "dataset", "backend", "device",
+               "per_class_test_accuracy"}
+
+
+def train(tmp_path, *args, name="run"):
+    out = tmp_path / name
+    result = CliRunner().invoke(main, ["train", *args, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def history(run):
+    with open(run / "history.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_run_folder_is_complete_and_train_error_is_measured_in_inference_mode(tmp_path):
+    import keras
+
+    from cnnscope.datasets import adapt, load_dataset, validation_split
+
+    run, metrics = train(tmp_path, "mnist-cnn", "--epochs", "3", "--seed", "1")
+    assert RUN_FILES <= {p.name for p in run.iterdir()}
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["epochs_run"] == 3 and metrics["backend"] == "tensorflow" and metrics["dataset"] == "digits"
+    assert set(metrics["per_class_test_accuracy"]) == {str(i) for i in range(10)}
+    assert json.loads((run / "summary.json").read_text())["totals"]["params"] == 1_199_882
+    # The reported train error is what the saved (best) model scores on the same training examples.
+    ds, _ = adapt(load_dataset("digits"), (28, 28, 1))
+    x_train, _, y_train, _ = validation_split(ds.x_train, ds.y_train, 0.1, 1)
+    model = keras.saving.load_model(run / "model.keras")
+    scores = model.evaluate(x_train, y_train, verbose=0, return_dict=True)
+    assert metrics["train_error"] == pytest.approx(1 - scores["accuracy"], abs=1e-6)
+    # ...and Keras's running accuracy (Dropout active, averaged over the epoch) understates the fit.
+    best = history(run)[metrics["best_epoch"] - 1]
+    assert float(best["train_error"]) < 1 - float(best["accuracy"])
+
+
+def test_a_tiny_model_is_diagnosed_high_bias(tmp_path):
+    _, metrics = train(tmp_path, "mnist-cnn", "--set", "filters=1", "--set", "dense_units=2", "--epochs", "3",
+                       "--target-error", "0.1")
+    assert metrics["diagnosis"] == "high_bias"
+    assert metrics["avoidable_bias"] > 0.1 and any("bigger model" in r for r in metrics["recommendations"])
+
+
+def test_a_large_model_on_a_small_subset_is_diagnosed_high_variance(tmp_path):
+    _, metrics = train(tmp_path, "mnist-cnn", "--train-size", "60", "--set", "dropout=0", "--set", "dense_dropout=0",
+                       "--epochs", "15", "--target-error", "0.05")
+    assert metrics["diagnosis"] == "high_variance", metrics
+    assert metrics["variance"] > 0.05 and metrics["train_examples"] == 60
+    assert any("more training data" in r for r in metrics["recommendations"])
+
+
+def test_a_huge_learning_rate_diverges(tmp_path):
+    _, metrics = train(tmp_path, "mnist-cnn", "--optimizer", "sgd", "--learning-rate", "1e8", "--epochs", "3")
+    assert metrics["diagnosis"] == "diverged" and metrics["status"] == "diverged"
+    assert "learning rate" in metrics["recommendations"][0]
+
+
+def test_diagnose_recomputes_from_the_saved_history(tmp_path):
+    run, metrics = train(tmp_path, "lenet", "--epochs", "2")
+    strict = CliRunner().invoke(main, ["diagnose", str(run), "--target-error", "0.0", "--format", "json"])
+    loose = CliRunner().invoke(main, ["diagnose", str(run), "--target-error", "0.9", "--format", "json"])
+    assert json.loads(loose.output)["diagnosis"] == "good_fit"
+    strict = json.loads(strict.output)
+    assert strict["train_error"] == pytest.approx(metrics["train_error"]) and strict["diagnosis"] != "good_fit"
+
+
+def test_interrupted_run_resumes_with_an_unbroken_history(tmp_path):
+    run = tmp_path / "interrupted"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cmd = [sys.executable, "-m", "cnnscope", "train", "mnist-cnn", "--epochs", "40", "--output", str(run)]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (run / "state.json").exists():
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=240)
+    assert process.returncode == 130, err
+    assert "--resume" in err
+    done = len(history(run))
+    assert 1 <= done < 40
+    assert json.loads((run / "metrics.json").read_text())["status"] == "interrupted"
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--epochs", str(done + 2)])
+    assert result.exit_code == 0, result.output
+    epochs = [int(row["epoch"]) for row in history(run)]
+    assert epochs == list(range(1, done + 3))
+    assert json.loads((run / "metrics.json").read_text())["status"] == "completed"
+
+
+def test_jax_backend(tmp_path):
+    run = tmp_path / "jax"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-m", "cnnscope", "train", "lenet", "--epochs", "1", "--output", str(run)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["backend"] == "jax" and metrics["epochs_run"] == 1 and 0 <= metrics["test_error"] <= 1
+
+
+def test_augmented_npz_dataset_with_rgb_adaptation(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 255, (80, 20, 20), dtype=np.uint8), "y_train": np.arange(80) % 4,
+              "x_test": rng.integers(0, 255, (20, 20, 20), dtype=np.uint8), "y_test": np.arange(20) % 4}
+    np.savez(tmp_path / "small.npz", **arrays)
+    result = CliRunner().invoke(main, ["train", "vgg-lite", "--dataset", f"npz:{tmp_path / 'small.npz'}", "--augment",
+                                       "--epochs", "1", "--set", "width=4", "--val-split", "0.25",
+                                       "--output", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "adapting images 20x20x1 -> 32x32x3" in result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert len(metrics["per_class_test_accuracy"]) == 4
+
+
+def test_image_folder_dataset(tmp_path):
+    from PIL import Image
+
+    for split, count in (("train", 12), ("test", 4)):
+        for cls in ("cat", "dog"):
+            folder = tmp_path / "pets" / split / cls
+            folder.mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(np.full((10, 14, 3), 40 if cls == "cat" else 200, np.uint8)).save(folder / f"{i}.png")
+    from cnnscope.datasets import load_dataset
+
+    ds = load_dataset(str(tmp_path / "pets"), image_size=(32, 32))
+    assert ds.class_names == ["cat", "dog"] and ds.x_train.shape == (24, 32, 32, 3) and len(ds.x_test) == 8
+
+
+@pytest.mark.parametrize("args, message", [
+    (["mnist-cnn", "--dataset", "mnist", "--data-dir", "EMPTY"], "no mnist.npz in"),
+    (["mnist-cnn", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    (["mnist-cnn", "--dataset", "npz:VECTORS"], "images must have shape (N, H, W) or (N, H, W, C)"),
+    (["mnist-kernel"], "unknown architecture"),
+])
+def test_bad_training_input_fails_before_training(tmp_path, args, message):
+    vectors = tmp_path / "vectors.npz"
+    np.savez(vectors, x_train=np.zeros((20, 16)), y_train=np.arange(20) % 2, x_test=np.zeros((4, 16)), y_test=np.arange(4) % 2)
+    args = [str(tmp_path) if a == "EMPTY" else a.replace("VECTORS", str(vectors)) for a in args]
+    result = CliRunner().invoke(main, ["train", *args, "--output", str(tmp_path / "run")])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_shared_mnist_file_loads_in_keras_layout():
+    from conftest_paths import DATASETS
+    from cnnscope.datasets import load_dataset
+
+    if not (DATASETS / "mnist.npz").is_file():
+        pytest.fail(f"{DATASETS / 'mnist.npz'} is missing")
+    ds = load_dataset("mnist", data_dir=str(DATASETS))
+    assert ds.x_train.shape == (60000, 28, 28, 1) and ds.x_test.shape == (10000, 28, 28, 1)
+    assert np.bincount(ds.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
