@@ -29,7 +29,10 @@ from .diagnosis import diagnose
 from .errors import CnnscopeError
 from .writing import atomic_keras_save, atomic_write_text
 
-HISTORY_FIELDS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "train_loss", "train_error", "val_error", "seconds"]
+# seconds: fit's own epoch (training and validation); started: wall-clock start of the epoch, so that
+# start-to-start differences include cnnscope's measurement and checkpointing too.
+HISTORY_FIELDS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "train_loss", "train_error", "val_error",
+                  "seconds", "started"]
 
 
 @dataclass
@@ -138,6 +141,7 @@ def _recorder(run: Path, data: _Data, rows: list, state: dict, batch_size: int):
     class EpochRecorder(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
+            self.started_wall = time.time()
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -152,7 +156,7 @@ def _recorder(run: Path, data: _Data, rows: list, state: dict, batch_size: int):
                 "epoch": epoch + 1, "loss": logs["loss"], "accuracy": logs["accuracy"],
                 "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
                 "train_loss": measured["loss"], "train_error": 1.0 - measured["accuracy"],
-                "val_error": 1.0 - logs["val_accuracy"], "seconds": seconds,
+                "val_error": 1.0 - logs["val_accuracy"], "seconds": seconds, "started": self.started_wall,
             }
             rows.append(row)
             if row["val_error"] < state.get("best_val_error", math.inf):
