@@ -64,7 +64,7 @@ def scaling(rounds: int) -> None:
         times = []
         for _ in range(rounds):
             start = time.perf_counter()
-            cnnscope.analyze(deep_stack(n)).totals()
+            cnnscope.analyze(deep_stack(n)).totals
             times.append(time.perf_counter() - start)
         median = statistics.median(times)
         per_layer[n] = median / n

@@ -44,6 +44,30 @@ class LayerReport:
         return {key: getattr(self, key) for key in self.JSON_KEYS}
 
 
+SCHEMA_VERSION = 1  # of the JSON summary; `cnnscope diff` refuses summaries of another version
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Whole-model figures (docs/conventions.md): attribute access, or t["params"] as in the JSON."""
+
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    param_bytes: int
+    activation_bytes: int
+    training_memory_bytes: int
+    macs: int
+    flops: int
+    training_flops: int
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
 @dataclass
 class Analysis:
     model: str
@@ -93,19 +117,19 @@ class Analysis:
         room = budget_bytes - self.fixed_training_bytes
         return max(0, room // self.activation_bytes_per_sample) if self.activation_bytes_per_sample else 0
 
-    def totals(self) -> dict:
-        macs = sum(layer.macs for layer in self.layers)
-        return {
-            "params": self.params,
-            "trainable_params": self.trainable_params,
-            "non_trainable_params": self.non_trainable_params,
-            "param_bytes": self.param_bytes,
-            "activation_bytes": self.activation_bytes_per_sample * self.batch_size,
-            "training_memory_bytes": self.training_memory_bytes(),
-            "macs": macs,
-            "flops": sum(layer.flops for layer in self.layers),
-            "training_flops": sum(layer.training_flops for layer in self.layers),
-        }
+    @property
+    def totals(self) -> Totals:
+        return Totals(
+            params=self.params,
+            trainable_params=self.trainable_params,
+            non_trainable_params=self.non_trainable_params,
+            param_bytes=self.param_bytes,
+            activation_bytes=self.activation_bytes_per_sample * self.batch_size,
+            training_memory_bytes=self.training_memory_bytes(),
+            macs=sum(layer.macs for layer in self.layers),
+            flops=sum(layer.flops for layer in self.layers),
+            training_flops=sum(layer.training_flops for layer in self.layers),
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -114,7 +138,8 @@ class Analysis:
             "batch_size": self.batch_size,
             "dtype": self.dtype,
             "layers": [layer.to_dict() for layer in self.layers],
-            "totals": self.totals(),
+            "totals": self.totals.to_dict(),
+            "schema_version": SCHEMA_VERSION,
         }
 
 

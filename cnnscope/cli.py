@@ -43,6 +43,19 @@ def warn(lines) -> None:
         click.echo(f"warning: {line}", err=True)
 
 
+def emit(text: str, output=None) -> None:
+    """stdout, or FILE written atomically: a failure leaves no half-written file."""
+    if output is None:
+        click.echo(text)
+        return
+    from .writing import atomic_write_text
+
+    try:
+        atomic_write_text(output, text + "\n")
+    except OSError as exc:
+        raise CnnscopeError(f"cannot write {output}: {exc.strerror}") from None
+
+
 def analyze_target(target, input_shape=None, num_classes=None, sets=(), quiet=False, **options):
     """Load TARGET and analyze it with every plugin's layer rules; notes and warnings go to stderr."""
     from .analyzer import analyze
@@ -82,7 +95,8 @@ def target_options(command):
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]), default="table", show_default=True)
 @click.option("--max-batch-size-for", "memory", metavar="SIZE",
               help="Print the largest batch whose training memory fits in SIZE (e.g. 16GiB) instead of the summary.")
-def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer, fmt, memory):
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE (atomically) instead of stdout.")
+def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer, fmt, memory, output):
     """Per-layer shapes, parameters, memory, MACs and receptive field of TARGET.
 
     TARGET is a spec file (.toml, .json, .yaml), a saved .keras file, or an
@@ -94,24 +108,107 @@ def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer
     budget = parse_size(memory) if memory is not None else None
     analysis = analyze_target(target, input_shape, num_classes, sets, batch_size=batch_size, dtype=dtype, optimizer=optimizer)
     if budget is None:
-        click.echo(render(analysis, fmt))
+        emit(render(analysis, fmt), output)
         return
     best = analysis.max_batch_size(budget)
     if fmt == "json":
         import json
 
-        click.echo(json.dumps({
+        emit(json.dumps({
             "model": analysis.model, "dtype": analysis.dtype, "optimizer": analysis.optimizer,
             "budget_bytes": budget, "max_batch_size": best,
             "training_memory_bytes": analysis.training_memory_bytes(max(best, 1)),
-        }, indent=2))
+        }, indent=2), output)
     else:
-        click.echo(
+        emit(
             f"{best} (largest batch whose training memory, {format_bytes(analysis.training_memory_bytes(max(best, 1)))}, "
-            f"fits in {format_bytes(budget)} with {analysis.dtype} and {analysis.optimizer})"
+            f"fits in {format_bytes(budget)} with {analysis.dtype} and {analysis.optimizer})", output
         )
     if best == 0:
         sys.exit(1)
+
+
+def _limit_options(command):
+    from .budgets import LIMITS
+
+    for name in reversed(list(LIMITS)):
+        flag = "--" + name.replace("_", "-")
+        unit = "SIZE" if "memory" in name else "N"
+        command = click.option(flag, name, metavar=unit, help=f"Fail if {LIMITS[name][0]} exceeds {unit} (e.g. "
+                               + ("4GiB" if unit == "SIZE" else "1.5M") + ").")(command)
+    return command
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="An architecture's hyper-parameter (repeatable).")
+@click.option("--input-shape", callback=parse_shape, help="Input shape without the batch axis.")
+@click.option("--num-classes", type=click.IntRange(min=1))
+@_limit_options
+@click.option("--batch-size", type=click.IntRange(min=1), help="Default 32 (or [tool.cnnscope]'s).")
+@click.option("--dtype", help="Default float32 (or [tool.cnnscope]'s).")
+@click.option("--optimizer", help="Default adam (or [tool.cnnscope]'s).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE (atomically) instead of stdout.")
+def check(target, sets, input_shape, num_classes, batch_size, dtype, optimizer, fmt, output, **limits):
+    """Check TARGET against budgets; with no TARGET, every budget in pyproject.toml's [tool.cnnscope].
+
+    Exit 0 within budget, 1 over budget, 2 on bad input.
+    """
+    from .budgets import Entry, check as over_budget, entries_from_pyproject, find_pyproject, parse_limits
+    from .checks_report import render_checks
+
+    cli_limits = parse_limits({"--" + k.replace("_", "-"): v for k, v in limits.items() if v is not None}, "command line")
+    if target:
+        entries = [Entry(target, cli_limits, {}, {}, input_shape, num_classes)]
+        if not cli_limits:
+            raise CnnscopeError(f"no budget for {target}: give --max-params, --max-training-memory, ... "
+                                "or run `cnnscope check` without TARGET to use [tool.cnnscope]")
+    else:
+        pyproject = find_pyproject()
+        if pyproject is None:
+            raise CnnscopeError("no TARGET and no pyproject.toml here or above; give a TARGET and budgets")
+        entries = entries_from_pyproject(pyproject)
+    results = []
+    for entry in entries:
+        options = {"batch_size": 32, "dtype": "float32", "optimizer": "adam", **entry.options}
+        options.update({k: v for k, v in (("batch_size", batch_size), ("dtype", dtype), ("optimizer", optimizer)) if v})
+        merged_limits = {**entry.limits, **cli_limits}
+        analysis = analyze_target(entry.target, entry.input_shape or input_shape, entry.num_classes or num_classes,
+                                  [f"{k}={v}" for k, v in entry.sets.items()] + list(sets), quiet=True, **options)
+        results.append((entry, analysis, merged_limits, over_budget(analysis, merged_limits)))
+    emit(render_checks(results, fmt), output)
+    if any(violations for *_, violations in results):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("a")
+@click.argument("b")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--dtype", default="float32", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to FILE (atomically) instead of stdout.")
+def diff(a, b, batch_size, dtype, fmt, output):
+    """Per-layer and total differences between A and B.
+
+    Each side is a spec, a .keras file, an architecture (vgg-lite or vgg-lite:width=16,depth=2)
+    or a JSON summary saved by `cnnscope summary --format json`.
+    """
+    from pathlib import Path
+
+    from .diff import diff as diff_summaries
+    from .diff import load_summary
+    from .diff import render as render_diff
+
+    def side(target):
+        if target.lower().endswith(".json") and Path(target).is_file():
+            saved = load_summary(Path(target))
+            if saved is not None:
+                return saved
+        return analyze_target(target, quiet=True, batch_size=batch_size, dtype=dtype).to_dict()
+
+    emit(render_diff(diff_summaries(side(a), side(b)), fmt), output)
 
 
 @main.command("list")

@@ -40,7 +40,7 @@ HEADERS = ["Layer (type)", "Output Shape", "Param #", "Activations", "MACs", "RF
 
 
 def _total_lines(analysis) -> list[str]:
-    t = analysis.totals()
+    t = analysis.totals
     wb = analysis.policy.weight_bytes
     return [
         f"Total params: {t['params']:,} ({format_bytes(t['param_bytes'])})",

@@ -30,6 +30,9 @@ def load_target(target: str, input_shape=None, num_classes=None, sets=None) -> t
     from .sources import load_file
 
     overrides = parse_sets(sets)
+    if not is_file_target(target) and ":" in target:  # vgg-lite:width=16,depth=2
+        target, _, inline = target.partition(":")
+        overrides = {**parse_sets(inline.split(",")), **overrides}
     if is_file_target(target):
         if overrides:
             raise CnnscopeError(f"--set applies to architectures, not to the file {target}; edit the file instead")

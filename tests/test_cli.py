@@ -22,7 +22,7 @@ def test_json_schema(examples):
     result = run("summary", examples / "mnist_cnn.toml", "--format", "json", "--batch-size", 4)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert list(data) == ["model", "input_shape", "batch_size", "dtype", "layers", "totals"]
+    assert list(data) == ["model", "input_shape", "batch_size", "dtype", "layers", "totals", "schema_version"]
     assert all(list(layer) == LAYER_KEYS for layer in data["layers"])
     assert list(data["totals"]) == TOTAL_KEYS
     assert data["totals"]["params"] == 1_199_882 and data["batch_size"] == 4

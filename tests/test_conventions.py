@@ -26,7 +26,7 @@ def analysis(**kw):
 
 
 def test_flops_per_layer_and_total():
-    t = analysis().totals()
+    t = analysis().totals
     assert t["params"] == PARAMS == 330
     assert t["macs"] == CONV_MACS + DENSE_MACS
     assert t["flops"] == CONV_FLOPS + DENSE_FLOPS
@@ -35,12 +35,12 @@ def test_flops_per_layer_and_total():
 def test_training_flops_skip_the_first_layers_input_gradient():
     # conv: forward + weight gradient (its input is data: no input gradient);
     # dense: forward + input gradient + weight gradient.
-    assert analysis().totals()["training_flops"] == 2 * CONV_FLOPS + 3 * DENSE_FLOPS
+    assert analysis().totals["training_flops"] == 2 * CONV_FLOPS + 3 * DENSE_FLOPS
 
 
 def test_frozen_layers_need_no_weight_gradient():
     spec = {**SPEC, "layers": [{**SPEC["layers"][0], "trainable": False}, *SPEC["layers"][1:]]}
-    t = cnnscope.analyze(cnnscope.stack_from_spec(spec)).totals()
+    t = cnnscope.analyze(cnnscope.stack_from_spec(spec)).totals
     assert t["trainable_params"] == 290 and t["non_trainable_params"] == 40
     # frozen conv: forward only; dense: nothing upstream trains, so no input gradient either.
     assert t["training_flops"] == CONV_FLOPS + 2 * DENSE_FLOPS
@@ -51,7 +51,7 @@ def test_frozen_layers_need_no_weight_gradient():
     [("float32", 4, 4), ("float16", 2, 2), ("bfloat16", 2, 2), ("mixed_float16", 4, 2), ("mixed_bfloat16", 4, 2)],
 )
 def test_memory_by_dtype(dtype, weight_bytes, act_bytes):
-    t = analysis(batch_size=8, dtype=dtype).totals()
+    t = analysis(batch_size=8, dtype=dtype).totals
     assert t["param_bytes"] == PARAMS * weight_bytes
     assert t["activation_bytes"] == ELEMENTS * act_bytes * 8
     # Adam: weights + gradients + 2 moments, all in the variables' dtype.
@@ -60,7 +60,7 @@ def test_memory_by_dtype(dtype, weight_bytes, act_bytes):
 
 @pytest.mark.parametrize("optimizer, slots", [("sgd", 0), ("rmsprop", 1), ("adam", 2), ("AdamW", 2)])
 def test_optimizer_slots(optimizer, slots):
-    t = analysis(batch_size=1, optimizer=optimizer).totals()
+    t = analysis(batch_size=1, optimizer=optimizer).totals
     assert t["training_memory_bytes"] == PARAMS * 4 * (2 + slots) + ELEMENTS * 4
 
 

@@ -1,0 +1,130 @@
+"""Budget checks: limits on a model's size and cost, and where they come from ([tool.cnnscope])."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CnnscopeError, did_you_mean
+from .units import format_bytes, format_count, parse_count, parse_size
+
+# limit name -> (totals key, parser, formatter, per-layer contribution)
+LIMITS = {
+    "max_params": ("params", parse_count, lambda v: f"{v:,}", lambda a, r: r.params),
+    "max_trainable_params": ("trainable_params", parse_count, lambda v: f"{v:,}", lambda a, r: r.trainable_params),
+    "max_training_memory": (
+        "training_memory_bytes", parse_size, format_bytes,
+        lambda a, r: r.activation_bytes + r.params * a.policy.weight_bytes + r.trainable_params * (1 + a.slots) * a.policy.weight_bytes,
+    ),
+    "max_activation_memory": ("activation_bytes", parse_size, format_bytes, lambda a, r: r.activation_bytes),
+    "max_flops": ("flops", parse_count, format_count, lambda a, r: r.flops),
+}
+# Keys of a [tool.cnnscope] entry besides the limits: how to analyze the target.
+ANALYSIS_KEYS = ("batch_size", "dtype", "optimizer", "set", "input_shape", "num_classes")
+TOP_LEVEL_KEYS = ("architectures", "specs", *ANALYSIS_KEYS)
+
+
+@dataclass
+class Violation:
+    limit: str
+    value: int
+    allowed: int
+    top_layers: list  # (name, contribution)
+
+    def describe(self) -> str:
+        _, _, fmt, _ = LIMITS[self.limit]
+        layers = ", ".join(f"{name} {fmt(v)}" for name, v in self.top_layers)
+        return (f"{self.limit.replace('_', '-')}: {fmt(self.value)} exceeds the limit {fmt(self.allowed)} "
+                f"(largest: {layers})")
+
+
+def parse_limits(raw: dict, where: str) -> dict:
+    """{"max-params": "1.5M", ...} -> {"max_params": 1500000, ...}; errors name the key and the fix."""
+    limits = {}
+    for key, value in raw.items():
+        name = key.lstrip("-").replace("-", "_")
+        if name not in LIMITS:
+            raise CnnscopeError(f"{where}: unknown budget '{key}'{did_you_mean(name, LIMITS)}; use {', '.join(k.replace('_', '-') for k in LIMITS)}")
+        if isinstance(value, bool):
+            raise CnnscopeError(f"{where}: {key} = {value!r} is not a number")
+        try:
+            limits[name] = LIMITS[name][1](value)
+        except CnnscopeError as exc:
+            raise CnnscopeError(f"{where}: {key}: {exc}") from None
+    return limits
+
+
+def check(analysis, limits: dict, top: int = 3) -> list:
+    totals = analysis.totals
+    out = []
+    for name, allowed in limits.items():
+        key, _, _, contribution = LIMITS[name]
+        value = totals[key]
+        if value > allowed:
+            ranked = sorted(((r.name, contribution(analysis, r)) for r in analysis.layers), key=lambda p: -p[1])
+            out.append(Violation(name, value, allowed, [p for p in ranked[:top] if p[1] > 0]))
+    return out
+
+
+@dataclass
+class Entry:
+    """One target to check, with its analysis options and limits."""
+
+    target: str
+    limits: dict
+    options: dict  # batch_size, dtype, optimizer
+    sets: dict
+    input_shape: list | None = None
+    num_classes: int | None = None
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder / "pyproject.toml"
+    return None
+
+
+def _entry(target: str, table: dict, defaults: dict, where: str) -> Entry:
+    if not isinstance(table, dict):
+        raise CnnscopeError(f"{where} must be a table of budgets")
+    merged = {**defaults, **table}
+    options = {k.replace("-", "_"): v for k, v in merged.items() if k.replace("-", "_") in ANALYSIS_KEYS}
+    limits = parse_limits({k: v for k, v in merged.items() if k.replace("-", "_") not in ANALYSIS_KEYS}, where)
+    if not limits:
+        raise CnnscopeError(f"{where} sets no budget; add e.g. max-params = \"2M\"")
+    sets = options.pop("set", {}) or {}
+    if not isinstance(sets, dict):
+        raise CnnscopeError(f"{where}: set must be a table of hyper-parameters, e.g. set = {{ width = 16 }}")
+    return Entry(target, limits, {k: options[k] for k in ("batch_size", "dtype", "optimizer") if k in options},
+                 {k: str(v) for k, v in sets.items()}, options.get("input_shape"), options.get("num_classes"))
+
+
+def entries_from_pyproject(path: Path) -> list:
+    """Every target listed under [tool.cnnscope.architectures.NAME] and [tool.cnnscope.specs."PATH"]."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    try:
+        table = tomllib.loads(path.read_text()).get("tool", {}).get("cnnscope")
+    except tomllib.TOMLDecodeError as exc:
+        raise CnnscopeError(f"{path}: malformed TOML: {exc}") from None
+    if not table:
+        raise CnnscopeError(f"{path} has no [tool.cnnscope] table; give a TARGET, or add budgets (see docs/ci.md)")
+    for key in table:
+        if key.replace("-", "_") not in TOP_LEVEL_KEYS and key not in TOP_LEVEL_KEYS:
+            raise CnnscopeError(f"{path}: unknown key '{key}' in [tool.cnnscope]{did_you_mean(key, TOP_LEVEL_KEYS)}")
+    defaults = {k: v for k, v in table.items() if k not in ("architectures", "specs")}
+    entries = [
+        _entry(name, budget, defaults, f"[tool.cnnscope.architectures.{name}]")
+        for name, budget in table.get("architectures", {}).items()
+    ]
+    for spec_path, budget in table.get("specs", {}).items():
+        resolved = (path.parent / spec_path)
+        entries.append(_entry(str(resolved), budget, defaults, f'[tool.cnnscope.specs."{spec_path}"]'))
+    if not entries:
+        raise CnnscopeError(f"{path}: [tool.cnnscope] lists no architectures or specs to check")
+    return entries

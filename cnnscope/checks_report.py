@@ -1,0 +1,50 @@
+"""Renders budget-check results as text, JSON or Markdown."""
+from __future__ import annotations
+
+import json
+
+from .budgets import LIMITS
+
+
+def _rows(results):
+    for entry, analysis, limits, violations in results:
+        over = {v.limit: v for v in violations}
+        for name, allowed in limits.items():
+            key, _, fmt, _ = LIMITS[name]
+            value = analysis.totals[key]
+            yield entry, analysis, name, value, allowed, fmt, over.get(name)
+
+
+def render_checks(results, fmt: str) -> str:
+    if fmt == "json":
+        out = []
+        for entry, analysis, limits, violations in results:
+            totals = analysis.totals
+            out.append({
+                "target": entry.target, "model": analysis.model, "passed": not violations,
+                "limits": {name: {"value": totals[LIMITS[name][0]], "limit": allowed,
+                                  "ok": totals[LIMITS[name][0]] <= allowed} for name, allowed in limits.items()},
+                "violations": [{"limit": v.limit, "value": v.value, "limit_value": v.allowed,
+                                "top_layers": [{"name": n, "value": c} for n, c in v.top_layers]} for v in violations],
+            })
+        return json.dumps(out, indent=2)
+    if fmt == "markdown":
+        from tabulate import tabulate
+
+        rows = [[f"`{e.target}`", name.replace("_", "-"), fmt_(value), fmt_(allowed), "❌ over" if v else "✅ ok"]
+                for e, _, name, value, allowed, fmt_, v in _rows(results)]
+        failed = [(e, v) for e, _, _, _, _, _, v in _rows(results) if v]
+        text = "### cnnscope budget check\n\n" + tabulate(rows, ["Target", "Budget", "Value", "Limit", "Status"],
+                                                          tablefmt="github", disable_numparse=True)
+        if failed:
+            text += "\n\n" + "\n".join(f"- `{e.target}`: {v.describe()}" for e, v in failed)
+        return text
+    lines = []
+    for entry, analysis, limits, violations in results:
+        status = "FAIL" if violations else "PASS"
+        checked = ", ".join(
+            f"{name.replace('_', '-')} {LIMITS[name][2](analysis.totals[LIMITS[name][0]])} <= {LIMITS[name][2](allowed)}"
+            for name, allowed in limits.items() if name not in {v.limit for v in violations})
+        lines.append(f"{status} {entry.target}" + (f" ({checked})" if checked else ""))
+        lines += [f"  over budget: {v.describe()}" for v in violations]
+    return "\n".join(lines)

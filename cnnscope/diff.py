@@ -1,0 +1,84 @@
+"""Per-layer and total differences between two analyses (or saved JSON summaries)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .analyzer import SCHEMA_VERSION
+from .errors import CnnscopeError
+
+LAYER_FIELDS = ("type", "output_shape", "params", "activation_bytes", "macs")
+
+
+def load_summary(path: Path) -> dict | None:
+    """A saved `cnnscope summary --format json`, or None if the JSON file is a spec."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or "totals" not in data:
+        return None
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise CnnscopeError(
+            f"{path} is a summary of schema version {data.get('schema_version', 'unknown')}, this cnnscope reads "
+            f"version {SCHEMA_VERSION}; regenerate it with cnnscope summary --format json"
+        )
+    return data
+
+
+def diff(a: dict, b: dict) -> dict:
+    """Both sides in the JSON summary form."""
+    left = {layer["name"]: layer for layer in a["layers"]}
+    right = {layer["name"]: layer for layer in b["layers"]}
+    changed = []
+    for name in left.keys() & right.keys():
+        fields = {f: [left[name][f], right[name][f]] for f in LAYER_FIELDS if left[name][f] != right[name][f]}
+        if fields:
+            changed.append({"name": name, "changes": fields})
+    order = {name: i for i, name in enumerate(list(left) + [n for n in right if n not in left])}
+    changed.sort(key=lambda c: order[c["name"]])
+    totals = {}
+    for key, before in a["totals"].items():
+        after = b["totals"][key]
+        totals[key] = {"a": before, "b": after, "change": after - before,
+                       "relative": None if before == 0 else (after - before) / before}
+    return {
+        "a": a["model"], "b": b["model"],
+        "added": [right[n] for n in right if n not in left],
+        "removed": [left[n] for n in left if n not in right],
+        "changed": changed,
+        "unchanged": len(left.keys() & right.keys()) - len(changed),
+        "totals": totals,
+    }
+
+
+def _value(value) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(map(str, value)) + ")"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def render(d: dict, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(d, indent=2)
+    from tabulate import tabulate
+
+    tablefmt = "github" if fmt == "markdown" else "simple"
+    rows = [[f"+ {l['name']}", l["type"], "", _value(l["output_shape"]), "", f"{l['params']:,}"] for l in d["added"]]
+    rows += [[f"- {l['name']}", l["type"], _value(l["output_shape"]), "", f"{l['params']:,}", ""] for l in d["removed"]]
+    for c in d["changed"]:
+        ch = c["changes"]
+        shape = ch.get("output_shape", [None, None])
+        params = ch.get("params", [None, None])
+        rows.append([f"~ {c['name']}", " -> ".join(ch["type"]) if "type" in ch else "",
+                     _value(shape[0]) if shape[0] else "", _value(shape[1]) if shape[1] else "",
+                     _value(params[0]) if params[0] is not None else "", _value(params[1]) if params[1] is not None else ""])
+    layers = tabulate(rows, ["Layer", "Type", "Shape (A)", "Shape (B)", "Params (A)", "Params (B)"], tablefmt=tablefmt,
+                      disable_numparse=True) if rows else "No layer changes."
+    totals = tabulate(
+        [[k, _value(v["a"]), _value(v["b"]), ("+" if v["change"] > 0 else "") + _value(v["change"]),
+          "n/a" if v["relative"] is None else f"{v['relative']:+.1%}"] for k, v in d["totals"].items()],
+        ["Total", "A", "B", "Change", "Relative"], tablefmt=tablefmt, disable_numparse=True)
+    head = f"{'### ' if fmt == 'markdown' else ''}Diff: {d['a']} -> {d['b']}"
+    counts = f"{len(d['added'])} added, {len(d['removed'])} removed, {len(d['changed'])} changed, {d['unchanged']} unchanged layers"
+    return f"{head}\n\n{counts}\n\n{layers}\n\n{totals}"
