@@ -301,6 +301,8 @@ def train_options(command):
         click.option("--mixed-precision", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
                      help="auto: on for a GPU of compute capability >= 7.0, off on CPU."),
         click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True),
+        click.option("--strategy", type=click.Choice(["mirrored", "multi-worker"]),
+                     help="Several devices: tf.distribute on TensorFlow, keras.distribution on JAX (docs/scaling.md)."),
     ]):
         command = decorator(command)
     return command
@@ -314,7 +316,7 @@ def train_options(command):
 @click.option("--output", type=click.Path(file_okay=False), help="Run folder (default runs/ARCH-DATASET-TIME).")
 @click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue an interrupted run folder.")
 def train(arch, dataset, data_dir, batch_size, optimizer, learning_rate, val_split, augment, seed, target_error,
-          bayes_error, sets, mixed_precision, jit_compile, epochs, train_size, output, resume):
+          bayes_error, sets, mixed_precision, jit_compile, strategy, epochs, train_size, output, resume):
     """Train architecture ARCH and diagnose bias and variance (imports Keras)."""
     from .diagnosis import report
     from .targets import parse_sets
@@ -327,7 +329,7 @@ def train(arch, dataset, data_dir, batch_size, optimizer, learning_rate, val_spl
         architecture=arch or "", dataset=dataset, data_dir=data_dir, epochs=epochs or (0 if resume else 10),
         batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate, val_split=val_split, augment=augment,
         seed=seed, target_error=target_error, bayes_error=bayes_error, output=output, sets=parse_sets(sets),
-        train_size=train_size, mixed_precision=mixed_precision, jit_compile=jit_compile,
+        train_size=train_size, mixed_precision=mixed_precision, jit_compile=jit_compile, strategy=strategy,
     )
     run, diagnosis = run_training(opts, resume=resume)
     click.echo(report(diagnosis))
@@ -360,6 +362,61 @@ def diagnose(run_dir, target_error, bayes_error, fmt):
         diverged=metrics.get("diagnosis") == "diverged",
     )
     click.echo(json.dumps(result.to_dict(), indent=2, default=float) if fmt == "json" else report(result))
+
+
+def _train_options_from(arch, epochs, sets, **kw):
+    from .targets import parse_sets
+    from .trainer import TrainOptions
+
+    return TrainOptions(architecture=arch, epochs=epochs, sets=parse_sets(sets), **kw)
+
+
+@main.command("learning-curve")
+@click.argument("arch")
+@train_options
+@click.option("--sizes", default="0.1,0.25,0.5,1.0", show_default=True, help="Fractions of the training split.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/learning-curve-ARCH-TIME).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
+    """Train ARCH on growing stratified subsets; plot and read the learning curve (imports Keras)."""
+    import json
+    import time
+    from pathlib import Path
+
+    from .experiments import learning_curve, parse_sizes
+
+    fractions = parse_sizes(sizes)
+    folder = Path(output or f"runs/learning-curve-{arch.replace(':', '-')}-{time.strftime('%Y%m%d-%H%M%S')}")
+    rows, verdict = learning_curve(_train_options_from(arch, epochs, sets, **kw), fractions, folder)
+    if fmt == "json":
+        click.echo(json.dumps({"rows": rows, "verdict": verdict}, indent=2, default=float))
+        return
+    from tabulate import tabulate
+
+    click.echo(tabulate([[r["train_examples"], f"{r['train_error']:.2%}", f"{r['val_error']:.2%}", r["diagnosis"]]
+                         for r in rows], ["Train examples", "Train error", "Val error", "Verdict"], disable_numparse=True))
+    click.echo(f"\n{verdict}\nResults: {folder}")
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True)
+@train_options
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/compare-TIME).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def compare(specs, epochs, output, fmt, sets, **kw):
+    """Train each SPEC (vgg-lite:width=16,depth=2, or a spec file) and compare them in one table (imports Keras)."""
+    import json
+    import time
+    from pathlib import Path
+
+    from .experiments import compare as run_compare
+    from .experiments import compare_table
+
+    folder = Path(output or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    rows = run_compare(_train_options_from("", epochs, sets, **kw), list(specs), folder)
+    click.echo(json.dumps(rows, indent=2, default=float) if fmt == "json" else compare_table(rows) + f"\nResults: {folder}")
 
 
 def _add_plugin_commands() -> None:

@@ -7,6 +7,9 @@ import os
 def quiet_tensorflow() -> None:
     """Hide TensorFlow's C++ start-up chatter (CUDA probing on CPU machines included) unless the user chose a level."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. retracing notes from predict in a loop
 
 
 def accelerator() -> dict:

@@ -55,3 +55,37 @@ def prediction_grid(images, predicted, true, class_names, path, count: int = 25)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def learning_curve_plot(rows: list, verdict: str, target_error: float, path) -> None:
+    """Train and validation error against training-set size."""
+    plt = _pyplot()
+    sizes = [row["train_examples"] for row in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(sizes, [row["train_error"] for row in rows], "o-", label="train error")
+    ax.plot(sizes, [row["val_error"] for row in rows], "o-", label="validation error")
+    ax.axhline(target_error, color="gray", linestyle=":", label="target error")
+    ax.set(xlabel="training examples", ylabel="error (best epoch)", title="Learning curve")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.text(0.5, 0.01, verdict, ha="center", fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def validation_curves(curves: dict, path) -> None:
+    """Validation error per epoch of every compared model."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, points in curves.items():
+        ax.plot([e for e, _ in points], [v for _, v in points], "o-", label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="epoch", ylabel="validation error", title="Validation error by model")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -43,3 +43,33 @@ def load_target(target: str, input_shape=None, num_classes=None, sets=None) -> t
     arch = registry().architecture(target)
     stack = arch.stack(input_shape, num_classes, overrides, parse=True)
     return stack, list(arch.notes)
+
+
+def resolve_architecture(target: str):
+    """(Architecture, inline hyper-parameters) for "vgg-lite", "vgg-lite:width=16,depth=2" or a spec file."""
+    import re
+
+    from .architecture import Architecture
+    from .plugins import registry
+    from .sources.spec_file import read_spec, stack_from_spec
+
+    if is_file_target(target):
+        path = Path(target)
+        if path.suffix.lower() == ".keras":
+            raise CnnscopeError(f"{target}: training starts from an architecture or a spec file, not a saved .keras model")
+        data = read_spec(path)
+        stack = stack_from_spec(data, origin=str(path))  # validates the file up front
+        shape = [list(layer.config["shape"]) for layer in stack.input_layers]
+        if len(shape) != 1:
+            raise CnnscopeError(f"{target}: training needs a single-input spec with input_shape")
+        last_units = next((l.config.get("units") for l in reversed(stack.layers) if l.class_name == "Dense"), None)
+        name = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "spec"
+        arch = Architecture(
+            name=name, description=f"spec file {path}", input_shape=tuple(shape[0]),
+            num_classes=data.get("num_classes") or last_units or 1,
+            spec=lambda input_shape, num_classes: {"layers": data["layers"]},
+            plugin="spec file", version="",
+        )
+        return arch, {}
+    name, _, inline = target.partition(":")
+    return registry().architecture(name), parse_sets(inline.split(",")) if inline else {}

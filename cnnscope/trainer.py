@@ -25,6 +25,7 @@ import numpy as np
 
 from .datasets import adapt, load_dataset, measurement_subset, validation_split
 from .device import accelerator, jit_setting, quiet_tensorflow, use_mixed_precision
+from .distribution import Distribution, configure_cpu_devices, divisible_batches_needed
 from .diagnosis import diagnose
 from .errors import CnnscopeError
 from .writing import atomic_keras_save, atomic_write_text
@@ -53,6 +54,7 @@ class TrainOptions:
     sets: dict = field(default_factory=dict)
     num_classes: int | None = None
     train_size: int | None = None  # use only this many (stratified) training examples
+    strategy: str | None = None  # mirrored | multi-worker (distribution.py)
     mixed_precision: str = "auto"
     jit_compile: str = "auto"
 
@@ -102,6 +104,15 @@ class _Data:
         self.x_train, self.y_train, self.x_val, self.y_val = x_train, y_train, x_val, y_val
         subset = measurement_subset(len(x_train), opts.seed)
         self.x_measure, self.y_measure = x_train[subset], y_train[subset]
+
+    def shard_evenly(self, replicas: int) -> None:
+        """Trim train, validation and measurement arrays to multiples of the replica count (at most
+        replicas - 1 examples each), so that every batch, the last included, splits across devices."""
+        for name in ("train", "val", "measure"):
+            x, y = getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
+            keep = len(x) - len(x) % replicas
+            setattr(self, f"x_{name}", x[:keep])
+            setattr(self, f"y_{name}", y[:keep])
 
 
 def _augmented(x, y, batch_size, seed):
@@ -185,10 +196,10 @@ def _raise_on_sigterm(signum, frame):
 def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
     """Train, write the run folder, return (run folder, Diagnosis)."""
     quiet_tensorflow()
+    configure_cpu_devices()
     import keras
 
-    from .keras_build import build_keras_model
-    from .plugins import registry
+    from .targets import resolve_architecture
 
     if resume:
         run = Path(resume)
@@ -204,8 +215,9 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
         if value < 1:
             raise CnnscopeError(f"{name} must be at least 1")
 
-    arch = registry().architecture(opts.architecture)
-    hyper = arch.resolve(opts.sets, parse=True)
+    arch, inline = resolve_architecture(opts.architecture)
+    hyper = arch.resolve({**inline, **opts.sets}, parse=True)
+    distribution = Distribution(opts.strategy)  # before any TensorFlow op, as multi-worker requires
     data = _Data(opts, arch, tuple(arch.input_shape), opts.num_classes)
     num_classes = data.ds.num_classes
     keras.utils.set_random_seed(opts.seed)
@@ -216,63 +228,85 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
     if mixed:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        stack = arch.stack(data.ds.input_shape, num_classes, hyper)
-        custom = arch.custom_objects() if arch.custom_objects else None
-        run.mkdir(parents=True, exist_ok=True)
-        if resume:
-            model = keras.saving.load_model(run / "checkpoint.keras", custom_objects=custom)
-            rows = read_history(run / "history.csv")
-            state = json.loads((run / "state.json").read_text())
-            rows = [row for row in rows if row["epoch"] <= state["epochs_run"]]
-        else:
-            if mixed:  # keep the softmax output in float32, as Keras's mixed-precision guide advises
-                stack.layers[-1].config["dtype"] = "float32"
-            model = build_keras_model(stack, custom_objects=custom) if arch.spec else arch.keras_model(
-                data.ds.input_shape, num_classes, hyper)
-            optimizer = keras.optimizers.get(opts.optimizer)
-            if opts.learning_rate is not None:
-                optimizer.learning_rate = opts.learning_rate
-            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                          jit_compile=jit_setting(opts.jit_compile))
-            rows, state = [], {"epochs_run": 0}
-            config = {"options": asdict(opts), "hyperparameters": hyper, "num_classes": num_classes,
-                      "input_shape": list(data.ds.input_shape), "backend": device["backend"]}
-            atomic_write_text(run / "config.json", json.dumps(config, indent=2))
-        from .analyzer import analyze
-
-        analysis = analyze(stack, batch_size=opts.batch_size, rules=registry().rules,
-                           dtype="mixed_float16" if mixed else "float32", optimizer=opts.optimizer)
-        atomic_write_text(run / "summary.json", json.dumps(analysis.to_dict(), indent=2))
-
-        _say(f"training {arch.name} on {data.ds.name}: {len(data.x_train)} train / {len(data.x_val)} validation / "
-             f"{len(data.ds.x_test)} test examples, {device['backend']} on {device['name']}"
-             f"{', mixed precision' if mixed else ''}; run folder {run}")
-        fit_data = (_augmented(data.x_train, data.y_train, opts.batch_size, opts.seed),) if opts.augment else (
-            data.x_train, data.y_train)
-        previous_handler = signal.signal(signal.SIGTERM, _raise_on_sigterm)
-        try:
-            if state["epochs_run"] < opts.epochs:
-                model.fit(
-                    *fit_data, batch_size=None if opts.augment else opts.batch_size, epochs=opts.epochs,
-                    initial_epoch=state["epochs_run"], validation_data=(data.x_val, data.y_val),
-                    callbacks=[_recorder(run, data, rows, state, opts.batch_size)],
-                    verbose=1 if sys.stdout.isatty() else 2, shuffle=True,
-                )
-        except KeyboardInterrupt:
-            finish(run, opts, hyper, data, device, mixed, rows, state, custom, status="interrupted")
-            raise Interrupted(
-                f"interrupted after epoch {state['epochs_run']}; the run folder {run} is consistent: "
-                f"continue with cnnscope train --resume {run}"
-            ) from None
-        finally:
-            signal.signal(signal.SIGTERM, previous_handler)
-        status = "diverged" if state.get("diverged") else "completed"
-        return run, finish(run, opts, hyper, data, device, mixed, rows, state, custom, status=status)
+        with distribution.scope():
+            return _train_in_scope(opts, resume, run, arch, hyper, data, num_classes, device, mixed,
+                                   distribution.replicas)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def finish(run, opts, hyper, data, device, mixed, rows, state, custom, status) -> object:
+def _train_in_scope(opts, resume, run, arch, hyper, data, num_classes, device, mixed, replicas):
+    import keras
+
+    from .analyzer import analyze
+    from .keras_build import build_keras_model
+    from .plugins import registry
+
+    global_batch = opts.batch_size * replicas
+    if replicas > 1 and divisible_batches_needed():
+        data.shard_evenly(replicas)
+    stack = arch.stack(data.ds.input_shape, num_classes, hyper)
+    analysis = analyze(stack, batch_size=opts.batch_size, rules=registry().rules,
+                       dtype="mixed_float16" if mixed else "float32", optimizer=opts.optimizer)
+    outputs = analysis.layers[-1].output_shape
+    if outputs != [num_classes]:
+        raise CnnscopeError(
+            f"{arch.name} outputs shape {outputs} but {data.ds.name} has {num_classes} classes; "
+            f"make the final Dense layer {num_classes} units"
+        )
+    custom = arch.custom_objects() if arch.custom_objects else None
+    run.mkdir(parents=True, exist_ok=True)
+    if resume:
+        model = keras.saving.load_model(run / "checkpoint.keras", custom_objects=custom)
+        rows = read_history(run / "history.csv")
+        state = json.loads((run / "state.json").read_text())
+        rows = [row for row in rows if row["epoch"] <= state["epochs_run"]]
+    else:
+        if mixed:  # keep the softmax output in float32, as Keras's mixed-precision guide advises
+            stack.layers[-1].config["dtype"] = "float32"
+        model = build_keras_model(stack, custom_objects=custom) if arch.spec else arch.keras_model(
+            data.ds.input_shape, num_classes, hyper)
+        optimizer = keras.optimizers.get(opts.optimizer)
+        if opts.learning_rate is not None:
+            optimizer.learning_rate = opts.learning_rate
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                      jit_compile=jit_setting(opts.jit_compile))
+        rows, state = [], {"epochs_run": 0}
+        config = {"options": asdict(opts), "hyperparameters": hyper, "num_classes": num_classes,
+                  "input_shape": list(data.ds.input_shape), "backend": device["backend"]}
+        atomic_write_text(run / "config.json", json.dumps(config, indent=2))
+    atomic_write_text(run / "summary.json", json.dumps(analysis.to_dict(), indent=2))
+
+    _say(f"training {arch.name} on {data.ds.name}: {len(data.x_train)} train / {len(data.x_val)} validation / "
+         f"{len(data.ds.x_test)} test examples, {device['backend']} on {device['name']}"
+         f"{', mixed precision' if mixed else ''}"
+         f"{f', {replicas} replicas (global batch {global_batch})' if replicas > 1 else ''}; run folder {run}")
+    fit_data = (_augmented(data.x_train, data.y_train, global_batch, opts.seed),) if opts.augment else (
+        data.x_train, data.y_train)
+    previous_handler = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        if state["epochs_run"] < opts.epochs:
+            model.fit(
+                *fit_data, batch_size=None if opts.augment else global_batch, epochs=opts.epochs,
+                initial_epoch=state["epochs_run"], validation_data=(data.x_val, data.y_val),
+                callbacks=[_recorder(run, data, rows, state, global_batch)],
+                # A terminal gets Keras's progress bar; otherwise the recorder's own line per epoch
+                # (on stderr) is the log, so that stdout stays clean for --format json.
+                verbose=1 if sys.stdout.isatty() else 0, shuffle=True,
+            )
+    except KeyboardInterrupt:
+        finish(run, opts, hyper, data, device, mixed, rows, state, custom, status="interrupted", replicas=replicas)
+        raise Interrupted(
+            f"interrupted after epoch {state['epochs_run']}; the run folder {run} is consistent: "
+            f"continue with cnnscope train --resume {run}"
+        ) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    status = "diverged" if state.get("diverged") else "completed"
+    return run, finish(run, opts, hyper, data, device, mixed, rows, state, custom, status=status, replicas=replicas)
+
+
+def finish(run, opts, hyper, data, device, mixed, rows, state, custom, status, replicas=1) -> object:
     """Diagnose, evaluate the best model on the test split, write metrics and plots."""
     import keras
 
@@ -281,7 +315,11 @@ def finish(run, opts, hyper, data, device, mixed, rows, state, custom, status) -
     test_error, per_class = None, {}
     if (run / "model.keras").is_file():
         best = keras.saving.load_model(run / "model.keras", custom_objects=custom)
-        probabilities = best.predict(data.ds.x_test, batch_size=opts.batch_size, verbose=0)
+        x_test = data.ds.x_test
+        padding = (-len(x_test)) % replicas  # pad so batches shard evenly; padded predictions are dropped
+        if padding:
+            x_test = np.concatenate([x_test, np.zeros((padding, *x_test.shape[1:]), x_test.dtype)])
+        probabilities = best.predict(x_test, batch_size=opts.batch_size * replicas, verbose=0)[: len(data.ds.x_test)]
         predicted = probabilities.argmax(axis=1)
         test_error = float((predicted != data.ds.y_test).mean())
         for index, name in enumerate(data.ds.class_names):
@@ -301,6 +339,9 @@ def finish(run, opts, hyper, data, device, mixed, rows, state, custom, status) -
         "device": device["name"],
         "device_kind": device["kind"],
         "mixed_precision": mixed,
+        "strategy": opts.strategy,
+        "replicas": replicas,
+        "global_batch_size": opts.batch_size * replicas,
         "per_class_test_accuracy": per_class,
         "train_examples": len(data.x_train),
         "val_examples": len(data.x_val),

@@ -1,0 +1,137 @@
+"""Experiments made of single training runs: learning curves and architecture comparisons.
+
+Every point is an ordinary run folder (cnnscope train), so its numbers are the
+single run's numbers; these functions only choose the runs and gather results.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from .errors import CnnscopeError
+from .writing import atomic_write_text
+
+
+def _write_table(folder: Path, stem: str, rows: list) -> None:
+    atomic_write_text(folder / f"{stem}.json", json.dumps(rows, indent=2, default=float))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows([{k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in row.items()} for row in rows])
+    atomic_write_text(folder / f"{stem}.csv", out.getvalue())
+
+
+def _fresh_folder(path: Path) -> Path:
+    if path.exists() and any(path.iterdir()):
+        raise CnnscopeError(f"{path} is not empty; choose another --output")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def parse_sizes(text: str) -> list:
+    try:
+        sizes = sorted({float(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise CnnscopeError(f"--sizes {text!r} must be fractions like 0.1,0.25,0.5,1.0") from None
+    if not sizes or sizes[0] <= 0 or sizes[-1] > 1:
+        raise CnnscopeError(f"--sizes {text!r} must be fractions in (0, 1]")
+    return sizes
+
+
+def read_learning_curve(rows: list, target_error: float, bayes_error: float) -> str:
+    """scikit-learn's reading of learning curves, in the ML Yearning budget terms of diagnosis.py."""
+    last = rows[-1]
+    budget = target_error - bayes_error
+    gap = last["val_error"] - last["train_error"]
+    if len(rows) >= 2:
+        previous = rows[-2]["val_error"] - rows[-2]["train_error"]
+        closing = gap < previous
+    else:
+        closing = False
+    if gap > budget and closing:
+        return (f"more data is likely to help: the gap between validation and train error ({gap:.2%}) is still "
+                f"closing at the largest size")
+    if gap <= budget and last["val_error"] > target_error:
+        return (f"more data is unlikely to help: the curves have met ({gap:.2%} apart) at a validation error of "
+                f"{last['val_error']:.2%}, above the target {target_error:.2%}: a bias problem, so add capacity")
+    if gap > budget:
+        return (f"the gap ({gap:.2%}) is large but no longer closing: regularize, augment or add different data "
+                "before adding more of the same")
+    return f"the curves have met near the target ({last['val_error']:.2%} validation error): more data is not needed"
+
+
+def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
+    from .datasets import adapt, load_dataset, validation_split
+    from .diagnosis import DEFAULT_MARGIN
+    from .plots import learning_curve_plot
+    from .targets import resolve_architecture
+    from .trainer import train
+
+    folder = _fresh_folder(output)
+    arch, _ = resolve_architecture(opts.architecture)
+    ds, _ = adapt(load_dataset(opts.dataset, opts.data_dir, arch.input_shape[:2]), arch.input_shape)
+    available = len(validation_split(ds.x_train, ds.y_train, opts.val_split, opts.seed)[0])
+    rows = []
+    for fraction in sizes:
+        size = round(fraction * available)
+        if size < ds.num_classes:
+            raise CnnscopeError(f"--sizes {fraction} gives {size} examples, fewer than the {ds.num_classes} classes")
+        run, d = train(replace(opts, output=str(folder / f"size-{fraction:g}"),
+                               train_size=None if size >= available else size))
+        metrics = json.loads((run / "metrics.json").read_text())
+        rows.append({"fraction": fraction, "train_examples": metrics["train_examples"], "train_error": d.train_error,
+                     "val_error": d.val_error, "test_error": d.test_error, "diagnosis": d.diagnosis,
+                     "best_epoch": d.best_epoch, "run": str(run)})
+    target = opts.target_error if opts.target_error is not None else opts.bayes_error + DEFAULT_MARGIN
+    verdict = read_learning_curve(rows, target, opts.bayes_error)
+    _write_table(folder, "learning_curve", rows)
+    atomic_write_text(folder / "verdict.txt", verdict + "\n")
+    learning_curve_plot(rows, verdict, target, folder / "learning_curve.png")
+    return rows, verdict
+
+
+def _label(target: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", Path(target).name if Path(target).suffix else target)
+
+
+def compare(opts, targets: list, output: Path) -> list:
+    from .plots import validation_curves
+    from .trainer import read_history, train
+
+    if len(set(targets)) != len(targets):
+        raise CnnscopeError("compare: each SPEC must be different")
+    folder = _fresh_folder(output)
+    rows, curves = [], {}
+    for target in targets:
+        run, d = train(replace(opts, architecture=target, output=str(folder / _label(target))))
+        metrics = json.loads((run / "metrics.json").read_text())
+        totals = json.loads((run / "summary.json").read_text())["totals"]
+        rows.append({
+            "model": target, "params": totals["params"], "training_memory_bytes": totals["training_memory_bytes"],
+            "flops": totals["flops"], "train_error": d.train_error, "val_error": d.val_error,
+            "test_error": d.test_error, "avoidable_bias": d.avoidable_bias, "variance": d.variance,
+            "diagnosis": d.diagnosis, "seconds_per_epoch": metrics["seconds_per_epoch"], "run": str(run),
+        })
+        curves[target] = [(r["epoch"], r["val_error"]) for r in read_history(run / "history.csv")]
+    _write_table(folder, "compare", rows)
+    validation_curves(curves, folder / "compare.png")
+    return rows
+
+
+def compare_table(rows: list) -> str:
+    from tabulate import tabulate
+
+    from .units import format_bytes, format_count
+
+    pct = lambda v: "n/a" if v is None or v != v else f"{v:.2%}"  # noqa: E731
+    table = [[r["model"], f"{r['params']:,}", format_bytes(r["training_memory_bytes"]), format_count(r["flops"]),
+              pct(r["train_error"]), pct(r["val_error"]), pct(r["test_error"]), pct(r["avoidable_bias"]),
+              pct(r["variance"]), r["diagnosis"].replace("_", " "),
+              "n/a" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.1f}"] for r in rows]
+    headers = ["Model", "Params", "Train memory", "FLOPs", "Train err", "Val err", "Test err", "Avoid. bias",
+               "Variance", "Verdict", "s/epoch"]
+    return tabulate(table, headers, disable_numparse=True)
