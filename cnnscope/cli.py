@@ -119,9 +119,12 @@ def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer
             "budget_bytes": budget, "max_batch_size": best,
             "training_memory_bytes": analysis.training_memory_bytes(max(best, 1)),
         }, indent=2), output)
+    elif best == 0:
+        emit(f"0 (even batch 1 needs {format_bytes(analysis.training_memory_bytes(1))} of training memory, "
+             f"more than {format_bytes(budget)}, with {analysis.dtype} and {analysis.optimizer})", output)
     else:
         emit(
-            f"{best} (largest batch whose training memory, {format_bytes(analysis.training_memory_bytes(max(best, 1)))}, "
+            f"{best} (largest batch whose training memory, {format_bytes(analysis.training_memory_bytes(best))}, "
             f"fits in {format_bytes(budget)} with {analysis.dtype} and {analysis.optimizer})", output
         )
     if best == 0:
@@ -387,7 +390,9 @@ def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
     from .experiments import learning_curve, parse_sizes
 
     fractions = parse_sizes(sizes)
-    folder = Path(output or f"runs/learning-curve-{arch.replace(':', '-')}-{time.strftime('%Y%m%d-%H%M%S')}")
+    from .targets import run_label
+
+    folder = Path(output or f"runs/learning-curve-{run_label(arch)}-{time.strftime('%Y%m%d-%H%M%S')}")
     rows, verdict = learning_curve(_train_options_from(arch, epochs, sets, **kw), fractions, folder)
     if fmt == "json":
         click.echo(json.dumps({"rows": rows, "verdict": verdict}, indent=2, default=float))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -94,12 +93,9 @@ def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
     return rows, verdict
 
 
-def _label(target: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", Path(target).name if Path(target).suffix else target)
-
-
 def compare(opts, targets: list, output: Path) -> list:
     from .plots import validation_curves
+    from .targets import run_label
     from .trainer import read_history, train
 
     if len(set(targets)) != len(targets):
@@ -107,7 +103,7 @@ def compare(opts, targets: list, output: Path) -> list:
     folder = _fresh_folder(output)
     rows, curves = [], {}
     for target in targets:
-        run, d = train(replace(opts, architecture=target, output=str(folder / _label(target))))
+        run, d = train(replace(opts, architecture=target, output=str(folder / run_label(target))))
         metrics = json.loads((run / "metrics.json").read_text())
         totals = json.loads((run / "summary.json").read_text())["totals"]
         rows.append({

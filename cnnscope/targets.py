@@ -20,6 +20,14 @@ def parse_sets(pairs) -> dict:
     return out
 
 
+def run_label(target: str) -> str:
+    """A folder-safe name for a target: a spec file's stem, or "vgg-lite_width=16,depth=2"."""
+    import re
+
+    name = Path(target).stem if is_file_target(target) else target
+    return re.sub(r"[^A-Za-z0-9_.=,-]+", "_", name)
+
+
 def is_file_target(target: str) -> bool:
     return Path(target).suffix.lower() in FILE_SUFFIXES or Path(target).exists()
 

@@ -52,7 +52,6 @@ class TrainOptions:
     bayes_error: float = 0.0
     output: str | None = None
     sets: dict = field(default_factory=dict)
-    num_classes: int | None = None
     train_size: int | None = None  # use only this many (stratified) training examples
     strategy: str | None = None  # mirrored | multi-worker (distribution.py)
     mixed_precision: str = "auto"
@@ -83,15 +82,11 @@ def read_history(path: Path) -> list:
 class _Data:
     """The splits, the measurement subsample, and what the model is told about them."""
 
-    def __init__(self, opts: TrainOptions, arch, input_shape, num_classes_override):
-        ds = load_dataset(opts.dataset, opts.data_dir, image_size=input_shape[:2] if input_shape else None)
+    def __init__(self, opts: TrainOptions, input_shape):
+        ds = load_dataset(opts.dataset, opts.data_dir, image_size=input_shape[:2])
         ds, notice = adapt(ds, input_shape)
         if notice:
             _say(f"notice: {notice}")
-        if num_classes_override is not None and num_classes_override != ds.num_classes:
-            raise CnnscopeError(
-                f"{ds.name} has {ds.num_classes} classes but --num-classes is {num_classes_override}; drop --num-classes"
-            )
         self.ds = ds
         x_train, x_val, y_train, y_val = validation_split(ds.x_train, ds.y_train, opts.val_split, opts.seed)
         if opts.train_size is not None:
@@ -122,7 +117,7 @@ def _augmented(x, y, batch_size, seed):
     class Augmented(keras.utils.PyDataset):
         def __init__(self):
             super().__init__(workers=2, use_multiprocessing=False)
-            self.order = np.arange(len(x))
+            self.order = np.random.default_rng(seed).permutation(len(x))
             self.epoch_seed = seed
 
         def __len__(self):
@@ -146,7 +141,7 @@ def _augmented(x, y, batch_size, seed):
     return Augmented()
 
 
-def _recorder(run: Path, data: _Data, rows: list, state: dict, batch_size: int):
+def _recorder(run: Path, data: _Data, rows: list, state: dict, eval_batch: int):
     import keras
 
     class EpochRecorder(keras.callbacks.Callback):
@@ -162,7 +157,7 @@ def _recorder(run: Path, data: _Data, rows: list, state: dict, batch_size: int):
                 self.model.stop_training = True
                 _say(f"epoch {epoch + 1}: the loss is {logs.get('loss')}: stopping (diverged)")
                 return
-            measured = self.model.evaluate(data.x_measure, data.y_measure, batch_size=batch_size, verbose=0, return_dict=True)
+            measured = self.model.evaluate(data.x_measure, data.y_measure, batch_size=eval_batch, verbose=0, return_dict=True)
             row = {
                 "epoch": epoch + 1, "loss": logs["loss"], "accuracy": logs["accuracy"],
                 "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
@@ -183,10 +178,24 @@ def _recorder(run: Path, data: _Data, rows: list, state: dict, batch_size: int):
     return EpochRecorder()
 
 
+EVAL_ACTIVATION_BUDGET = 256 * 2**20  # bytes of layer outputs per inference batch
+EVAL_BATCH_CAP = 1024  # beyond this CPU evaluation got slower again (benchmarks/train_mnist.py notes)
+
+
+def inference_batch_size(analysis, train_batch: int, replicas: int) -> int:
+    """Inference keeps no activations for a backward pass, so it can take larger batches than training:
+    as many samples as fit EVAL_ACTIVATION_BUDGET (from the analyzer), between train_batch and EVAL_BATCH_CAP."""
+    per_sample = max(1, analysis.activation_bytes_per_sample)
+    size = min(max(EVAL_BATCH_CAP, train_batch), max(train_batch, EVAL_ACTIVATION_BUDGET // per_sample))
+    return size - size % replicas or replicas
+
+
 def _run_dir(opts: TrainOptions) -> Path:
     if opts.output:
         return Path(opts.output)
-    return Path("runs") / f"{opts.architecture}-{Path(opts.dataset).name.replace(':', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    from .targets import run_label
+
+    return Path("runs") / f"{run_label(opts.architecture)}-{run_label(opts.dataset)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _raise_on_sigterm(signum, frame):
@@ -218,7 +227,7 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
     arch, inline = resolve_architecture(opts.architecture)
     hyper = arch.resolve({**inline, **opts.sets}, parse=True)
     distribution = Distribution(opts.strategy)  # before any TensorFlow op, as multi-worker requires
-    data = _Data(opts, arch, tuple(arch.input_shape), opts.num_classes)
+    data = _Data(opts, tuple(arch.input_shape))
     num_classes = data.ds.num_classes
     keras.utils.set_random_seed(opts.seed)
 
@@ -248,6 +257,7 @@ def _train_in_scope(opts, resume, run, arch, hyper, data, num_classes, device, m
     stack = arch.stack(data.ds.input_shape, num_classes, hyper)
     analysis = analyze(stack, batch_size=opts.batch_size, rules=registry().rules,
                        dtype="mixed_float16" if mixed else "float32", optimizer=opts.optimizer)
+    eval_batch = inference_batch_size(analysis, global_batch, replicas)
     outputs = analysis.layers[-1].output_shape
     if outputs != [num_classes]:
         raise CnnscopeError(
@@ -289,7 +299,7 @@ def _train_in_scope(opts, resume, run, arch, hyper, data, num_classes, device, m
             model.fit(
                 *fit_data, batch_size=None if opts.augment else global_batch, epochs=opts.epochs,
                 initial_epoch=state["epochs_run"], validation_data=(data.x_val, data.y_val),
-                callbacks=[_recorder(run, data, rows, state, global_batch)],
+                validation_batch_size=eval_batch, callbacks=[_recorder(run, data, rows, state, eval_batch)],
                 # A terminal gets Keras's progress bar; otherwise the recorder's own line per epoch
                 # (on stderr) is the log, so that stdout stays clean for --format json.
                 verbose=1 if sys.stdout.isatty() else 0, shuffle=True,
@@ -303,10 +313,11 @@ def _train_in_scope(opts, resume, run, arch, hyper, data, num_classes, device, m
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
     status = "diverged" if state.get("diverged") else "completed"
-    return run, finish(run, opts, hyper, data, device, mixed, rows, state, custom, status=status, replicas=replicas)
+    return run, finish(run, opts, hyper, data, device, mixed, rows, state, custom, status=status, replicas=replicas,
+                       eval_batch=eval_batch)
 
 
-def finish(run, opts, hyper, data, device, mixed, rows, state, custom, status, replicas=1) -> object:
+def finish(run, opts, hyper, data, device, mixed, rows, state, custom, status, replicas=1, eval_batch=None) -> object:
     """Diagnose, evaluate the best model on the test split, write metrics and plots."""
     import keras
 
@@ -319,7 +330,8 @@ def finish(run, opts, hyper, data, device, mixed, rows, state, custom, status, r
         padding = (-len(x_test)) % replicas  # pad so batches shard evenly; padded predictions are dropped
         if padding:
             x_test = np.concatenate([x_test, np.zeros((padding, *x_test.shape[1:]), x_test.dtype)])
-        probabilities = best.predict(x_test, batch_size=opts.batch_size * replicas, verbose=0)[: len(data.ds.x_test)]
+        probabilities = best.predict(x_test, batch_size=eval_batch or opts.batch_size * replicas,
+                                     verbose=0)[: len(data.ds.x_test)]
         predicted = probabilities.argmax(axis=1)
         test_error = float((predicted != data.ds.y_test).mean())
         for index, name in enumerate(data.ds.class_names):
