@@ -33,7 +33,6 @@ class LayerReport:
     flops: int = 0
     training_flops: int = 0
     config: dict = field(default_factory=dict, repr=False)
-    inputs: list = field(default_factory=list, repr=False)
 
     JSON_KEYS = (
         "name", "type", "input_shape", "output_shape", "params", "trainable_params", "non_trainable_params",
@@ -275,7 +274,6 @@ def analyze(
                 flops=forward,
                 training_flops=training,
                 config=cfg,
-                inputs=list(spec.inputs),
             )
         )
 
