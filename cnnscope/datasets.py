@@ -8,6 +8,7 @@ with one subfolder per class (optionally under train/ and test/) works too.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,16 @@ def load_dataset(name: str, data_dir=None, image_size=None) -> Dataset:
     if Path(name).is_dir():
         return load_folder(name, image_size)
     raise CnnscopeError(f"unknown dataset '{name}'; use one of: {', '.join(NAMES)}")
+
+
+@functools.lru_cache(maxsize=2)
+def load_adapted(name: str, data_dir, input_shape: tuple) -> tuple[Dataset, str | None]:
+    """load_dataset + adapt, cached per process: a learning curve or a comparison trains many
+    times on the same data. Callers index into the arrays (copies) and never write to them."""
+    ds, notice = adapt(load_dataset(name, data_dir, image_size=input_shape[:2]), input_shape)
+    for array in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+        array.flags.writeable = False  # the cache is shared: make accidental writes fail loudly
+    return ds, notice
 
 
 def _resize(x: np.ndarray, height: int, width: int, chunk: int = 4096) -> np.ndarray:

@@ -64,7 +64,7 @@ def read_learning_curve(rows: list, target_error: float, bayes_error: float) -> 
 
 
 def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
-    from .datasets import adapt, load_dataset, validation_split
+    from .datasets import load_adapted, validation_split
     from .diagnosis import DEFAULT_MARGIN
     from .plots import learning_curve_plot
     from .targets import resolve_architecture
@@ -72,7 +72,7 @@ def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
 
     folder = _fresh_folder(output)
     arch, _ = resolve_architecture(opts.architecture)
-    ds, _ = adapt(load_dataset(opts.dataset, opts.data_dir, arch.input_shape[:2]), arch.input_shape)
+    ds, _ = load_adapted(opts.dataset, opts.data_dir, tuple(arch.input_shape))
     available = len(validation_split(ds.x_train, ds.y_train, opts.val_split, opts.seed)[0])
     rows = []
     for fraction in sizes:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import adapt, load_dataset, measurement_subset, validation_split
+from .datasets import load_adapted, measurement_subset, validation_split
 from .device import accelerator, jit_setting, quiet_tensorflow, use_mixed_precision
 from .distribution import Distribution, configure_cpu_devices, divisible_batches_needed
 from .diagnosis import diagnose
@@ -83,8 +83,7 @@ class _Data:
     """The splits, the measurement subsample, and what the model is told about them."""
 
     def __init__(self, opts: TrainOptions, input_shape):
-        ds = load_dataset(opts.dataset, opts.data_dir, image_size=input_shape[:2])
-        ds, notice = adapt(ds, input_shape)
+        ds, notice = load_adapted(opts.dataset, opts.data_dir, tuple(input_shape))
         if notice:
             _say(f"notice: {notice}")
         self.ds = ds

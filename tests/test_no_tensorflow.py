@@ -46,3 +46,10 @@ def test_list_and_architecture_summary_import_no_framework():
     assert '"name": "vgg-lite"' in listed.stdout
     summary = run_blocked("summary", "alexnet-lite", "--set", "width=16", "--format", "json")
     assert summary.returncode == 0, summary.stderr
+
+
+def test_ci_commands_import_no_framework(tmp_path, examples):
+    checked = run_blocked("check", "vgg-lite", "--max-params", "2M", "--max-training-memory", "4GiB")
+    assert checked.returncode == 0, checked.stderr
+    diffed = run_blocked("diff", examples / "lenet5.json", "lenet:pooling=max", "--format", "markdown")
+    assert diffed.returncode == 0, diffed.stderr
