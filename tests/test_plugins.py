@@ -39,6 +39,21 @@ from cnnscope import hookimpl
 def register_architectures(register):
     raise ValueError("bad registration")
 '''
+BUILD_ONLY = '''
+from cnnscope import Architecture, hookimpl
+
+def build(input_shape, num_classes, units):
+    import keras
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Flatten()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(num_classes)(keras.layers.Dense(units)(x)))
+
+@hookimpl
+def register_architectures(register):
+    from cnnscope import HyperParameter
+    register(Architecture(name="built-net", description="built directly in Keras", input_shape=(4, 4, 1),
+                          num_classes=2, hyperparameters=(HyperParameter("units", int, 3),), build=build))
+'''
 CLASH = '''
 from cnnscope import Architecture, hookimpl
 
@@ -134,3 +149,13 @@ def test_unknown_architecture_and_hyperparameter(site):
     assert bad_value.returncode == 2 and "width='wide' must be int" in bad_value.stderr
     bad_form = cnnscope(site, "summary", "vgg-lite", "--set", "width")
     assert bad_form.returncode == 2 and "key=value" in bad_form.stderr
+
+
+def test_a_build_only_architecture_is_analyzed_through_its_keras_config(site):
+    make_dist(site, "built-plugin", "built_plugin", BUILD_ONLY)
+    summary = cnnscope(site, "summary", "built-net", "--set", "units=5", "--format", "json")
+    assert summary.returncode == 0, summary.stderr
+    assert json.loads(summary.stdout)["totals"]["params"] == 16 * 5 + 5 + 5 * 2 + 2
+    assert "has no layer spec: analysis built its Keras model" in summary.stderr
+    listed = json.loads(cnnscope(site, "list", "--format", "json").stdout)
+    assert next(r for r in listed if r["name"] == "built-net")["params"] is None  # list never builds (no TensorFlow)

@@ -168,3 +168,29 @@ def test_shared_mnist_file_loads_in_keras_layout():
     ds = load_dataset("mnist", data_dir=str(DATASETS))
     assert ds.x_train.shape == (60000, 28, 28, 1) and ds.x_test.shape == (10000, 28, 28, 1)
     assert np.bincount(ds.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.mark.parametrize("setting, device, expected", [
+    ("auto", {"kind": "cpu", "compute_capability": None}, False),
+    ("auto", {"kind": "gpu", "compute_capability": (6, 1)}, False),  # Pascal: no tensor cores
+    ("auto", {"kind": "gpu", "compute_capability": (7, 0)}, True),
+    ("auto", {"kind": "gpu", "compute_capability": (9, 0)}, True),
+    ("on", {"kind": "cpu", "compute_capability": None}, True),
+    ("off", {"kind": "gpu", "compute_capability": (8, 0)}, False),
+])
+def test_mixed_precision_rule(setting, device, expected):
+    from cnnscope.device import use_mixed_precision
+
+    assert use_mixed_precision(setting, device) is expected
+
+
+def test_mixed_precision_on_keeps_a_float32_output(tmp_path):
+    import keras
+
+    run, metrics = train(tmp_path, "lenet", "--epochs", "1", "--mixed-precision", "on")
+    assert metrics["mixed_precision"] is True and metrics["status"] == "completed"
+    model = keras.saving.load_model(run / "model.keras")
+    assert model.layers[1].dtype_policy.name == "mixed_float16"
+    assert model.layers[-1].dtype_policy.name == "float32"
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored afterwards
+    assert json.loads((run / "summary.json").read_text())["dtype"] == "mixed_float16"
