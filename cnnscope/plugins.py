@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 
 import pluggy
@@ -149,8 +149,7 @@ def _collect(plugins, manager) -> Registry:
         if not isinstance(rule, Rule):
             raise TypeError(f"register() takes a cnnscope.rules.Rule, got {type(rule).__name__}")
         info = current[0]
-        rules.add(Rule(rule.class_names, rule.defaults, rule.compute, rule.min_inputs, rule.max_inputs,
-                       source=f"{info.dist} {info.version}"))
+        rules.add(replace(rule, source=f"{info.dist} {info.version}"))
 
     for info in plugins:
         current[:] = [info]
