@@ -46,9 +46,9 @@ def env():
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-def cnnscope_train(arch, data_dir, epochs, batch, out) -> dict:
+def cnnscope_train(arch, data_dir, epochs, batch, out, *extra) -> dict:
     cmd = [sys.executable, "-m", "cnnscope", "train", arch, "--dataset", "mnist", "--data-dir", str(data_dir),
-           "--epochs", str(epochs), "--batch-size", str(batch), "--output", str(out)]
+           "--epochs", str(epochs), "--batch-size", str(batch), "--output", str(out), *extra]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
     return json.loads((out / "metrics.json").read_text())
 
@@ -76,10 +76,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if not args.skip_accuracy:
-            for arch in ("mnist-cnn", "lenet"):
+            for arch, extra in (("mnist-cnn", ()), ("mnist-cnn", ("--augment",)), ("lenet", ())):
                 start = time.perf_counter()
-                metrics = cnnscope_train(arch, args.data_dir, args.epochs, args.batch_size, tmp / f"acc-{arch}")
-                print(f"{arch:10s} {args.epochs} epochs: test accuracy {1 - metrics['test_error']:.2%} "
+                label = " ".join((arch, *extra))
+                metrics = cnnscope_train(arch, args.data_dir, args.epochs, args.batch_size,
+                                         tmp / f"acc-{label.replace(' ', '')}", *extra)
+                print(f"{label:20s} {args.epochs} epochs: test accuracy {1 - metrics['test_error']:.2%} "
                       f"(best epoch {metrics['best_epoch']}, {metrics['backend']} on {metrics['device']}, "
                       f"{time.perf_counter() - start:.0f} s)", flush=True)
         ours, plain = [], []
