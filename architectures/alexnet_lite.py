@@ -3,10 +3,12 @@
 Five convolutions with large-to-small kernels (5x5, 5x5, 3x3, 3x3, 3x3) and
 AlexNet's 64-192-384-256-256 channel progression (times `width` / 64), three
 overlapping 3x3/2 max-pooling stages, then three dense layers with Dropout.
-BatchNormalization follows each convolution (in place of AlexNet's local
-response normalization), so the convolutions carry no bias.
+BatchNormalization and ReLU follow each convolution (BatchNormalization in place
+of AlexNet's local response normalization), so the convolutions carry no bias.
 """
 from cnnscope import Architecture, HyperParameter, hookimpl
+
+from .blocks import conv_bn_relu
 
 # (filters as a multiple of width, kernel): AlexNet's 64-192-384-256-256 is width 64.
 CHANNELS = ((1, 5), (3, 5), (6, 3), (4, 3), (4, 3))
@@ -16,12 +18,7 @@ POOL_AFTER = {0, 1, 4}
 def spec(input_shape, num_classes, width, dense_units, dropout):
     layers = []
     for i, (multiple, kernel) in enumerate(CHANNELS):
-        layers += [
-            {"type": "Conv2D", "name": f"conv{i + 1}", "filters": multiple * width, "kernel_size": kernel,
-             "padding": "same", "use_bias": False},
-            {"type": "BatchNormalization", "name": f"bn{i + 1}"},
-            {"type": "ReLU", "name": f"relu{i + 1}"},
-        ]
+        layers += conv_bn_relu(f"conv{i + 1}", multiple * width, kernel)
         if i in POOL_AFTER:
             layers.append({"type": "MaxPooling2D", "name": f"pool{i + 1}", "pool_size": 3, "strides": 2, "padding": "same"})
     layers += [

@@ -7,18 +7,15 @@ softmax classifier.
 """
 from cnnscope import Architecture, HyperParameter, hookimpl
 
+from .blocks import conv_bn_relu
+
 
 def spec(input_shape, num_classes, width, depth, convs_per_block, dense_units, dropout):
     layers = []
     for block in range(1, depth + 1):
         filters = width * 2 ** (block - 1)
         for conv in range(1, convs_per_block + 1):
-            prefix = f"block{block}_conv{conv}"
-            layers += [
-                {"type": "Conv2D", "name": prefix, "filters": filters, "kernel_size": 3, "padding": "same", "use_bias": False},
-                {"type": "BatchNormalization", "name": f"{prefix}_bn"},
-                {"type": "ReLU", "name": f"{prefix}_relu"},
-            ]
+            layers += conv_bn_relu(f"block{block}_conv{conv}", filters, 3)
         layers.append({"type": "MaxPooling2D", "name": f"block{block}_pool", "pool_size": 2})
     layers += [
         {"type": "Flatten", "name": "flatten"},

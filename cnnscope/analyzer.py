@@ -10,8 +10,8 @@ from . import receptive_field
 from .conventions import Policy, optimizer_slots, policy
 from .errors import CnnscopeError, LayerError, did_you_mean
 from .lint import lint
-from .rules import BASE_ARGS, REQUIRED, Layer, RuleSet, builtin_rules
-from .rules.base import prod
+from .rules import BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
+from .rules.base import RF_PASS, prod
 from .stack import Stack
 
 
@@ -33,6 +33,7 @@ class LayerReport:
     flops: int = 0
     training_flops: int = 0
     config: dict = field(default_factory=dict, repr=False)
+    step: RF = field(default=RF_PASS, repr=False)  # the rule's receptive-field step: window, stride, ...
 
     JSON_KEYS = (
         "name", "type", "input_shape", "output_shape", "params", "trainable_params", "non_trainable_params",
@@ -72,13 +73,19 @@ class Analysis:
     model: str
     input_shape: list
     batch_size: int
-    dtype: str
     optimizer: str
     layers: list
     policy: Policy
-    slots: int
     warnings: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+
+    @property
+    def dtype(self) -> str:
+        return self.policy.name
+
+    @property
+    def slots(self) -> int:
+        return optimizer_slots(self.optimizer)
 
     # --- totals -------------------------------------------------------------
     @property
@@ -108,8 +115,15 @@ class Analysis:
 
     @property
     def fixed_training_bytes(self) -> int:
-        gradients_and_slots = self.trainable_params * (1 + self.slots) * self.policy.weight_bytes
-        return self.param_bytes + gradients_and_slots
+        return sum(self.state_bytes(layer) for layer in self.layers)
+
+    def state_bytes(self, layer: LayerReport) -> int:
+        """A layer's weights, plus a gradient and the optimizer's slots for each trainable weight."""
+        return (layer.params + layer.trainable_params * (1 + self.slots)) * self.policy.weight_bytes
+
+    def layer_training_memory_bytes(self, layer: LayerReport) -> int:
+        """One layer's share of training_memory_bytes() at the analysis's batch size."""
+        return self.state_bytes(layer) + layer.activation_bytes
 
     def max_batch_size(self, budget_bytes: int) -> int:
         """The largest batch whose training memory fits in budget_bytes (0 if even the weights do not)."""
@@ -197,7 +211,7 @@ def analyze(
         raise CnnscopeError(f"batch size {batch_size!r} must be a positive integer")
     rules = rules or builtin_rules()
     pol = policy(dtype)
-    slots = optimizer_slots(optimizer)
+    optimizer_slots(optimizer)  # validate it before any work
     strict = stack.source == "spec" if strict is None else strict
     _check_graph(stack)
 
@@ -205,7 +219,7 @@ def analyze(
     fields: dict[str, tuple | None] = {}
     upstream_trainable: dict[str, bool] = {}
     reports: list[LayerReport] = []
-    notes: list[str] = []
+    notes: list[str] = list(stack.notes)
     act_bytes = pol.activation_bytes * batch_size
 
     for index, spec in enumerate(stack.layers):
@@ -236,9 +250,7 @@ def analyze(
 
         if rule.max_inputs == 0:
             state = receptive_field.fresh(out_shape)
-        elif len(in_shapes) == 1:
-            state = receptive_field.apply(result.rf, fields[spec.inputs[0]], in_shapes[0], out_shape)
-        else:
+        else:  # combine() of a single input is that input's own state
             merged = receptive_field.combine([fields[source] for source in spec.inputs])
             state = receptive_field.apply(result.rf, merged, in_shapes[0], out_shape)
         fields[spec.name] = state
@@ -274,6 +286,7 @@ def analyze(
                 flops=forward,
                 training_flops=training,
                 config=cfg,
+                step=result.rf,
             )
         )
 
@@ -282,11 +295,9 @@ def analyze(
         model=stack.name,
         input_shape=inputs[0] if len(inputs) == 1 else inputs,
         batch_size=batch_size,
-        dtype=pol.name,
         optimizer=optimizer.lower(),
         layers=reports,
         policy=pol,
-        slots=slots,
         notes=notes,
     )
     analysis.warnings = lint(analysis, num_classes=stack.num_classes)

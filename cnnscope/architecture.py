@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import CnnscopeError, did_you_mean
@@ -60,7 +60,6 @@ class Architecture:
     custom_objects: Callable[[], dict] | None = None
     plugin: str = ""
     version: str = ""
-    notes: list = field(default_factory=list)
 
     def __post_init__(self):
         if not _KEBAB.match(self.name):
@@ -100,9 +99,9 @@ class Architecture:
             data.setdefault("name", self.name)
             stack = stack_from_spec({**data, "input_shape": list(shape), "num_classes": classes}, origin=self.name)
         else:
-            self.notes.append(f"{self.name} has no layer spec: analysis built its Keras model and read the model's config")
             stack = stack_from_keras_model(self.build(shape, classes, **hyper))
             stack.num_classes = classes
+            stack.notes.append(f"{self.name} has no layer spec: analysis built its Keras model and read the model's config")
         return stack
 
     def keras_model(self, input_shape=None, num_classes=None, overrides=None, *, parse=False):

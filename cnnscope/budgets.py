@@ -4,20 +4,29 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 from .errors import CnnscopeError, did_you_mean
 from .units import format_bytes, format_count, parse_count, parse_size
 
-# limit name -> (totals key, parser, formatter, per-layer contribution)
+class Limit(NamedTuple):
+    total: str  # the totals key it bounds
+    parse: Callable  # "1.5M" / "4GiB" -> int
+    format: Callable  # int -> human text
+    per_layer: Callable  # (analysis, layer) -> that layer's contribution to the total
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
 LIMITS = {
-    "max_params": ("params", parse_count, lambda v: f"{v:,}", lambda a, r: r.params),
-    "max_trainable_params": ("trainable_params", parse_count, lambda v: f"{v:,}", lambda a, r: r.trainable_params),
-    "max_training_memory": (
-        "training_memory_bytes", parse_size, format_bytes,
-        lambda a, r: r.activation_bytes + r.params * a.policy.weight_bytes + r.trainable_params * (1 + a.slots) * a.policy.weight_bytes,
-    ),
-    "max_activation_memory": ("activation_bytes", parse_size, format_bytes, lambda a, r: r.activation_bytes),
-    "max_flops": ("flops", parse_count, format_count, lambda a, r: r.flops),
+    "max_params": Limit("params", parse_count, _count, lambda a, r: r.params),
+    "max_trainable_params": Limit("trainable_params", parse_count, _count, lambda a, r: r.trainable_params),
+    "max_training_memory": Limit("training_memory_bytes", parse_size, format_bytes,
+                                 lambda a, r: a.layer_training_memory_bytes(r)),
+    "max_activation_memory": Limit("activation_bytes", parse_size, format_bytes, lambda a, r: r.activation_bytes),
+    "max_flops": Limit("flops", parse_count, format_count, lambda a, r: r.flops),
 }
 # Keys of a [tool.cnnscope] entry besides the limits: how to analyze the target.
 ANALYSIS_KEYS = ("batch_size", "dtype", "optimizer", "set", "input_shape", "num_classes")
@@ -32,7 +41,7 @@ class Violation:
     top_layers: list  # (name, contribution)
 
     def describe(self) -> str:
-        _, _, fmt, _ = LIMITS[self.limit]
+        fmt = LIMITS[self.limit].format
         layers = ", ".join(f"{name} {fmt(v)}" for name, v in self.top_layers)
         return (f"{self.limit.replace('_', '-')}: {fmt(self.value)} exceeds the limit {fmt(self.allowed)} "
                 f"(largest: {layers})")
@@ -48,7 +57,7 @@ def parse_limits(raw: dict, where: str) -> dict:
         if isinstance(value, bool):
             raise CnnscopeError(f"{where}: {key} = {value!r} is not a number")
         try:
-            limits[name] = LIMITS[name][1](value)
+            limits[name] = LIMITS[name].parse(value)
         except CnnscopeError as exc:
             raise CnnscopeError(f"{where}: {key}: {exc}") from None
     return limits
@@ -58,10 +67,10 @@ def check(analysis, limits: dict, top: int = 3) -> list:
     totals = analysis.totals
     out = []
     for name, allowed in limits.items():
-        key, _, _, contribution = LIMITS[name]
-        value = totals[key]
+        limit = LIMITS[name]
+        value = totals[limit.total]
         if value > allowed:
-            ranked = sorted(((r.name, contribution(analysis, r)) for r in analysis.layers), key=lambda p: -p[1])
+            ranked = sorted(((r.name, limit.per_layer(analysis, r)) for r in analysis.layers), key=lambda p: -p[1])
             out.append(Violation(name, value, allowed, [p for p in ranked[:top] if p[1] > 0]))
     return out
 

@@ -10,9 +10,8 @@ def _rows(results):
     for entry, analysis, limits, violations in results:
         over = {v.limit: v for v in violations}
         for name, allowed in limits.items():
-            key, _, fmt, _ = LIMITS[name]
-            value = analysis.totals[key]
-            yield entry, analysis, name, value, allowed, fmt, over.get(name)
+            limit = LIMITS[name]
+            yield entry, analysis, name, analysis.totals[limit.total], allowed, limit.format, over.get(name)
 
 
 def render_checks(results, fmt: str) -> str:
@@ -22,8 +21,8 @@ def render_checks(results, fmt: str) -> str:
             totals = analysis.totals
             out.append({
                 "target": entry.target, "model": analysis.model, "passed": not violations,
-                "limits": {name: {"value": totals[LIMITS[name][0]], "limit": allowed,
-                                  "ok": totals[LIMITS[name][0]] <= allowed} for name, allowed in limits.items()},
+                "limits": {name: {"value": totals[LIMITS[name].total], "limit": allowed,
+                                  "ok": totals[LIMITS[name].total] <= allowed} for name, allowed in limits.items()},
                 "violations": [{"limit": v.limit, "value": v.value, "limit_value": v.allowed,
                                 "top_layers": [{"name": n, "value": c} for n, c in v.top_layers]} for v in violations],
             })
@@ -43,7 +42,8 @@ def render_checks(results, fmt: str) -> str:
     for entry, analysis, limits, violations in results:
         status = "FAIL" if violations else "PASS"
         checked = ", ".join(
-            f"{name.replace('_', '-')} {LIMITS[name][2](analysis.totals[LIMITS[name][0]])} <= {LIMITS[name][2](allowed)}"
+            f"{name.replace('_', '-')} {LIMITS[name].format(analysis.totals[LIMITS[name].total])} <= "
+            f"{LIMITS[name].format(allowed)}"
             for name, allowed in limits.items() if name not in {v.limit for v in violations})
         lines.append(f"{status} {entry.target}" + (f" ({checked})" if checked else ""))
         lines += [f"  over budget: {v.describe()}" for v in violations]

@@ -62,10 +62,9 @@ def analyze_target(target, input_shape=None, num_classes=None, sets=(), quiet=Fa
     from .plugins import registry
     from .targets import load_target
 
-    stack, notes = load_target(target, input_shape, num_classes, sets)
-    analysis = analyze(stack, rules=registry().rules, **options)
+    analysis = analyze(load_target(target, input_shape, num_classes, sets), rules=registry().rules, **options)
     if not quiet:
-        warn(notes + analysis.notes + analysis.warnings)
+        warn(analysis.notes + analysis.warnings)
     return analysis
 
 
@@ -137,7 +136,7 @@ def _limit_options(command):
     for name in reversed(list(LIMITS)):
         flag = "--" + name.replace("_", "-")
         unit = "SIZE" if "memory" in name else "N"
-        command = click.option(flag, name, metavar=unit, help=f"Fail if {LIMITS[name][0]} exceeds {unit} (e.g. "
+        command = click.option(flag, name, metavar=unit, help=f"Fail if {LIMITS[name].total} exceeds {unit} (e.g. "
                                + ("4GiB" if unit == "SIZE" else "1.5M") + ").")(command)
     return command
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 from .errors import CnnscopeError, LayerError, did_you_mean
 from .stack import Stack
 
-MULTI_INPUT = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
-
 
 def layer_class(class_name: str, custom_objects: dict | None = None):
     import keras
@@ -26,9 +24,13 @@ def layer_class(class_name: str, custom_objects: dict | None = None):
     return cls
 
 
-def build_keras_model(stack: Stack, custom_objects: dict | None = None, multi_input=MULTI_INPUT):
+def build_keras_model(stack: Stack, custom_objects: dict | None = None):
     """The same stack as a functional keras.Model (outputs: layers nothing else consumes)."""
     import keras
+
+    from .plugins import registry
+
+    rules = registry().rules  # a rule taking several inputs marks a layer Keras calls on a list
 
     tensors, inputs, consumed = {}, [], set()
     for index, spec in enumerate(stack.layers):
@@ -45,7 +47,8 @@ def build_keras_model(stack: Stack, custom_objects: dict | None = None, multi_in
             # Keras saved are complete and may hold serialized objects (from_config's job).
             layer = cls(**config) if stack.source == "spec" else cls.from_config(config)
             args = [tensors[source] for source in spec.inputs]
-            many = len(args) > 1 or spec.class_name in multi_input
+            rule = rules.get(spec.class_name)
+            many = len(args) > 1 or (rule is not None and rule.max_inputs > 1)
             tensors[spec.name] = layer(args if many else args[0])
         except (ValueError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

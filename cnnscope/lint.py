@@ -1,12 +1,12 @@
 """Warnings for what tutorial code commonly trips over. Each is one line naming the layer."""
 from __future__ import annotations
 
-_WINDOWED = ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv", "SeparableConv", "MaxPooling", "AveragePooling")
 DENSE_SHARE = 0.5  # one Dense after Flatten holding more than this share of all parameters
 
 
 def _is_windowed(layer) -> bool:
-    return layer.type.startswith(_WINDOWED)
+    """Convolutions and pooling: a window slid with a stride, as the layer's rule reported it."""
+    return layer.step.kind == "window"
 
 
 def _spatial(layer, shape):
@@ -15,26 +15,13 @@ def _spatial(layer, shape):
     return shape[:-1]
 
 
-def _window(layer):
-    n = len(_spatial(layer, layer.input_shape))
-    as_tuple = lambda v: tuple(v) if isinstance(v, (list, tuple)) else (v,) * n  # noqa: E731
-    cfg = layer.config
-    if "pool_size" in cfg:
-        kernel = as_tuple(cfg["pool_size"])
-        strides = kernel if cfg["strides"] is None else as_tuple(cfg["strides"])
-        return kernel, strides
-    dilation = as_tuple(cfg["dilation_rate"])
-    kernel = tuple(d * (k - 1) + 1 for k, d in zip(as_tuple(cfg["kernel_size"]), dilation))
-    return kernel, as_tuple(cfg["strides"])
-
-
 def uneven_strides(layers) -> list[str]:
     out = []
     for layer in layers:
         if not _is_windowed(layer) or layer.config.get("padding") != "valid":
             continue
-        kernel, strides = _window(layer)
-        for axis, (size, k, s) in enumerate(zip(_spatial(layer, layer.input_shape), kernel, strides)):
+        # the rule's step holds the effective (dilated) window and the strides, per spatial axis
+        for axis, (size, k, s) in enumerate(zip(_spatial(layer, layer.input_shape), layer.step.kernel, layer.step.strides)):
             dropped = (size - k) % s
             if dropped:
                 out.append(

@@ -16,7 +16,7 @@ def summarize(target, batch_size=32, dtype="float32", optimizer="adam", input_sh
     from cnnscope.targets import load_target
 
     sets = [f"{key}={value}" for key, value in hyper.items()]
-    stack, _ = load_target(str(target), input_shape, num_classes, sets)
+    stack = load_target(str(target), input_shape, num_classes, sets)
     return analyze(stack, batch_size=batch_size, dtype=dtype, optimizer=optimizer, rules=registry().rules)
 
 

@@ -24,6 +24,7 @@ class Stack:
     name: str = "model"
     num_classes: int | None = None
     source: str = "spec"
+    notes: list = field(default_factory=list)  # lines for stderr about how the stack was obtained
 
     @property
     def input_layers(self) -> list[LayerSpec]:

@@ -32,25 +32,20 @@ def is_file_target(target: str) -> bool:
     return Path(target).suffix.lower() in FILE_SUFFIXES or Path(target).exists()
 
 
-def load_target(target: str, input_shape=None, num_classes=None, sets=None) -> tuple[Stack, list]:
-    """(stack, notes) for TARGET; notes are lines for stderr."""
-    from .plugins import registry
+def load_target(target: str, input_shape=None, num_classes=None, sets=None) -> Stack:
+    """The stack for TARGET: a spec or .keras file, or an architecture ("vgg-lite", "vgg-lite:width=16")."""
     from .sources import load_file
 
     overrides = parse_sets(sets)
-    if not is_file_target(target) and ":" in target:  # vgg-lite:width=16,depth=2
-        target, _, inline = target.partition(":")
-        overrides = {**parse_sets(inline.split(",")), **overrides}
     if is_file_target(target):
         if overrides:
             raise CnnscopeError(f"--set applies to architectures, not to the file {target}; edit the file instead")
         stack = load_file(target, input_shape)
         if num_classes is not None:
             stack.num_classes = num_classes
-        return stack, []
-    arch = registry().architecture(target)
-    stack = arch.stack(input_shape, num_classes, overrides, parse=True)
-    return stack, list(arch.notes)
+        return stack
+    arch, inline = resolve_architecture(target)
+    return arch.stack(input_shape, num_classes, {**inline, **overrides}, parse=True)
 
 
 def resolve_architecture(target: str):

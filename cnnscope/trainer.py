@@ -163,12 +163,12 @@ def _recorder(run: Path, data: _Data, rows: list, state: dict, eval_batch: int):
                 "train_loss": measured["loss"], "train_error": 1.0 - measured["accuracy"],
                 "val_error": 1.0 - logs["val_accuracy"], "seconds": seconds, "started": self.started_wall,
             }
+            if row["val_error"] < min((r["val_error"] for r in rows), default=math.inf):
+                atomic_keras_save(self.model, run / "model.keras")  # the best epoch so far
             rows.append(row)
-            if row["val_error"] < state.get("best_val_error", math.inf):
-                state.update(best_val_error=row["val_error"], best_epoch=row["epoch"])
-                atomic_keras_save(self.model, run / "model.keras")
             atomic_keras_save(self.model, run / "checkpoint.keras")
             write_history(run / "history.csv", rows)
+            # state.json is written last: it commits the epoch, so --resume trusts history up to it
             state["epochs_run"] = row["epoch"]
             atomic_write_text(run / "state.json", json.dumps(state, indent=2))
             _say(f"epoch {row['epoch']}: train error {row['train_error']:.2%} (inference mode; Keras's running "

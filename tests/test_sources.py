@@ -44,6 +44,7 @@ def test_toml_json_yaml_and_keras_form_agree(tmp_path):
     (tmp_path / "k.json").write_text(json.dumps(keras_form))
     results = [_numbers(cnnscope.analyze(cnnscope.load_file(tmp_path / name))) for name in ("m.toml", "m.json", "m.yaml", "k.json")]
     assert results[0] == results[1] == results[2] == results[3]
+    assert_parity(cnnscope.load_file(tmp_path / "m.toml"))  # and what they agree on is Keras's answer
 
 
 def test_keras_file_and_live_model_match_the_spec(tmp_path):

@@ -8,9 +8,9 @@ Shapes here never include the batch dimension.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
+from math import prod  # noqa: F401 (re-exported: rules and plugin rules count elements with it)
 from typing import Callable
 
 from ..errors import LayerError, did_you_mean
@@ -194,5 +194,7 @@ def activation_flops(activation, elements: int) -> int:
     return elements
 
 
-def prod(values) -> int:
-    return math.prod(values)
+def bias_and_activation_flops(layer: "Layer", out_elements: int) -> int:
+    """A weighted layer's non-MAC work: one add per output for the bias, then its fused activation."""
+    bias = out_elements if layer.cfg["use_bias"] else 0
+    return bias + activation_flops(layer.cfg["activation"], out_elements)

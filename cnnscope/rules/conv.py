@@ -5,7 +5,7 @@ keras.src.backend.common.backend_utils._get_output_shape_given_tf_padding.
 """
 from __future__ import annotations
 
-from .base import REQUIRED, Layer, Result, Rule, activation_flops, prod, rf_transpose, rf_window
+from .base import REQUIRED, Layer, Result, Rule, bias_and_activation_flops, prod, rf_transpose, rf_window
 
 _COMMON = {
     "kernel_size": REQUIRED,
@@ -97,11 +97,6 @@ class _Geometry:
         return rf_window(self.effective, self.strides)
 
 
-def _bias_and_activation(layer: Layer, out_elements: int) -> int:
-    bias = out_elements if layer.cfg["use_bias"] else 0
-    return bias + activation_flops(layer.cfg["activation"], out_elements)
-
-
 def conv(layer: Layer) -> Result:
     g = _Geometry(layer, causal_ok=layer.spatial_rank == 1)
     filters = layer.positive_int("filters")
@@ -120,7 +115,7 @@ def conv(layer: Layer) -> Result:
         output_shape=layer.join(out_spatial, filters),
         params=fan_in * filters + (filters if layer.cfg["use_bias"] else 0),
         macs=out_elements * fan_in,
-        extra_flops=_bias_and_activation(layer, out_elements),
+        extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
     )
 
@@ -152,7 +147,7 @@ def conv_transpose(layer: Layer) -> Result:
         output_shape=layer.join(out_spatial, filters),
         params=prod(g.kernel) * g.channels * filters + (filters if layer.cfg["use_bias"] else 0),
         macs=macs,
-        extra_flops=_bias_and_activation(layer, out_elements),
+        extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=rf_transpose(g.effective, g.strides),
     )
 
@@ -167,7 +162,7 @@ def depthwise_conv(layer: Layer) -> Result:
         output_shape=layer.join(out_spatial, out_channels),
         params=prod(g.kernel) * out_channels + (out_channels if layer.cfg["use_bias"] else 0),
         macs=out_elements * prod(g.kernel),
-        extra_flops=_bias_and_activation(layer, out_elements),
+        extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
     )
 
@@ -186,7 +181,7 @@ def separable_conv(layer: Layer) -> Result:
         output_shape=layer.join(out_spatial, filters),
         params=depthwise + pointwise + (filters if layer.cfg["use_bias"] else 0),
         macs=positions * depthwise + positions * pointwise,
-        extra_flops=_bias_and_activation(layer, out_elements),
+        extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
     )
 

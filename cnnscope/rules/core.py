@@ -1,7 +1,7 @@
 """Core layers: InputLayer, Dense, Flatten, Embedding, activations, dropout and noise."""
 from __future__ import annotations
 
-from .base import RF_FRESH, RF_NONE, REQUIRED, Layer, Result, Rule, activation_flops, prod
+from .base import RF_FRESH, RF_NONE, REQUIRED, Layer, Result, Rule, activation_flops, bias_and_activation_flops, prod
 
 INPUT_DEFAULTS = {
     "shape": None, "batch_size": None, "dtype": None, "sparse": None, "batch_shape": None,
@@ -40,13 +40,11 @@ def dense(layer: Layer) -> Result:
         raise layer.error("needs an input with at least one axis besides the batch")
     in_features = shape[-1]
     positions = prod(shape[:-1])  # Dense on rank > 2 applies to the last axis at every position
-    out_elements = positions * units
     return Result(
         output_shape=(*shape[:-1], units),
         params=in_features * units + (units if layer.cfg["use_bias"] else 0),
         macs=positions * in_features * units,
-        extra_flops=(out_elements if layer.cfg["use_bias"] else 0)
-        + activation_flops(layer.cfg["activation"], out_elements),
+        extra_flops=bias_and_activation_flops(layer, positions * units),
     )
 
 
