@@ -27,7 +27,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
 PLAIN_FIT = r"""
 import sys, time, numpy as np, keras
 from cnnscope.plugins import registry
-from cnnscope.datasets import load_dataset, validation_split
+from cnnscope.training.datasets import load_dataset, validation_split
 keras.utils.set_random_seed(0)
 ds = load_dataset("mnist", data_dir=sys.argv[1])
 x, xv, y, yv = validation_split(ds.x_train, ds.y_train, 0.1, 0)

@@ -1,18 +1,47 @@
 """cnnscope: static analysis, architecture plugins and bias/variance diagnostics for Keras CNNs.
 
-The analyzer is pure Python; nothing imported here touches TensorFlow or Keras.
+Names are imported on first use (PEP 562), so that `cnnscope --help` and a
+plugin's `from cnnscope import Architecture, hookimpl` load only what they
+touch. Nothing here imports TensorFlow or Keras.
 """
-from .analyzer import Analysis, LayerReport, analyze
-from .architecture import Architecture, HyperParameter
-from .errors import CnnscopeError, LayerError
-from .hookspecs import hookimpl
-from .sources import load_file, stack_from_keras_config, stack_from_keras_model, stack_from_spec
-from .stack import LayerSpec, Stack
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
 
-__all__ = [
-    "Architecture", "HyperParameter", "hookimpl",
-    "Analysis", "CnnscopeError", "LayerError", "LayerReport", "LayerSpec", "Stack", "analyze", "load_file",
-    "stack_from_keras_config", "stack_from_keras_model", "stack_from_spec",
-]
+# public name -> module that defines it
+_EXPORTS = {
+    "Architecture": "cnnscope.plugins.architecture",
+    "HyperParameter": "cnnscope.plugins.architecture",
+    "hookimpl": "cnnscope.plugins.hookspecs",
+    "Analysis": "cnnscope.analysis",
+    "LayerReport": "cnnscope.analysis",
+    "analyze": "cnnscope.analysis",
+    "analyze_target": "cnnscope.targets",
+    "CnnscopeError": "cnnscope.errors",
+    "LayerError": "cnnscope.errors",
+    "LayerSpec": "cnnscope.stack",
+    "Stack": "cnnscope.stack",
+    "load_file": "cnnscope.sources",
+    "stack_from_keras_config": "cnnscope.sources",
+    "stack_from_keras_model": "cnnscope.sources",
+    "stack_from_spec": "cnnscope.sources",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        from importlib.metadata import version
+
+        value = version("cnnscope")  # one source: pyproject.toml, as installed
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module 'cnnscope' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

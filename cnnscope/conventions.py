@@ -1,13 +1,22 @@
-"""Byte sizes per dtype policy and optimizer state per weight: the memory convention's inputs."""
+"""Byte sizes per dtype policy and optimizer state per weight: the memory convention's inputs.
+
+A table of facts shared by the analyzer, the CLI's choices and the trainer, so
+it sits at the top of the package and imports nothing heavy.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import CnnscopeError, did_you_mean
 
 
-@dataclass(frozen=True)
-class Policy:
+# What a summary assumes when not told: one source for the library, the CLI and the pytest fixture.
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_DTYPE = "float32"
+DEFAULT_OPTIMIZER = "adam"
+
+
+class Policy(NamedTuple):
     name: str
     weight_bytes: int  # variables, their gradients and optimizer slots
     activation_bytes: int  # layer outputs

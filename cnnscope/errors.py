@@ -1,8 +1,6 @@
 """Errors that the CLI reports as one line and exit code 2 (no traceback)."""
 from __future__ import annotations
 
-import difflib
-
 
 class CnnscopeError(Exception):
     """Bad input: the message is one line saying what is wrong and how to fix it."""
@@ -25,6 +23,8 @@ class LayerError(CnnscopeError):
 
 def did_you_mean(word: str, choices) -> str:
     """' (did you mean X?)' when a close match exists, else ''."""
+    import difflib  # only on the error path: every command imports this module
+
     close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
     if not close:
         return ""

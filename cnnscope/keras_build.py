@@ -1,10 +1,13 @@
 """Stack -> keras.Model. Each layer is Keras's own class built from its own config.
 
-This and the trainer are the only modules that import Keras, and only inside functions.
+Imports Keras inside functions only. It sits beside sources/ (their inverse) and
+below plugins/ and training/, which both build models: it is handed the rules
+it needs rather than asking the plugin registry.
 """
 from __future__ import annotations
 
 from .errors import CnnscopeError, LayerError, did_you_mean
+from .rules import RuleSet, builtin_rules
 from .stack import Stack
 
 
@@ -24,13 +27,15 @@ def layer_class(class_name: str, custom_objects: dict | None = None):
     return cls
 
 
-def build_keras_model(stack: Stack, custom_objects: dict | None = None):
-    """The same stack as a functional keras.Model (outputs: layers nothing else consumes)."""
+def build_keras_model(stack: Stack, custom_objects: dict | None = None, rules: RuleSet | None = None):
+    """The same stack as a functional keras.Model (outputs: layers nothing else consumes).
+
+    rules: a rule taking several inputs marks a layer that Keras calls on a list,
+    even with one input; plugins' rules come from the caller (default: built-ins).
+    """
     import keras
 
-    from .plugins import registry
-
-    rules = registry().rules  # a rule taking several inputs marks a layer Keras calls on a list
+    rules = rules or builtin_rules()
 
     tensors, inputs, consumed = {}, [], set()
     for index, spec in enumerate(stack.layers):

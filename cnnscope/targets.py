@@ -1,4 +1,8 @@
-"""What a command's TARGET names: a spec file, a .keras file, or a registered architecture."""
+"""What a command's TARGET names (a spec file, a .keras file, or a registered architecture),
+and `analyze_target`, the one entry point from a TARGET to its Analysis.
+
+Above analysis/ and plugins/, below checks/, training/ and the CLI, which all use it.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,8 +56,7 @@ def resolve_architecture(target: str):
     """(Architecture, inline hyper-parameters) for "vgg-lite", "vgg-lite:width=16,depth=2" or a spec file."""
     import re
 
-    from .architecture import Architecture
-    from .plugins import registry
+    from .plugins import Architecture, registry
     from .sources.spec_file import read_spec, stack_from_spec
 
     if is_file_target(target):
@@ -76,3 +79,33 @@ def resolve_architecture(target: str):
         return arch, {}
     name, _, inline = target.partition(":")
     return registry().architecture(name), parse_sets(inline.split(",")) if inline else {}
+
+
+def rules_for(stack: Stack):
+    """The built-in rules when they cover every layer; else every plugin's too.
+
+    Loading plugins scans installed distributions' entry points (tens of
+    milliseconds): a stack of Keras's own layers does not need it.
+    """
+    from .rules import builtin_rules
+
+    rules = builtin_rules()
+    if all(rules.get(layer.class_name) is not None for layer in stack.layers):
+        return rules
+    from .plugins import registry
+
+    return registry().rules
+
+
+def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), **options):
+    """The Analysis of TARGET (a name or path as load_target takes, or a Stack already built),
+    with every plugin's layer rules and analyze()'s defaults.
+
+    options: batch_size, dtype, optimizer (docs/conventions.md); None means the default.
+    Notes and warnings travel on the Analysis; the caller decides whether to print them.
+    """
+    from .analysis import analyze
+
+    stack = target if isinstance(target, Stack) else load_target(str(target), input_shape, num_classes, sets)
+    given = {key: value for key, value in options.items() if value is not None}
+    return analyze(stack, rules=rules_for(stack), **given)

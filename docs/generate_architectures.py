@@ -13,7 +13,7 @@ def render() -> str:
     os.environ["CNNSCOPE_LOAD_PLUGINS"] = ""  # the built-ins only
     from cnnscope import analyze
     from cnnscope.plugins import registry, reset
-    from cnnscope.report import render as render_analysis
+    from cnnscope.analysis.report import render as render_analysis
 
     reset()
     reg = registry()

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from cnnscope.diagnosis import diagnose
+from cnnscope.training.diagnosis import diagnose
 from cnnscope.errors import CnnscopeError
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from cnnscope.cli import main
 from cnnscope.errors import CnnscopeError
-from cnnscope.experiments import parse_sizes, read_learning_curve
+from cnnscope.training.experiments import parse_sizes, read_learning_curve
 
 
 def test_learning_curve_outputs_are_complete_and_match_the_single_runs(tmp_path):

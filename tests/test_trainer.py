@@ -34,7 +34,7 @@ def history(run):
 def test_run_folder_is_complete_and_train_error_is_measured_in_inference_mode(tmp_path):
     import keras
 
-    from cnnscope.datasets import adapt, load_dataset, validation_split
+    from cnnscope.training.datasets import adapt, load_dataset, validation_split
 
     run, metrics = train(tmp_path, "mnist-cnn", "--epochs", "3", "--seed", "1")
     assert RUN_FILES <= {p.name for p in run.iterdir()}
@@ -138,7 +138,7 @@ def test_image_folder_dataset(tmp_path):
             folder.mkdir(parents=True)
             for i in range(count):
                 Image.fromarray(np.full((10, 14, 3), 40 if cls == "cat" else 200, np.uint8)).save(folder / f"{i}.png")
-    from cnnscope.datasets import load_dataset
+    from cnnscope.training.datasets import load_dataset
 
     ds = load_dataset(str(tmp_path / "pets"), image_size=(32, 32))
     assert ds.class_names == ["cat", "dog"] and ds.x_train.shape == (24, 32, 32, 3) and len(ds.x_test) == 8
@@ -161,7 +161,7 @@ def test_bad_training_input_fails_before_training(tmp_path, args, message):
 
 def test_shared_mnist_file_loads_in_keras_layout():
     from conftest_paths import DATASETS
-    from cnnscope.datasets import load_dataset
+    from cnnscope.training.datasets import load_dataset
 
     if not (DATASETS / "mnist.npz").is_file():
         pytest.fail(f"{DATASETS / 'mnist.npz'} is missing")
@@ -179,7 +179,7 @@ def test_shared_mnist_file_loads_in_keras_layout():
     ("off", {"kind": "gpu", "compute_capability": (8, 0)}, False),
 ])
 def test_mixed_precision_rule(setting, device, expected):
-    from cnnscope.device import use_mixed_precision
+    from cnnscope.training.device import use_mixed_precision
 
     assert use_mixed_precision(setting, device) is expected
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from ..errors import CnnscopeError
 from ..stack import Stack
 from .keras_config import stack_from_keras_config
-from .keras_file import load_keras_file
 from .spec_file import load_spec_file, stack_from_spec
 
 SPEC_SUFFIXES = (".toml", ".json", ".yaml", ".yml")
@@ -28,6 +27,8 @@ def load_file(path, input_shape=None) -> Stack:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".keras":
+        from .keras_file import load_keras_file  # zipfile: only for .keras targets
+
         stack = load_keras_file(path)
         return with_input_shape(stack, input_shape) if input_shape else stack
     if suffix in SPEC_SUFFIXES:

@@ -76,7 +76,10 @@ def register_commands(cli):
     @cli.command(name="resnet-table")
     @click.option("--max-blocks", default=4, show_default=True)
     def resnet_table(max_blocks):
-        """Parameters and MACs of resnet-mini by depth (from the cnnscope-resnet plugin)."""
+        """Parameters and MACs of resnet-mini by depth.
+
+        From the cnnscope-resnet plugin.
+        """
         from cnnscope import analyze
         from cnnscope.plugins import registry
 

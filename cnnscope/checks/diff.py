@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .analyzer import SCHEMA_VERSION
-from .errors import CnnscopeError
+from ..analysis.analyzer import SCHEMA_VERSION
+from ..errors import CnnscopeError
 
 LAYER_FIELDS = ("type", "output_shape", "params", "activation_bytes", "macs")
 
@@ -24,6 +24,21 @@ def load_summary(path: Path) -> dict | None:
             f"version {SCHEMA_VERSION}; regenerate it with cnnscope summary --format json"
         )
     return data
+
+
+def summary_of(target: str, **options) -> dict:
+    """TARGET in the JSON summary form: a saved summary as it is, anything else analyzed."""
+    if target.lower().endswith(".json") and Path(target).is_file():
+        saved = load_summary(Path(target))
+        if saved is not None:
+            return saved
+    from ..targets import analyze_target
+
+    return analyze_target(target, **options).to_dict()
+
+
+def diff_targets(a: str, b: str, **options) -> dict:
+    return diff(summary_of(a, **options), summary_of(b, **options))
 
 
 def diff(a: dict, b: dict) -> dict:

@@ -11,8 +11,6 @@ an interrupted or killed run leaves a consistent folder that --resume continues.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import signal
@@ -23,17 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import CnnscopeError
 from .datasets import load_adapted, measurement_subset, validation_split
 from .device import accelerator, jit_setting, quiet_tensorflow, use_mixed_precision
-from .distribution import Distribution, configure_cpu_devices, divisible_batches_needed
 from .diagnosis import diagnose
-from .errors import CnnscopeError
-from .writing import atomic_keras_save, atomic_write_text
-
-# seconds: fit's own epoch (training and validation); started: wall-clock start of the epoch, so that
-# start-to-start differences include cnnscope's measurement and checkpointing too.
-HISTORY_FIELDS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "train_loss", "train_error", "val_error",
-                  "seconds", "started"]
+from .distribution import Distribution, configure_cpu_devices, divisible_batches_needed
+from .run_folder import RunFolder
 
 
 @dataclass
@@ -64,19 +57,6 @@ class Interrupted(CnnscopeError):
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def write_history(path: Path, rows: list) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, HISTORY_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, out.getvalue())
-
-
-def read_history(path: Path) -> list:
-    with open(path, newline="") as handle:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
 class _Data:
@@ -140,8 +120,10 @@ def _augmented(x, y, batch_size, seed):
     return Augmented()
 
 
-def _recorder(run: Path, data: _Data, rows: list, state: dict, eval_batch: int):
+def _recorder(run: "_Run"):
     import keras
+
+    data, rows, state, folder = run.data, run.rows, run.state, run.folder
 
     class EpochRecorder(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -156,7 +138,8 @@ def _recorder(run: Path, data: _Data, rows: list, state: dict, eval_batch: int):
                 self.model.stop_training = True
                 _say(f"epoch {epoch + 1}: the loss is {logs.get('loss')}: stopping (diverged)")
                 return
-            measured = self.model.evaluate(data.x_measure, data.y_measure, batch_size=eval_batch, verbose=0, return_dict=True)
+            measured = self.model.evaluate(data.x_measure, data.y_measure, batch_size=run.eval_batch, verbose=0,
+                                           return_dict=True)
             row = {
                 "epoch": epoch + 1, "loss": logs["loss"], "accuracy": logs["accuracy"],
                 "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
@@ -164,13 +147,12 @@ def _recorder(run: Path, data: _Data, rows: list, state: dict, eval_batch: int):
                 "val_error": 1.0 - logs["val_accuracy"], "seconds": seconds, "started": self.started_wall,
             }
             if row["val_error"] < min((r["val_error"] for r in rows), default=math.inf):
-                atomic_keras_save(self.model, run / "model.keras")  # the best epoch so far
+                folder.save_best(self.model)
             rows.append(row)
-            atomic_keras_save(self.model, run / "checkpoint.keras")
-            write_history(run / "history.csv", rows)
-            # state.json is written last: it commits the epoch, so --resume trusts history up to it
+            folder.save_checkpoint(self.model)
+            folder.write_history(rows)
             state["epochs_run"] = row["epoch"]
-            atomic_write_text(run / "state.json", json.dumps(state, indent=2))
+            folder.write_json(RunFolder.STATE, state)  # last: it commits the epoch
             _say(f"epoch {row['epoch']}: train error {row['train_error']:.2%} (inference mode; Keras's running "
                  f"{1 - row['accuracy']:.2%}), validation error {row['val_error']:.2%}, {seconds:.1f}s")
 
@@ -189,36 +171,69 @@ def inference_batch_size(analysis, train_batch: int, replicas: int) -> int:
     return size - size % replicas or replicas
 
 
-def _run_dir(opts: TrainOptions) -> Path:
+def _run_folder(opts: TrainOptions) -> RunFolder:
     if opts.output:
-        return Path(opts.output)
-    from .targets import run_label
+        return RunFolder(opts.output)
+    from ..targets import run_label
 
-    return Path("runs") / f"{run_label(opts.architecture)}-{run_label(opts.dataset)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return RunFolder(Path("runs") / f"{run_label(opts.architecture)}-{run_label(opts.dataset)}-"
+                                    f"{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def _raise_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
+@dataclass
+class _Run:
+    """One training run: what it trains, on what, where, and what it has recorded so far."""
+
+    opts: TrainOptions
+    folder: RunFolder
+    resuming: bool
+    arch: object  # Architecture
+    hyper: dict
+    data: _Data
+    device: dict
+    mixed: bool
+    replicas: int = 1
+    custom: dict | None = None
+    eval_batch: int | None = None
+    rows: list = field(default_factory=list)
+    state: dict = field(default_factory=lambda: {"epochs_run": 0})
+
+    @property
+    def num_classes(self) -> int:
+        return self.data.ds.num_classes
+
+    @property
+    def global_batch(self) -> int:
+        return self.opts.batch_size * self.replicas
+
+
+def _options_and_folder(opts: TrainOptions, resume: str | None) -> tuple[TrainOptions, RunFolder]:
+    if resume:
+        folder = RunFolder(resume)
+        if not folder.is_resumable():
+            raise CnnscopeError(f"{folder} is not a resumable run folder (it needs {RunFolder.CONFIG} and "
+                                f"{RunFolder.CHECKPOINT})")
+        saved = folder.read_json(RunFolder.CONFIG)["options"]
+        return TrainOptions(**{**saved, "epochs": opts.epochs or saved["epochs"]}), folder  # --epochs may extend it
+    folder = _run_folder(opts)
+    if not folder.is_empty():
+        raise CnnscopeError(f"{folder} already holds a run; choose another --output, or --resume {folder}")
+    return opts, folder
+
+
 def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
-    """Train, write the run folder, return (run folder, Diagnosis)."""
+    """Train, write the run folder, return (run folder path, Diagnosis)."""
     quiet_tensorflow()
     configure_cpu_devices()
     import keras
 
-    from .targets import resolve_architecture
+    from ..targets import resolve_architecture
 
-    if resume:
-        run = Path(resume)
-        if not (run / "config.json").is_file() or not (run / "checkpoint.keras").is_file():
-            raise CnnscopeError(f"{run} is not a resumable run folder (it needs config.json and checkpoint.keras)")
-        saved = json.loads((run / "config.json").read_text())["options"]
-        opts = TrainOptions(**{**saved, "epochs": opts.epochs or saved["epochs"]})  # --epochs may extend a run
-    else:
-        run = _run_dir(opts)
-        if run.exists() and any(run.iterdir()):
-            raise CnnscopeError(f"{run} already holds a run; choose another --output, or --resume {run}")
+    opts, folder = _options_and_folder(opts, resume)
     for name, value in (("--epochs", opts.epochs), ("--batch-size", opts.batch_size)):
         if value < 1:
             raise CnnscopeError(f"{name} must be at least 1")
@@ -227,140 +242,147 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
     hyper = arch.resolve({**inline, **opts.sets}, parse=True)
     distribution = Distribution(opts.strategy)  # before any TensorFlow op, as multi-worker requires
     data = _Data(opts, tuple(arch.input_shape))
-    num_classes = data.ds.num_classes
     keras.utils.set_random_seed(opts.seed)
 
     device = accelerator()
-    mixed = use_mixed_precision(opts.mixed_precision, device)
+    run = _Run(opts, folder, bool(resume), arch, hyper, data, device, use_mixed_precision(opts.mixed_precision, device),
+               distribution.replicas, arch.custom_objects() if arch.custom_objects else None)
     previous_policy = keras.config.dtype_policy()
-    if mixed:
+    if run.mixed:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         with distribution.scope():
-            return _train_in_scope(opts, resume, run, arch, hyper, data, num_classes, device, mixed,
-                                   distribution.replicas)
+            return folder.path, _train_in_scope(run)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _train_in_scope(opts, resume, run, arch, hyper, data, num_classes, device, mixed, replicas):
+def _model(run: _Run, analysis, stack):
+    """The model to fit: the checkpoint when resuming (history and state restored too), else a new one."""
     import keras
 
-    from .analyzer import analyze
-    from .keras_build import build_keras_model
-    from .plugins import registry
+    from ..keras_build import build_keras_model
+    from ..targets import rules_for
 
-    global_batch = opts.batch_size * replicas
-    if replicas > 1 and divisible_batches_needed():
-        data.shard_evenly(replicas)
-    stack = arch.stack(data.ds.input_shape, num_classes, hyper)
-    analysis = analyze(stack, batch_size=opts.batch_size, rules=registry().rules,
-                       dtype="mixed_float16" if mixed else "float32", optimizer=opts.optimizer)
-    eval_batch = inference_batch_size(analysis, global_batch, replicas)
+    opts, folder = run.opts, run.folder
+    if run.resuming:
+        run.state = folder.read_json(RunFolder.STATE)
+        run.rows = [row for row in folder.read_history() if row["epoch"] <= run.state["epochs_run"]]
+        return folder.load(RunFolder.CHECKPOINT, run.custom)
+    if run.mixed:  # keep the softmax output in float32, as Keras's mixed-precision guide advises
+        stack.layers[-1].config["dtype"] = "float32"
+    model = build_keras_model(stack, run.custom, rules_for(stack)) if run.arch.spec else run.arch.keras_model(
+        run.data.ds.input_shape, run.num_classes, run.hyper)
+    # "sgd-momentum" is the analyzer's name for SGD with a velocity slot (docs/conventions.md)
+    optimizer = (keras.optimizers.SGD(momentum=0.9) if opts.optimizer == "sgd-momentum"
+                 else keras.optimizers.get(opts.optimizer))
+    if opts.learning_rate is not None:
+        optimizer.learning_rate = opts.learning_rate
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=jit_setting(opts.jit_compile))
+    folder.write_json(RunFolder.CONFIG, {
+        "options": asdict(opts), "hyperparameters": run.hyper, "num_classes": run.num_classes,
+        "input_shape": list(run.data.ds.input_shape), "backend": run.device["backend"],
+    })
+    return model
+
+
+def _train_in_scope(run: _Run):
+    from ..targets import analyze_target
+
+    opts, data, folder = run.opts, run.data, run.folder
+    if run.replicas > 1 and divisible_batches_needed():
+        data.shard_evenly(run.replicas)
+    stack = run.arch.stack(data.ds.input_shape, run.num_classes, run.hyper)
+    analysis = analyze_target(stack, batch_size=opts.batch_size, dtype="mixed_float16" if run.mixed else "float32",
+                              optimizer=opts.optimizer)
+    run.eval_batch = inference_batch_size(analysis, run.global_batch, run.replicas)
     outputs = analysis.layers[-1].output_shape
-    if outputs != [num_classes]:
+    if outputs != [run.num_classes]:
         raise CnnscopeError(
-            f"{arch.name} outputs shape {outputs} but {data.ds.name} has {num_classes} classes; "
-            f"make the final Dense layer {num_classes} units"
+            f"{run.arch.name} outputs shape {outputs} but {data.ds.name} has {run.num_classes} classes; "
+            f"make the final Dense layer {run.num_classes} units"
         )
-    custom = arch.custom_objects() if arch.custom_objects else None
-    run.mkdir(parents=True, exist_ok=True)
-    if resume:
-        model = keras.saving.load_model(run / "checkpoint.keras", custom_objects=custom)
-        rows = read_history(run / "history.csv")
-        state = json.loads((run / "state.json").read_text())
-        rows = [row for row in rows if row["epoch"] <= state["epochs_run"]]
-    else:
-        if mixed:  # keep the softmax output in float32, as Keras's mixed-precision guide advises
-            stack.layers[-1].config["dtype"] = "float32"
-        model = build_keras_model(stack, custom_objects=custom) if arch.spec else arch.keras_model(
-            data.ds.input_shape, num_classes, hyper)
-        optimizer = keras.optimizers.get(opts.optimizer)
-        if opts.learning_rate is not None:
-            optimizer.learning_rate = opts.learning_rate
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                      jit_compile=jit_setting(opts.jit_compile))
-        rows, state = [], {"epochs_run": 0}
-        config = {"options": asdict(opts), "hyperparameters": hyper, "num_classes": num_classes,
-                  "input_shape": list(data.ds.input_shape), "backend": device["backend"]}
-        atomic_write_text(run / "config.json", json.dumps(config, indent=2))
-    atomic_write_text(run / "summary.json", json.dumps(analysis.to_dict(), indent=2))
+    folder.create()
+    model = _model(run, analysis, stack)
+    folder.write_json(RunFolder.SUMMARY, analysis.to_dict())
 
-    _say(f"training {arch.name} on {data.ds.name}: {len(data.x_train)} train / {len(data.x_val)} validation / "
-         f"{len(data.ds.x_test)} test examples, {device['backend']} on {device['name']}"
-         f"{', mixed precision' if mixed else ''}"
-         f"{f', {replicas} replicas (global batch {global_batch})' if replicas > 1 else ''}; run folder {run}")
-    fit_data = (_augmented(data.x_train, data.y_train, global_batch, opts.seed),) if opts.augment else (
+    _say(f"training {run.arch.name} on {data.ds.name}: {len(data.x_train)} train / {len(data.x_val)} validation / "
+         f"{len(data.ds.x_test)} test examples, {run.device['backend']} on {run.device['name']}"
+         f"{', mixed precision' if run.mixed else ''}"
+         f"{f', {run.replicas} replicas (global batch {run.global_batch})' if run.replicas > 1 else ''}; "
+         f"run folder {folder}")
+    fit_data = (_augmented(data.x_train, data.y_train, run.global_batch, opts.seed),) if opts.augment else (
         data.x_train, data.y_train)
     previous_handler = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
-        if state["epochs_run"] < opts.epochs:
+        if run.state["epochs_run"] < opts.epochs:
             model.fit(
-                *fit_data, batch_size=None if opts.augment else global_batch, epochs=opts.epochs,
-                initial_epoch=state["epochs_run"], validation_data=(data.x_val, data.y_val),
-                validation_batch_size=eval_batch, callbacks=[_recorder(run, data, rows, state, eval_batch)],
+                *fit_data, batch_size=None if opts.augment else run.global_batch, epochs=opts.epochs,
+                initial_epoch=run.state["epochs_run"], validation_data=(data.x_val, data.y_val),
+                validation_batch_size=run.eval_batch, callbacks=[_recorder(run)],
                 # A terminal gets Keras's progress bar; otherwise the recorder's own line per epoch
                 # (on stderr) is the log, so that stdout stays clean for --format json.
                 verbose=1 if sys.stdout.isatty() else 0, shuffle=True,
             )
     except KeyboardInterrupt:
-        finish(run, opts, hyper, data, device, mixed, rows, state, custom, status="interrupted", replicas=replicas)
+        finish(run, status="interrupted")
         raise Interrupted(
-            f"interrupted after epoch {state['epochs_run']}; the run folder {run} is consistent: "
-            f"continue with cnnscope train --resume {run}"
+            f"interrupted after epoch {run.state['epochs_run']}; the run folder {folder} is consistent: "
+            f"continue with cnnscope train --resume {folder}"
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
-    status = "diverged" if state.get("diverged") else "completed"
-    return run, finish(run, opts, hyper, data, device, mixed, rows, state, custom, status=status, replicas=replicas,
-                       eval_batch=eval_batch)
+    return finish(run, status="diverged" if run.state.get("diverged") else "completed")
 
 
-def finish(run, opts, hyper, data, device, mixed, rows, state, custom, status, replicas=1, eval_batch=None) -> object:
+def _test_predictions(run: _Run):
+    """Predicted classes of the best model on the whole test split."""
+    best = run.folder.load(RunFolder.BEST, run.custom)
+    x_test = run.data.ds.x_test
+    padding = (-len(x_test)) % run.replicas  # pad so batches shard evenly; padded predictions are dropped
+    if padding:
+        x_test = np.concatenate([x_test, np.zeros((padding, *x_test.shape[1:]), x_test.dtype)])
+    probabilities = best.predict(x_test, batch_size=run.eval_batch or run.global_batch, verbose=0)
+    return probabilities[: len(run.data.ds.x_test)].argmax(axis=1)
+
+
+def finish(run: _Run, status: str) -> object:
     """Diagnose, evaluate the best model on the test split, write metrics and plots."""
-    import keras
-
     from .plots import learning_curves, prediction_grid
 
+    opts, data, folder, rows, ds = run.opts, run.data, run.folder, run.rows, run.data.ds
     test_error, per_class = None, {}
-    if (run / "model.keras").is_file():
-        best = keras.saving.load_model(run / "model.keras", custom_objects=custom)
-        x_test = data.ds.x_test
-        padding = (-len(x_test)) % replicas  # pad so batches shard evenly; padded predictions are dropped
-        if padding:
-            x_test = np.concatenate([x_test, np.zeros((padding, *x_test.shape[1:]), x_test.dtype)])
-        probabilities = best.predict(x_test, batch_size=eval_batch or opts.batch_size * replicas,
-                                     verbose=0)[: len(data.ds.x_test)]
-        predicted = probabilities.argmax(axis=1)
-        test_error = float((predicted != data.ds.y_test).mean())
-        for index, name in enumerate(data.ds.class_names):
-            mask = data.ds.y_test == index
+    if folder.has_best():
+        predicted = _test_predictions(run)
+        test_error = float((predicted != ds.y_test).mean())
+        for index, name in enumerate(ds.class_names):
+            mask = ds.y_test == index
             if mask.any():
                 per_class[name] = float((predicted[mask] == index).mean())
-        prediction_grid(data.ds.x_test, predicted, data.ds.y_test, data.ds.class_names, run / "predictions.png")
+        prediction_grid(ds.x_test, predicted, ds.y_test, ds.class_names, folder / RunFolder.PREDICTIONS)
     d = diagnose([r["train_error"] for r in rows], [r["val_error"] for r in rows], test_error,
-                 opts.bayes_error, opts.target_error, diverged=bool(state.get("diverged")) or not rows)
-    metrics = {
+                 opts.bayes_error, opts.target_error, diverged=bool(run.state.get("diverged")) or not rows)
+    folder.write_json(RunFolder.METRICS, {
         **d.to_dict(),
         "status": status,
         "architecture": opts.architecture,
-        "hyperparameters": hyper,
-        "dataset": data.ds.name,
-        "backend": device["backend"],
-        "device": device["name"],
-        "device_kind": device["kind"],
-        "mixed_precision": mixed,
+        "hyperparameters": run.hyper,
+        "dataset": ds.name,
+        "backend": run.device["backend"],
+        "device": run.device["name"],
+        "device_kind": run.device["kind"],
+        "mixed_precision": run.mixed,
         "strategy": opts.strategy,
-        "replicas": replicas,
-        "global_batch_size": opts.batch_size * replicas,
+        "replicas": run.replicas,
+        "global_batch_size": run.global_batch,
         "per_class_test_accuracy": per_class,
         "train_examples": len(data.x_train),
         "val_examples": len(data.x_val),
-        "test_examples": len(data.ds.x_test),
+        "test_examples": len(ds.x_test),
         "train_error_measured_on": len(data.x_measure),
         "seconds_per_epoch": float(np.median([r["seconds"] for r in rows])) if rows else None,
-    }
-    atomic_write_text(run / "metrics.json", json.dumps(metrics, indent=2, default=float))
+    })
     if rows:
-        learning_curves(rows, d.diagnosis, run / "learning_curves.png")
+        learning_curves(rows, d.diagnosis, folder / RunFolder.CURVES)
     return d

@@ -5,7 +5,7 @@ import csv
 import io
 import json
 
-from .units import format_bytes, format_count
+from ..units import format_bytes, format_count
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -75,3 +75,20 @@ def render(analysis, fmt: str) -> str:
         table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="simple", disable_numparse=True)
         return f'Model: "{analysis.model}"\n{table}\n' + "\n".join(_total_lines(analysis))
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def render_max_batch(analysis, budget_bytes: int, fmt: str) -> tuple[str, int]:
+    """(text, batch): the largest batch whose training memory fits in budget_bytes (0 if none)."""
+    best = analysis.max_batch_size(budget_bytes)
+    if fmt == "json":
+        return json.dumps({
+            "model": analysis.model, "dtype": analysis.dtype, "optimizer": analysis.optimizer,
+            "budget_bytes": budget_bytes, "max_batch_size": best,
+            "training_memory_bytes": analysis.training_memory_bytes(max(best, 1)),
+        }, indent=2), best
+    how = f"with {analysis.dtype} and {analysis.optimizer}"
+    if best == 0:
+        return (f"0 (even batch 1 needs {format_bytes(analysis.training_memory_bytes(1))} of training memory, "
+                f"more than {format_bytes(budget_bytes)}, {how})"), best
+    return (f"{best} (largest batch whose training memory, {format_bytes(analysis.training_memory_bytes(best))}, "
+            f"fits in {format_bytes(budget_bytes)} {how})"), best

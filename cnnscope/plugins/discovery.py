@@ -1,14 +1,14 @@
 """Plugin discovery through the "cnnscope" entry-point group, with each plugin isolated.
 
 A plugin that fails to import or to register is skipped with one warning naming
-its distribution (CNNSCOPE_STRICT_PLUGINS=1 makes that fatal). CNNSCOPE_LOAD_PLUGINS
+its distribution (CNNSCOPE_STRICT_PLUGINS=1 makes that fatal). Warnings are kept
+on the Registry; the CLI prints them. CNNSCOPE_LOAD_PLUGINS
 set to a comma-separated list of distribution names loads only those; set empty,
 only the built-ins (distribution "cnnscope").
 """
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 
@@ -16,8 +16,8 @@ import pluggy
 
 from . import hookspecs
 from .architecture import Architecture
-from .errors import CnnscopeError, did_you_mean
-from .rules import Rule, RuleSet, builtin_rules
+from ..errors import CnnscopeError, did_you_mean
+from ..rules import Rule, RuleSet, builtin_rules
 
 GROUP = "cnnscope"
 BUILTIN_DIST = "cnnscope"
@@ -46,6 +46,27 @@ class Registry:
     plugins: list
     architectures: dict  # name -> Architecture
     rules: RuleSet
+    warnings: list = field(default_factory=list)  # lines not yet shown to the user
+    _commands: dict | None = None
+
+    def take_warnings(self) -> list:
+        taken, self.warnings[:] = list(self.warnings), []
+        return taken
+
+    def commands(self, reserved) -> dict:
+        """{name: click.Command} that plugins add; names in reserved (the built-ins) cannot be replaced."""
+        if self._commands is None:
+            import click
+
+            collector = click.Group("plugins")
+            _call_each(self.plugins, "register_commands", self.warnings, collector)
+            self._commands = {}
+            for name, command in collector.commands.items():
+                if name in reserved:
+                    self.warnings.append(f"ignoring a plugin's command '{name}': it would replace cnnscope's own")
+                else:
+                    self._commands[name] = command
+        return self._commands
 
     @property
     def failures(self) -> list:
@@ -71,14 +92,13 @@ def _wanted(dist: str) -> bool:
     return dist in {name.strip() for name in selected.split(",") if name.strip()}
 
 
-def _fail(info: PluginInfo, stage: str, exc: BaseException) -> None:
+def _fail(info: PluginInfo, stage: str, exc: BaseException, warnings: list) -> None:
     info.error = f"{stage}: {type(exc).__name__}: {exc}".splitlines()[0]
     if _strict():
         raise CnnscopeError(f"plugin '{info.name}' from {info.dist} {info.version} failed to {info.error}") from exc
-    print(
-        f"warning: skipping plugin '{info.name}' from {info.dist} {info.version}: failed to {info.error} "
-        "(CNNSCOPE_STRICT_PLUGINS=1 makes this fatal)",
-        file=sys.stderr,
+    warnings.append(
+        f"skipping plugin '{info.name}' from {info.dist} {info.version}: failed to {info.error} "
+        "(CNNSCOPE_STRICT_PLUGINS=1 makes this fatal)"
     )
 
 
@@ -92,7 +112,7 @@ def _entry_points():
             yield ep, dist, (ep.dist.version if ep.dist else "")
 
 
-def _load_plugins(manager) -> list:
+def _load_plugins(manager, warnings: list) -> list:
     plugins = []
     for ep, dist, version in sorted(_entry_points(), key=lambda item: (item[1] != BUILTIN_DIST, item[1], item[0].name)):
         if not _wanted(dist):
@@ -103,7 +123,7 @@ def _load_plugins(manager) -> list:
             info.module = ep.load()
             manager.register(info.module, name=info.key)  # pluggy validates the hookimpls here
         except Exception as exc:  # a broken plugin must not break cnnscope
-            _fail(info, "load", exc)
+            _fail(info, "load", exc, warnings)
             continue
         for hook in HOOKS:
             for impl in getattr(manager.hook, hook).get_hookimpls():
@@ -112,7 +132,7 @@ def _load_plugins(manager) -> list:
     return plugins
 
 
-def _call_each(plugins, hook: str, *args) -> None:
+def _call_each(plugins, hook: str, warnings: list, *args) -> None:
     """Call one hook plugin by plugin, so a plugin that raises is skipped alone."""
     for info in plugins:
         if info.error or hook not in info.hooks:
@@ -122,10 +142,10 @@ def _call_each(plugins, hook: str, *args) -> None:
         except CnnscopeError:
             raise
         except Exception as exc:
-            _fail(info, hook, exc)
+            _fail(info, hook, exc, warnings)
 
 
-def _collect(plugins, manager) -> Registry:
+def _collect(plugins, manager, warnings: list) -> Registry:
     architectures: dict[str, Architecture] = {}
     owners: dict[str, PluginInfo] = {}
     rules = builtin_rules().copy()
@@ -153,9 +173,9 @@ def _collect(plugins, manager) -> Registry:
 
     for info in plugins:
         current[:] = [info]
-        _call_each([info], "register_architectures", register_architecture)
-        _call_each([info], "register_layer_rules", register_rule)
-    return Registry(manager, plugins, architectures, rules)
+        _call_each([info], "register_architectures", warnings, register_architecture)
+        _call_each([info], "register_layer_rules", warnings, register_rule)
+    return Registry(manager, plugins, architectures, rules, warnings)
 
 
 _REGISTRY: Registry | None = None
@@ -167,8 +187,13 @@ def registry() -> Registry:
     if _REGISTRY is None:
         manager = pluggy.PluginManager(GROUP)
         manager.add_hookspecs(hookspecs)
-        plugins = _load_plugins(manager)
-        _REGISTRY = _collect(plugins, manager)
+        warnings: list = []
+        _REGISTRY = _collect(_load_plugins(manager, warnings), manager, warnings)
+    return _REGISTRY
+
+
+def loaded() -> Registry | None:
+    """The registry if this process has loaded it (the CLI prints its warnings), else None."""
     return _REGISTRY
 
 
@@ -176,12 +201,3 @@ def reset() -> None:
     """Forget loaded plugins (tests change sys.path and the environment)."""
     global _REGISTRY
     _REGISTRY = None
-
-
-def add_plugin_commands(cli) -> None:
-    try:
-        reg = registry()
-    except CnnscopeError as exc:  # e.g. a name collision: let --help still work, report it when used
-        print(f"warning: {exc}", file=sys.stderr)
-        return
-    _call_each(reg.plugins, "register_commands", cli)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from .errors import CnnscopeError
+from ..errors import CnnscopeError
 
 DEFAULT_MARGIN = 0.02  # default target error = Bayes error + 2 percentage points
 RISE = 0.005  # validation error this far above its minimum counts as rising

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 from math import ceil
 
-from .rules.base import RF
+from ..rules.base import RF
 
 ONE = Fraction(1)
 

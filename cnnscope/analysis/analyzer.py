@@ -1,18 +1,20 @@
 """Walks a Stack, applies each layer's rule, and adds up the totals.
 
-Pure Python: this module must never import TensorFlow or Keras.
+Three steps: check the options and the graph, analyze each layer in order
+(`_Walk.layer`), assemble the Analysis. Pure Python: this module must never
+import TensorFlow or Keras.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from . import receptive_field
-from .conventions import Policy, optimizer_slots, policy
-from .errors import CnnscopeError, LayerError, did_you_mean
+from ..conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, Policy, optimizer_slots, policy
+from ..errors import CnnscopeError, LayerError, did_you_mean
 from .lint import lint
-from .rules import BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
-from .rules.base import RF_PASS, prod
-from .stack import Stack
+from ..rules import BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
+from ..rules.base import RF_PASS, prod
+from ..stack import Stack
 
 
 @dataclass
@@ -194,11 +196,94 @@ def _check_graph(stack: Stack) -> None:
         seen.add(spec.name)
 
 
+def _check_options(batch_size, dtype: str, optimizer: str) -> Policy:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise CnnscopeError(f"batch size {batch_size!r} must be a positive integer")
+    optimizer_slots(optimizer)  # validate it before any work
+    return policy(dtype)
+
+
+def _check_inputs(spec, index: int, rule) -> None:
+    n_inputs = len(spec.inputs)
+    if not rule.min_inputs <= n_inputs <= rule.max_inputs:
+        want = f"exactly {rule.min_inputs}" if rule.min_inputs == rule.max_inputs else f"at least {rule.min_inputs}"
+        raise LayerError(spec.name, index, spec.class_name, f"takes {want} input(s), got {n_inputs}", "fix its 'inputs'")
+
+
+class _Walk:
+    """What the per-layer step needs from the layers before: shapes, receptive fields, trainability."""
+
+    def __init__(self, rules: RuleSet, strict: bool, act_bytes: int, notes: list):
+        self.rules, self.strict, self.act_bytes, self.notes = rules, strict, act_bytes, notes
+        self.shapes: dict[str, tuple] = {}
+        self.fields: dict[str, tuple | None] = {}
+        self.upstream_trainable: dict[str, bool] = {}
+
+    def layer(self, index: int, spec) -> LayerReport:
+        """One layer: its rule's answer, then the receptive field, FLOPs and memory derived from it."""
+        rule = self.rules.get(spec.class_name)
+        if rule is None:
+            raise LayerError(
+                spec.name, index, spec.class_name,
+                f"no rule for layer type '{spec.class_name}'{did_you_mean(spec.class_name, self.rules.names())}",
+                "use a Keras layer cnnscope knows, or install a plugin that registers a rule for it",
+            )
+        cfg = merged_config(spec, index, rule, self.strict, self.notes)
+        _check_inputs(spec, index, rule)
+        in_shapes = [self.shapes[source] for source in spec.inputs]
+        result = rule.compute(Layer(spec.name, index, spec.class_name, cfg, in_shapes))
+        out_shape = tuple(result.output_shape)
+        if not all(isinstance(d, int) and d > 0 for d in out_shape):
+            raise LayerError(spec.name, index, spec.class_name, f"computed output shape {list(out_shape)} is not positive", "check its arguments")
+        self.shapes[spec.name] = out_shape
+
+        trainable = result.params - result.non_trainable if cfg["trainable"] else 0
+        if rule.max_inputs == 0:
+            state = receptive_field.fresh(out_shape)
+        else:  # combine() of a single input is that input's own state
+            merged = receptive_field.combine([self.fields[source] for source in spec.inputs])
+            state = receptive_field.apply(result.rf, merged, in_shapes[0], out_shape)
+        self.fields[spec.name] = state
+
+        forward = 2 * result.macs + result.extra_flops
+        # Backward: the input gradient costs about one forward pass, and is needed only
+        # if something upstream trains; the weight gradient costs about one more.
+        needs_input_grad = any(self.upstream_trainable[source] for source in spec.inputs)
+        self.upstream_trainable[spec.name] = needs_input_grad or trainable > 0
+        training = forward + (forward if needs_input_grad else 0) + (forward if trainable > 0 else 0)
+
+        if rule.max_inputs == 0:
+            input_shape = list(out_shape)
+        elif len(in_shapes) == 1:
+            input_shape = list(in_shapes[0])
+        else:
+            input_shape = [list(shape) for shape in in_shapes]
+        elements = prod(out_shape)
+        return LayerReport(
+            name=spec.name,
+            type=spec.class_name,
+            input_shape=input_shape,
+            output_shape=list(out_shape),
+            params=result.params,
+            trainable_params=trainable,
+            non_trainable_params=result.params - trainable,
+            activation_elements=elements,
+            activation_bytes=elements * self.act_bytes,
+            macs=result.macs,
+            receptive_field=None if state is None else receptive_field.as_numbers(r for r, _ in state),
+            jump=None if state is None else receptive_field.as_numbers(j for _, j in state),
+            flops=forward,
+            training_flops=training,
+            config=cfg,
+            step=result.rf,
+        )
+
+
 def analyze(
     stack: Stack,
-    batch_size: int = 1,
-    dtype: str = "float32",
-    optimizer: str = "adam",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dtype: str = DEFAULT_DTYPE,
+    optimizer: str = DEFAULT_OPTIMIZER,
     rules: RuleSet | None = None,
     strict: bool | None = None,
 ) -> Analysis:
@@ -207,90 +292,14 @@ def analyze(
     strict: unknown config arguments are errors (spec files) rather than notes
     (configs saved by a possibly newer Keras). Defaults to strict for spec sources.
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise CnnscopeError(f"batch size {batch_size!r} must be a positive integer")
-    rules = rules or builtin_rules()
-    pol = policy(dtype)
-    optimizer_slots(optimizer)  # validate it before any work
-    strict = stack.source == "spec" if strict is None else strict
+    pol = _check_options(batch_size, dtype, optimizer)
     _check_graph(stack)
-
-    shapes: dict[str, tuple] = {}
-    fields: dict[str, tuple | None] = {}
-    upstream_trainable: dict[str, bool] = {}
-    reports: list[LayerReport] = []
     notes: list[str] = list(stack.notes)
-    act_bytes = pol.activation_bytes * batch_size
+    walk = _Walk(rules or builtin_rules(), stack.source == "spec" if strict is None else strict,
+                 pol.activation_bytes * batch_size, notes)
+    reports = [walk.layer(index, spec) for index, spec in enumerate(stack.layers)]
 
-    for index, spec in enumerate(stack.layers):
-        rule = rules.get(spec.class_name)
-        if rule is None:
-            raise LayerError(
-                spec.name, index, spec.class_name,
-                f"no rule for layer type '{spec.class_name}'{did_you_mean(spec.class_name, rules.names())}",
-                "use a Keras layer cnnscope knows, or install a plugin that registers a rule for it",
-            )
-        cfg = merged_config(spec, index, rule, strict, notes)
-        n_inputs = len(spec.inputs)
-        if not rule.min_inputs <= n_inputs <= rule.max_inputs:
-            want = (
-                f"exactly {rule.min_inputs}" if rule.min_inputs == rule.max_inputs
-                else f"at least {rule.min_inputs}"
-            )
-            raise LayerError(spec.name, index, spec.class_name, f"takes {want} input(s), got {n_inputs}", "fix its 'inputs'")
-        in_shapes = [shapes[source] for source in spec.inputs]
-        result = rule.compute(Layer(spec.name, index, spec.class_name, cfg, in_shapes))
-        out_shape = tuple(result.output_shape)
-        if not all(isinstance(d, int) and d > 0 for d in out_shape):
-            raise LayerError(spec.name, index, spec.class_name, f"computed output shape {list(out_shape)} is not positive", "check its arguments")
-        shapes[spec.name] = out_shape
-
-        trainable_flag = bool(cfg["trainable"])
-        trainable = result.params - result.non_trainable if trainable_flag else 0
-
-        if rule.max_inputs == 0:
-            state = receptive_field.fresh(out_shape)
-        else:  # combine() of a single input is that input's own state
-            merged = receptive_field.combine([fields[source] for source in spec.inputs])
-            state = receptive_field.apply(result.rf, merged, in_shapes[0], out_shape)
-        fields[spec.name] = state
-
-        forward = 2 * result.macs + result.extra_flops
-        # Backward: the input gradient costs about one forward pass, and is needed only
-        # if something upstream trains; the weight gradient costs about one more.
-        needs_input_grad = any(upstream_trainable[source] for source in spec.inputs)
-        upstream_trainable[spec.name] = needs_input_grad or trainable > 0
-        training = forward + (forward if needs_input_grad else 0) + (forward if trainable > 0 else 0)
-
-        elements = prod(out_shape)
-        if rule.max_inputs == 0:
-            input_shape = list(out_shape)
-        elif len(in_shapes) == 1:
-            input_shape = list(in_shapes[0])
-        else:
-            input_shape = [list(s) for s in in_shapes]
-        reports.append(
-            LayerReport(
-                name=spec.name,
-                type=spec.class_name,
-                input_shape=input_shape,
-                output_shape=list(out_shape),
-                params=result.params,
-                trainable_params=trainable,
-                non_trainable_params=result.params - trainable,
-                activation_elements=elements,
-                activation_bytes=elements * act_bytes,
-                macs=result.macs,
-                receptive_field=None if state is None else receptive_field.as_numbers(r for r, _ in state),
-                jump=None if state is None else receptive_field.as_numbers(j for _, j in state),
-                flops=forward,
-                training_flops=training,
-                config=cfg,
-                step=result.rf,
-            )
-        )
-
-    inputs = [list(shapes[spec.name]) for spec in stack.input_layers]
+    inputs = [list(walk.shapes[spec.name]) for spec in stack.input_layers]
     analysis = Analysis(
         model=stack.name,
         input_shape=inputs[0] if len(inputs) == 1 else inputs,

@@ -1,13 +1,13 @@
 """Budget checks: limits on a model's size and cost, and where they come from ([tool.cnnscope])."""
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from .errors import CnnscopeError, did_you_mean
-from .units import format_bytes, format_count, parse_count, parse_size
+from ..errors import CnnscopeError, did_you_mean
+from ..project_config import find_pyproject, read_tool_table
+from ..units import format_bytes, format_count, parse_count, parse_size
 
 class Limit(NamedTuple):
     total: str  # the totals key it bounds
@@ -30,7 +30,7 @@ LIMITS = {
 }
 # Keys of a [tool.cnnscope] entry besides the limits: how to analyze the target.
 ANALYSIS_KEYS = ("batch_size", "dtype", "optimizer", "set", "input_shape", "num_classes")
-TOP_LEVEL_KEYS = ("architectures", "specs", *ANALYSIS_KEYS)
+TOP_LEVEL_KEYS = ("architectures", "specs", "commands", *ANALYSIS_KEYS)
 
 
 @dataclass
@@ -87,14 +87,6 @@ class Entry:
     num_classes: int | None = None
 
 
-def find_pyproject(start: Path | None = None) -> Path | None:
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file():
-            return folder / "pyproject.toml"
-    return None
-
-
 def _entry(target: str, table: dict, defaults: dict, where: str) -> Entry:
     if not isinstance(table, dict):
         raise CnnscopeError(f"{where} must be a table of budgets")
@@ -112,21 +104,13 @@ def _entry(target: str, table: dict, defaults: dict, where: str) -> Entry:
 
 def entries_from_pyproject(path: Path) -> list:
     """Every target listed under [tool.cnnscope.architectures.NAME] and [tool.cnnscope.specs."PATH"]."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-
-    try:
-        table = tomllib.loads(path.read_text()).get("tool", {}).get("cnnscope")
-    except tomllib.TOMLDecodeError as exc:
-        raise CnnscopeError(f"{path}: malformed TOML: {exc}") from None
+    table = read_tool_table(path)
     if not table:
         raise CnnscopeError(f"{path} has no [tool.cnnscope] table; give a TARGET, or add budgets (see docs/ci.md)")
     for key in table:
         if key.replace("-", "_") not in TOP_LEVEL_KEYS and key not in TOP_LEVEL_KEYS:
             raise CnnscopeError(f"{path}: unknown key '{key}' in [tool.cnnscope]{did_you_mean(key, TOP_LEVEL_KEYS)}")
-    defaults = {k: v for k, v in table.items() if k not in ("architectures", "specs")}
+    defaults = {k: v for k, v in table.items() if k not in ("architectures", "specs", "commands")}
     entries = [
         _entry(name, budget, defaults, f"[tool.cnnscope.architectures.{name}]")
         for name, budget in table.get("architectures", {}).items()
@@ -137,3 +121,42 @@ def entries_from_pyproject(path: Path) -> list:
     if not entries:
         raise CnnscopeError(f"{path}: [tool.cnnscope] lists no architectures or specs to check")
     return entries
+
+
+class CheckResult(NamedTuple):
+    entry: Entry
+    analysis: object
+    limits: dict
+    violations: list
+
+
+def check_targets(target: str | None, raw_limits: dict, options: dict, sets=(), input_shape=None,
+                  num_classes=None) -> list:
+    """Check TARGET against the given budgets, or, with no TARGET, every entry of [tool.cnnscope].
+
+    options (batch_size, dtype, optimizer) given here override each entry's own;
+    limits given here are added to each entry's.
+    """
+    from ..targets import analyze_target
+
+    limits = parse_limits({key: value for key, value in raw_limits.items() if value is not None}, "command line")
+    if target:
+        if not limits:
+            raise CnnscopeError(f"no budget for {target}: give --max-params, --max-training-memory, ... "
+                                "or run `cnnscope check` without TARGET to use [tool.cnnscope]")
+        entries = [Entry(target, limits, {}, {}, input_shape, num_classes)]
+    else:
+        pyproject = find_pyproject()
+        if pyproject is None:
+            raise CnnscopeError("no TARGET and no pyproject.toml here or above; give a TARGET and budgets")
+        entries = entries_from_pyproject(pyproject)
+    given = {key: value for key, value in options.items() if value is not None}
+    results = []
+    for entry in entries:
+        analysis = analyze_target(entry.target, input_shape=entry.input_shape or input_shape,
+                                  num_classes=entry.num_classes or num_classes,
+                                  sets=[f"{k}={v}" for k, v in entry.sets.items()] + list(sets),
+                                  **{**entry.options, **given})
+        merged = {**entry.limits, **limits}
+        results.append(CheckResult(entry, analysis, merged, check(analysis, merged)))
+    return results

@@ -5,8 +5,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import CnnscopeError, did_you_mean
-from .stack import Stack
+from ..errors import CnnscopeError, did_you_mean
+from ..stack import Stack
 
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -89,7 +89,7 @@ class Architecture:
         return values
 
     def stack(self, input_shape=None, num_classes=None, overrides=None, *, parse=False) -> Stack:
-        from .sources import stack_from_keras_model, stack_from_spec
+        from ..sources import stack_from_keras_model, stack_from_spec
 
         shape = tuple(input_shape or self.input_shape)
         classes = num_classes or self.num_classes
@@ -104,12 +104,12 @@ class Architecture:
             stack.notes.append(f"{self.name} has no layer spec: analysis built its Keras model and read the model's config")
         return stack
 
-    def keras_model(self, input_shape=None, num_classes=None, overrides=None, *, parse=False):
-        """The Keras model (imports Keras)."""
+    def keras_model(self, input_shape=None, num_classes=None, overrides=None, *, parse=False, rules=None):
+        """The Keras model (imports Keras); rules: the registry's, for plugin layers that take lists."""
         if self.spec is None:
             hyper = self.resolve(overrides, parse=parse)
             return self.build(tuple(input_shape or self.input_shape), num_classes or self.num_classes, **hyper)
-        from .keras_build import build_keras_model
+        from ..keras_build import build_keras_model
 
         custom = self.custom_objects() if self.custom_objects else None
-        return build_keras_model(self.stack(input_shape, num_classes, overrides, parse=parse), custom_objects=custom)
+        return build_keras_model(self.stack(input_shape, num_classes, overrides, parse=parse), custom, rules)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CnnscopeError
+from ..errors import CnnscopeError
 
 KERAS_DATASETS = {
     "mnist": ("mnist", [str(i) for i in range(10)]),

@@ -11,8 +11,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import CnnscopeError
-from .writing import atomic_write_text
+from ..errors import CnnscopeError
+from ..writing import atomic_write_text
+from .run_folder import RunFolder
 
 
 def _write_table(folder: Path, stem: str, rows: list) -> None:
@@ -67,7 +68,7 @@ def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
     from .datasets import load_adapted, validation_split
     from .diagnosis import DEFAULT_MARGIN
     from .plots import learning_curve_plot
-    from .targets import resolve_architecture
+    from ..targets import resolve_architecture
     from .trainer import train
 
     folder = _fresh_folder(output)
@@ -81,7 +82,7 @@ def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
             raise CnnscopeError(f"--sizes {fraction} gives {size} examples, fewer than the {ds.num_classes} classes")
         run, d = train(replace(opts, output=str(folder / f"size-{fraction:g}"),
                                train_size=None if size >= available else size))
-        metrics = json.loads((run / "metrics.json").read_text())
+        metrics = RunFolder(run).read_metrics()
         rows.append({"fraction": fraction, "train_examples": metrics["train_examples"], "train_error": d.train_error,
                      "val_error": d.val_error, "test_error": d.test_error, "diagnosis": d.diagnosis,
                      "best_epoch": d.best_epoch, "run": str(run)})
@@ -95,8 +96,8 @@ def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
 
 def compare(opts, targets: list, output: Path) -> list:
     from .plots import validation_curves
-    from .targets import run_label
-    from .trainer import read_history, train
+    from ..targets import run_label
+    from .trainer import train
 
     if len(set(targets)) != len(targets):
         raise CnnscopeError("compare: each SPEC must be different")
@@ -104,15 +105,15 @@ def compare(opts, targets: list, output: Path) -> list:
     rows, curves = [], {}
     for target in targets:
         run, d = train(replace(opts, architecture=target, output=str(folder / run_label(target))))
-        metrics = json.loads((run / "metrics.json").read_text())
-        totals = json.loads((run / "summary.json").read_text())["totals"]
+        sub = RunFolder(run)
+        metrics, totals = sub.read_metrics(), sub.read_json(RunFolder.SUMMARY)["totals"]
         rows.append({
             "model": target, "params": totals["params"], "training_memory_bytes": totals["training_memory_bytes"],
             "flops": totals["flops"], "train_error": d.train_error, "val_error": d.val_error,
             "test_error": d.test_error, "avoidable_bias": d.avoidable_bias, "variance": d.variance,
             "diagnosis": d.diagnosis, "seconds_per_epoch": metrics["seconds_per_epoch"], "run": str(run),
         })
-        curves[target] = [(r["epoch"], r["val_error"]) for r in read_history(run / "history.csv")]
+        curves[target] = [(r["epoch"], r["val_error"]) for r in sub.read_history()]
     _write_table(folder, "compare", rows)
     validation_curves(curves, folder / "compare.png")
     return rows
@@ -121,7 +122,7 @@ def compare(opts, targets: list, output: Path) -> list:
 def compare_table(rows: list) -> str:
     from tabulate import tabulate
 
-    from .units import format_bytes, format_count
+    from ..units import format_bytes, format_count
 
     pct = lambda v: "n/a" if v is None or v != v else f"{v:.2%}"  # noqa: E731
     table = [[r["model"], f"{r['params']:,}", format_bytes(r["training_memory_bytes"]), format_count(r["flops"]),
@@ -131,3 +132,11 @@ def compare_table(rows: list) -> str:
     headers = ["Model", "Params", "Train memory", "FLOPs", "Train err", "Val err", "Test err", "Avoid. bias",
                "Variance", "Verdict", "s/epoch"]
     return tabulate(table, headers, disable_numparse=True)
+
+
+def learning_curve_table(rows: list, verdict: str, folder) -> str:
+    from tabulate import tabulate
+
+    table = tabulate([[r["train_examples"], f"{r['train_error']:.2%}", f"{r['val_error']:.2%}", r["diagnosis"]]
+                      for r in rows], ["Train examples", "Train error", "Val error", "Verdict"], disable_numparse=True)
+    return f"{table}\n\n{verdict}\nResults: {folder}"

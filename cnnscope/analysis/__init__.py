@@ -1,0 +1,8 @@
+"""The static analyzer: per-layer shapes, parameters, memory, MACs and receptive field, and totals.
+
+Pure Python, below everything but rules/ and sources/: nothing here imports
+training, checks, the CLI, TensorFlow or Keras.
+"""
+from .analyzer import SCHEMA_VERSION, Analysis, LayerReport, Totals, analyze
+
+__all__ = ["SCHEMA_VERSION", "Analysis", "LayerReport", "Totals", "analyze"]

@@ -1,0 +1,1 @@
+"""Pre-training checks for CI: budgets, diffs between models, and the pytest fixture."""

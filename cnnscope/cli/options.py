@@ -1,0 +1,83 @@
+"""Options shared by several commands, declared once."""
+from __future__ import annotations
+
+import click
+
+from ..conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, OPTIMIZER_SLOTS, POLICIES
+
+
+def _parse_shape(ctx, param, value):
+    if value is None:
+        return None
+    try:  # 28,28,1 or 28x28x1
+        shape = [int(part) for part in value.replace("x", ",").split(",")]
+    except ValueError:
+        shape = []
+    if not shape or any(d <= 0 for d in shape):
+        raise click.BadParameter(f"'{value}' is not a shape; write positive integers like 28,28,1 (no batch axis)")
+    return shape
+
+
+class NameChoice(click.Choice):
+    """A click.Choice whose error reads like the library's: "unknown dtype 'x' (did you mean ...?)"."""
+
+    def __init__(self, what: str, names, case_sensitive: bool = True):
+        super().__init__(list(names), case_sensitive)
+        self.what = what
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            from ..errors import did_you_mean
+
+            self.fail(f"unknown {self.what} {value!r}{did_you_mean(str(value), self.choices)}; "
+                      f"use one of {', '.join(self.choices)}", param, ctx)
+
+
+def format_option(*choices: str):
+    """--format, the first choice by default."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+                        help="Output format.")
+
+
+def output_option(command):
+    return click.option("--output", "-o", type=click.Path(dir_okay=False),
+                        help="Write to FILE (atomically) instead of stdout.")(command)
+
+
+def sets_option(command):
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                        help="An architecture's hyper-parameter (repeatable), e.g. --set width=64.")(command)
+
+
+def input_shape_option(command):
+    return click.option("--input-shape", callback=_parse_shape,
+                        help="Input shape without the batch axis, e.g. 28,28,1.")(command)
+
+
+def num_classes_option(command):
+    return click.option("--num-classes", type=click.IntRange(min=1),
+                        help="Classes of an architecture's output; for files, warn if the final Dense differs.")(command)
+
+
+def target_options(command):
+    """TARGET and the options that shape it."""
+    for decorator in (num_classes_option, sets_option, input_shape_option):
+        command = decorator(command)
+    return click.argument("target")(command)
+
+
+def batch_size_option(default: int | None = DEFAULT_BATCH_SIZE):
+    return click.option("--batch-size", type=click.IntRange(min=1), default=default, show_default=default is not None)
+
+
+def dtype_option(default: str | None = DEFAULT_DTYPE):
+    return click.option("--dtype", type=NameChoice("dtype", POLICIES), default=default,
+                        show_default=default is not None, help="Dtype policy (Keras's names).")
+
+
+def optimizer_option(default: str | None = DEFAULT_OPTIMIZER):
+    return click.option("--optimizer", type=NameChoice("optimizer", OPTIMIZER_SLOTS, case_sensitive=False),
+                        default=default, show_default=default is not None,
+                        help="Optimizer (its state counts in training memory).")

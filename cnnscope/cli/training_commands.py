@@ -1,0 +1,135 @@
+"""Commands that train: train, diagnose, learning-curve, compare. Each imports Keras when run."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import CnnscopeError
+from .options import format_option, optimizer_option, output_option, sets_option
+from .output import emit
+
+
+def train_options(command):
+    """The options shared by train and the experiment commands."""
+    for decorator in reversed([
+        click.option("--dataset", default="digits", show_default=True,
+                     help="digits, mnist, fashion-mnist, cifar10, cifar100, npz:PATH, or a folder of class subfolders."),
+        click.option("--data-dir", type=click.Path(file_okay=False), envvar="CNNSCOPE_DATA_DIR",
+                     help="Folder holding NAME.npz in Keras's key layout (or set CNNSCOPE_DATA_DIR)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
+        optimizer_option(),
+        click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Default: the optimizer's."),
+        click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True),
+        click.option("--augment", is_flag=True, help="Random shifts (and flips for RGB) in a streaming pipeline."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--target-error", type=click.FloatRange(0, 1), help="Error you would accept; default Bayes + 0.02."),
+        click.option("--bayes-error", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Optimal (Bayes) error."),
+        sets_option,
+        click.option("--mixed-precision", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                     help="auto: on for a GPU of compute capability >= 7.0, off on CPU."),
+        click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True),
+        click.option("--strategy", type=click.Choice(["mirrored", "multi-worker"]),
+                     help="Several devices: tf.distribute on TensorFlow, keras.distribution on JAX (docs/scaling.md)."),
+    ]):
+        command = decorator(command)
+    return command
+
+
+def _options(arch, epochs, sets, **kw):
+    from ..targets import parse_sets
+    from ..training.trainer import TrainOptions
+
+    return TrainOptions(architecture=arch, epochs=epochs, sets=parse_sets(sets), **kw)
+
+
+def _json(data) -> str:
+    import json
+
+    return json.dumps(data, indent=2, default=float)
+
+
+@click.command()
+@click.argument("arch", required=False)
+@train_options
+@click.option("--epochs", type=click.IntRange(min=1), help="Default 10; with --resume, the total to reach.")
+@click.option("--train-size", type=click.IntRange(min=1), help="Train on this many (stratified) examples only.")
+@click.option("--output", type=click.Path(file_okay=False), help="Run folder (default runs/ARCH-DATASET-TIME).")
+@click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue an interrupted run folder.")
+@format_option("text", "json")
+def train(arch, epochs, sets, resume, fmt, **kw):
+    """Train ARCH and diagnose bias and variance.
+
+    Imports Keras. --format json prints the final metrics and diagnosis.
+    """
+    from ..training.diagnosis import report
+    from ..training.run_folder import RunFolder
+    from ..training.trainer import train as run_training
+
+    if not arch and not resume:
+        raise CnnscopeError("give an architecture (see `cnnscope list`) or --resume RUN_DIR")
+    opts = _options(arch or "", epochs or (0 if resume else 10), sets, **kw)
+    run, diagnosis = run_training(opts, resume=resume)
+    if fmt == "json":
+        click.echo(_json({**RunFolder(run).read_metrics(), "run": str(run)}))
+    else:
+        click.echo(f"{report(diagnosis)}\nRun folder: {run}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--target-error", type=click.FloatRange(0, 1), help="Error you would accept; default Bayes + 0.02.")
+@click.option("--bayes-error", type=click.FloatRange(0, 1), help="Optimal error; default: the run's.")
+@format_option("text", "json")
+@output_option
+def diagnose(run_dir, target_error, bayes_error, fmt, output):
+    """Recompute a finished run's bias/variance diagnosis."""
+    from ..training.diagnosis import report
+    from ..training.run_folder import RunFolder
+
+    result = RunFolder(run_dir).diagnosis(target_error, bayes_error)
+    emit(_json(result.to_dict()) if fmt == "json" else report(result), output)
+
+
+@click.command("learning-curve")
+@click.argument("arch")
+@train_options
+@click.option("--sizes", default="0.1,0.25,0.5,1.0", show_default=True, help="Fractions of the training split.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/learning-curve-ARCH-TIME).")
+@format_option("table", "json")
+def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
+    """Errors against training-set size; will more data help?
+
+    Trains ARCH on growing stratified subsets, then plots and reads the curve. Imports Keras.
+    """
+    from ..targets import run_label
+    from ..training.experiments import learning_curve, learning_curve_table, parse_sizes
+
+    fractions = parse_sizes(sizes)
+    folder = Path(output or f"runs/learning-curve-{run_label(arch)}-{time.strftime('%Y%m%d-%H%M%S')}")
+    rows, verdict = learning_curve(_options(arch, epochs, sets, **kw), fractions, folder)
+    click.echo(_json({"rows": rows, "verdict": verdict}) if fmt == "json" else learning_curve_table(rows, verdict, folder))
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True)
+@train_options
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/compare-TIME).")
+@format_option("table", "json")
+def compare(specs, epochs, output, fmt, sets, **kw):
+    """Train several models and compare them in one table.
+
+    Each SPEC is an architecture (vgg-lite:width=16,depth=2) or a spec file. Imports Keras.
+    """
+    from ..training.experiments import compare as run_compare
+    from ..training.experiments import compare_table
+
+    folder = Path(output or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    rows = run_compare(_options("", epochs, sets, **kw), list(specs), folder)
+    click.echo(_json(rows) if fmt == "json" else compare_table(rows) + f"\nResults: {folder}")
+
+
+COMMANDS = (train, diagnose, learning_curve_command, compare)

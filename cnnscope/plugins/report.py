@@ -1,0 +1,47 @@
+"""Renders the installed architectures (`cnnscope list`) and plugins (`cnnscope plugins`)."""
+from __future__ import annotations
+
+import json
+
+
+def architecture_rows(reg) -> list:
+    from ..analysis import analyze
+
+    rows = []
+    for name in sorted(reg.architectures):
+        arch = reg.architectures[name]
+        # A build-only architecture would need Keras to count: list stays TensorFlow-free.
+        params = analyze(arch.stack(), rules=reg.rules).params if arch.spec is not None else None
+        rows.append({
+            "name": name, "description": arch.description, "input_shape": list(arch.input_shape),
+            "num_classes": arch.num_classes, "params": params, "plugin": arch.plugin, "version": arch.version,
+            "hyperparameters": {h.name: h.default for h in arch.hyperparameters},
+        })
+    return rows
+
+
+def plugin_rows(reg) -> list:
+    return [{"name": p.name, "distribution": p.dist, "version": p.version, "hooks": sorted(p.hooks),
+             "status": "ok" if not p.error else "failed", "error": p.error} for p in reg.plugins]
+
+
+def _table(rows: list, headers: list, fmt: str) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True)
+
+
+def render_architectures(rows: list, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    table = [[r["name"], r["description"], "x".join(map(str, r["input_shape"])), r["num_classes"],
+              "-" if r["params"] is None else f"{r['params']:,}", f"{r['plugin']} {r['version']}"] for r in rows]
+    return _table(table, ["Name", "Description", "Input", "Classes", "Params", "Plugin"], fmt)
+
+
+def render_plugins(rows: list, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    table = [[r["name"], r["distribution"], r["version"], ", ".join(r["hooks"]) or "-",
+              "ok" if r["status"] == "ok" else f"failed: {r['error']}"] for r in rows]
+    return _table(table, ["Plugin", "Distribution", "Version", "Hooks", "Status"], fmt)

@@ -1,0 +1,1 @@
+"""Training with Keras and the bias/variance diagnosis. Every module here imports Keras lazily."""

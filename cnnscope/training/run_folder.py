@@ -1,0 +1,109 @@
+"""A training run's folder: every file's name, and its reading and writing, in one place.
+
+Each file is written atomically. `state.json` is written last after every
+epoch: it commits that epoch, so a resumed run trusts the history up to it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from ..errors import CnnscopeError
+from ..writing import atomic_keras_save, atomic_write_text
+
+# seconds: fit's own epoch (training and validation); started: wall-clock start of the epoch, so that
+# start-to-start differences include cnnscope's measurement and checkpointing too.
+HISTORY_FIELDS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "train_loss", "train_error", "val_error",
+                  "seconds", "started"]
+
+
+class RunFolder:
+    CONFIG = "config.json"  # the options, hyper-parameters and backend the run started with
+    STATE = "state.json"  # epochs committed
+    HISTORY = "history.csv"  # one row per epoch (HISTORY_FIELDS)
+    CHECKPOINT = "checkpoint.keras"  # the model after the last committed epoch
+    BEST = "model.keras"  # the model at the lowest validation error
+    SUMMARY = "summary.json"  # the static analysis (cnnscope summary --format json)
+    METRICS = "metrics.json"  # final errors, diagnosis and run facts
+    CURVES = "learning_curves.png"
+    PREDICTIONS = "predictions.png"
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    # --- state --------------------------------------------------------------
+    def is_empty(self) -> bool:
+        return not self.path.exists() or not any(self.path.iterdir())
+
+    def is_resumable(self) -> bool:
+        return (self / self.CONFIG).is_file() and (self / self.CHECKPOINT).is_file()
+
+    def create(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def read_json(self, name: str) -> dict:
+        """One of the folder's JSON files: CONFIG, STATE, SUMMARY or METRICS."""
+        try:
+            return json.loads((self / name).read_text())
+        except FileNotFoundError:
+            raise CnnscopeError(f"{self.path} has no {name}; is it a cnnscope run folder?") from None
+
+    def write_json(self, name: str, data) -> None:
+        atomic_write_text(self / name, json.dumps(data, indent=2, default=float))
+
+    def read_metrics(self) -> dict:
+        """metrics.json, or {} for a run that has not finished."""
+        return self.read_json(self.METRICS) if (self / self.METRICS).is_file() else {}
+
+    # --- history ------------------------------------------------------------
+    def has_history(self) -> bool:
+        return (self / self.HISTORY).is_file()
+
+    def read_history(self) -> list:
+        with open(self / self.HISTORY, newline="") as handle:
+            return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+                    for row in csv.DictReader(handle)]
+
+    def write_history(self, rows: list) -> None:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, HISTORY_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self / self.HISTORY, out.getvalue())
+
+    # --- models -------------------------------------------------------------
+    def save_checkpoint(self, model) -> None:
+        atomic_keras_save(model, self / self.CHECKPOINT)
+
+    def save_best(self, model) -> None:
+        atomic_keras_save(model, self / self.BEST)
+
+    def has_best(self) -> bool:
+        return (self / self.BEST).is_file()
+
+    def load(self, name: str, custom_objects=None):
+        import keras
+
+        return keras.saving.load_model(self / name, custom_objects=custom_objects)
+
+    # --- diagnosis ----------------------------------------------------------
+    def diagnosis(self, target_error: float | None = None, bayes_error: float | None = None):
+        """The bias/variance diagnosis recomputed from the saved history, with other errors if given."""
+        from .diagnosis import diagnose
+
+        if not self.has_history():
+            raise CnnscopeError(f"{self.path} has no {self.HISTORY}; is it a cnnscope run folder?")
+        rows, metrics = self.read_history(), self.read_metrics()
+        return diagnose(
+            [r["train_error"] for r in rows], [r["val_error"] for r in rows], metrics.get("test_error"),
+            metrics.get("bayes_error", 0.0) if bayes_error is None else bayes_error, target_error,
+            diverged=metrics.get("diagnosis") == "diverged",
+        )

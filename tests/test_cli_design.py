@@ -1,0 +1,137 @@
+"""The command line's shape: shared options, one-line help, JSON everywhere, [tool.cnnscope] defaults."""
+import json
+import os
+from importlib.metadata import version
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import cnnscope
+from cnnscope.cli import BUILTIN_COMMANDS, main
+from cnnscope.conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, OPTIMIZER_SLOTS, POLICIES
+
+# Commands whose --output names something other than the printed result: a model file or a run folder.
+OUTPUT_IS_NOT_THE_REPORT = {"build", "train", "learning-curve", "compare"}
+
+
+def run(*args, **kw):
+    return CliRunner().invoke(main, list(map(str, args)), **kw)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_COMMANDS))
+def test_short_help_fits_on_one_line_uncut(name):
+    # `cnnscope --help` gives each command 80 - 6 - len("learning-curve") columns
+    limit = 80 - 6 - max(map(len, BUILTIN_COMMANDS))
+    short = BUILTIN_COMMANDS[name].get_short_help_str(limit)
+    assert short and not short.endswith("..."), short
+    listed = run("--help").stdout
+    assert f"  {name} " in listed and short in listed
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_COMMANDS))
+def test_every_command_offers_json_and_those_that_print_offer_output(name):
+    params = {p.name: p for p in BUILTIN_COMMANDS[name].params}
+    assert "json" in params["fmt"].type.choices
+    if name not in OUTPUT_IS_NOT_THE_REPORT:
+        assert params["output"].type.dir_okay is False
+
+
+def test_shared_options_are_declared_once():
+    # the same option object shape everywhere: one decorator per option
+    for option in ("dtype", "optimizer"):
+        types = {type(p.type) for c in BUILTIN_COMMANDS.values() for p in c.params if p.name == option}
+        assert len(types) == 1
+    dtype = next(p for p in BUILTIN_COMMANDS["summary"].params if p.name == "dtype")
+    optimizer = next(p for p in BUILTIN_COMMANDS["summary"].params if p.name == "optimizer")
+    assert list(dtype.type.choices) == list(POLICIES) and list(optimizer.type.choices) == list(OPTIMIZER_SLOTS)
+
+
+def test_dtype_and_optimizer_complete_in_the_shell():
+    ctx = click.Context(BUILTIN_COMMANDS["summary"])
+    dtype = next(p for p in BUILTIN_COMMANDS["summary"].params if p.name == "dtype")
+    assert [c.value for c in dtype.shell_complete(ctx, "mixed")] == ["mixed_float16", "mixed_bfloat16"]
+    result = run("summary", "lenet", "--optimizer", "adamm")
+    assert result.exit_code == 2 and "unknown optimizer 'adamm'" in result.stderr and "did you mean" in result.stderr
+
+
+def test_one_set_of_defaults(examples):
+    spec = examples / "mnist_cnn.toml"
+    from_cli = json.loads(run("summary", spec, "--format", "json").stdout)
+    library = cnnscope.analyze(cnnscope.load_file(spec))
+    target = cnnscope.analyze_target(str(spec))
+    from cnnscope.checks.pytest_plugin import summarize
+
+    fixture = summarize(spec)
+    assert from_cli["batch_size"] == library.batch_size == target.batch_size == fixture.batch_size == DEFAULT_BATCH_SIZE
+    assert from_cli["dtype"] == library.dtype == fixture.dtype == DEFAULT_DTYPE
+    assert library.optimizer == fixture.optimizer == DEFAULT_OPTIMIZER
+    assert from_cli["totals"] == library.to_dict()["totals"] == fixture.to_dict()["totals"]
+
+
+def test_version_comes_from_the_installed_metadata():
+    assert cnnscope.__version__ == version("cnnscope")
+    assert version("cnnscope") in run("--version").stdout
+
+
+def _project(tmp_path, text):
+    (tmp_path / "pyproject.toml").write_text(text)
+    return tmp_path
+
+
+def in_project(tmp_path, text, *args):
+    here = os.getcwd()
+    os.chdir(_project(tmp_path, text))
+    try:
+        return run(*args)
+    finally:
+        os.chdir(here)
+
+
+def test_tool_cnnscope_gives_every_command_its_defaults(tmp_path, examples):
+    text = '[tool.cnnscope]\nbatch-size = 8\ndtype = "mixed_float16"\n[tool.cnnscope.commands.summary]\nformat = "json"\n'
+    data = json.loads(in_project(tmp_path, text, "summary", examples / "mnist_cnn.toml").stdout)
+    assert data["batch_size"] == 8 and data["dtype"] == "mixed_float16"
+    given = json.loads(in_project(tmp_path, text, "summary", examples / "mnist_cnn.toml", "--batch-size", 2).stdout)
+    assert given["batch_size"] == 2  # the command line wins
+    diffed = json.loads(in_project(tmp_path, text, "diff", "lenet", "lenet:pooling=max", "--format", "json").stdout)
+    a = cnnscope.analyze_target("lenet", batch_size=8, dtype="mixed_float16").totals
+    assert diffed["totals"]["activation_bytes"]["a"] == a.activation_bytes
+
+
+def test_a_check_entry_keeps_its_own_batch_size(tmp_path):
+    text = ('[tool.cnnscope]\nbatch-size = 8\n[tool.cnnscope.architectures.lenet]\nmax-training-memory = "1GiB"\n'
+            'batch-size = 2\n[tool.cnnscope.architectures.mnist-cnn]\nmax-training-memory = "1GiB"\n')
+    data = json.loads(in_project(tmp_path, text, "check", "--format", "json").stdout)
+    memory = {d["target"]: d["limits"]["max_training_memory"]["value"] for d in data}
+    assert memory["lenet"] == cnnscope.analyze_target("lenet", batch_size=2).totals.training_memory_bytes
+    assert memory["mnist-cnn"] == cnnscope.analyze_target("mnist-cnn", batch_size=8).totals.training_memory_bytes
+    forced = json.loads(in_project(tmp_path, text, "check", "--format", "json", "--batch-size", 4).stdout)
+    assert forced[0]["limits"]["max_training_memory"]["value"] == cnnscope.analyze_target(
+        "lenet", batch_size=4).totals.training_memory_bytes
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[tool.cnnscope.commands.sumary]\nformat = 'json'\n", "names no cnnscope command"),
+    ("[tool.cnnscope.commands.summary]\nformatt = 'json'\n", "has no option --formatt"),
+    ("[tool.cnnscope]\ncommands = 3\n", "must be a table"),
+])
+def test_bad_command_defaults_exit_2(tmp_path, examples, text, message):
+    result = in_project(tmp_path, text, "summary", examples / "mnist_cnn.toml")
+    assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+def test_plugin_commands_cannot_replace_builtins():
+    from cnnscope.plugins import discovery
+
+    class Plugin:
+        @staticmethod
+        def register_commands(cli):
+            @cli.command(name="summary")
+            def hijack():
+                click.echo("hijacked")
+
+    info = discovery.PluginInfo("evil", "evil-dist", "1.0", hooks={"register_commands": Plugin.register_commands})
+    registry = discovery.Registry(None, [info], {}, None)
+    assert registry.commands(reserved=BUILTIN_COMMANDS) == {}
+    assert any("replace cnnscope's own" in w for w in registry.take_warnings())
