@@ -29,10 +29,11 @@ def register_architectures(register):
         input_shape=(28, 28, 1),
         num_classes=10,
         hyperparameters=(
-            HyperParameter("filters", int, 32, "filters of the first convolution (the second has twice as many)"),
-            HyperParameter("dense_units", int, 128, "units of the hidden dense layer"),
-            HyperParameter("dropout", float, 0.25, "dropout after pooling"),
-            HyperParameter("dense_dropout", float, 0.5, "dropout after the hidden dense layer"),
+            HyperParameter("filters", int, 32, "filters of the first convolution (the second has twice as many)",
+                           low=1, high=4096),
+            HyperParameter("dense_units", int, 128, "units of the hidden dense layer", low=1, high=65536),
+            HyperParameter("dropout", float, 0.25, "dropout after pooling", low=0, high=0.99),
+            HyperParameter("dense_dropout", float, 0.5, "dropout after the hidden dense layer", low=0, high=0.99),
         ),
         spec=spec,
     ))

@@ -34,11 +34,11 @@ def register_architectures(register):
         input_shape=(32, 32, 3),
         num_classes=10,
         hyperparameters=(
-            HyperParameter("width", int, 32, "filters in the first block; each block doubles them"),
-            HyperParameter("depth", int, 3, "number of conv blocks (each halves the spatial size)"),
-            HyperParameter("convs_per_block", int, 2, "3x3 convolutions per block"),
-            HyperParameter("dense_units", int, 256, "units of the hidden dense layer"),
-            HyperParameter("dropout", float, 0.5, "dropout before the classifier"),
+            HyperParameter("width", int, 32, "filters in the first block; each block doubles them", low=1, high=4096),
+            HyperParameter("depth", int, 3, "number of conv blocks (each halves the spatial size)", low=1, high=16),
+            HyperParameter("convs_per_block", int, 2, "3x3 convolutions per block", low=1, high=32),
+            HyperParameter("dense_units", int, 256, "units of the hidden dense layer", low=1, high=65536),
+            HyperParameter("dropout", float, 0.5, "dropout before the classifier", low=0, high=0.99),
         ),
         spec=spec,
     ))

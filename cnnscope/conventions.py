@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .errors import CnnscopeError, did_you_mean
+from .errors import CnnscopeError, did_you_mean, short
 
 
 # What a summary assumes when not told: one source for the library, the CLI and the pytest fixture.
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_DTYPE = "float32"
 DEFAULT_OPTIMIZER = "adam"
+MAX_BATCH_SIZE = 2**24  # no accelerator holds more; a larger value is a typo or an attack
 
 
 class Policy(NamedTuple):
@@ -49,18 +50,15 @@ OPTIMIZER_SLOTS = {
 
 
 def policy(name: str) -> Policy:
-    try:
-        return POLICIES[name]
-    except KeyError:
+    if not isinstance(name, str) or name not in POLICIES:
         raise CnnscopeError(
-            f"unknown dtype '{name}'{did_you_mean(name, POLICIES)}; use one of {', '.join(POLICIES)}"
-        ) from None
+            f"unknown dtype {short(name)}{did_you_mean(str(name), POLICIES)}; use one of {', '.join(POLICIES)}")
+    return POLICIES[name]
 
 
 def optimizer_slots(name: str) -> int:
-    key = name.lower()
+    key = name.lower() if isinstance(name, str) else ""
     if key not in OPTIMIZER_SLOTS:
-        raise CnnscopeError(
-            f"unknown optimizer '{name}'{did_you_mean(key, OPTIMIZER_SLOTS)}; use one of {', '.join(OPTIMIZER_SLOTS)}"
-        )
+        raise CnnscopeError(f"unknown optimizer {short(name)}{did_you_mean(key, OPTIMIZER_SLOTS)}; "
+                            f"use one of {', '.join(OPTIMIZER_SLOTS)}")
     return OPTIMIZER_SLOTS[key]

@@ -25,7 +25,32 @@ def did_you_mean(word: str, choices) -> str:
     """' (did you mean X?)' when a close match exists, else ''."""
     import difflib  # only on the error path: every command imports this module
 
+    if not isinstance(word, str) or len(word) > 100:  # a hostile value: no quadratic matching
+        return ""
     close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+def short(value, limit: int = 60) -> str:
+    """repr(value), cut to LIMIT characters: error messages never echo a whole hostile value."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    if isinstance(value, (list, tuple, dict)) and len(value) > 8:
+        return f"<a {type(value).__name__} of {len(value):,} items>"
+    text = repr(value) if not isinstance(value, str) or len(value) <= limit * 4 else repr(value[: limit * 4])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """TEXT with control characters (newline, ESC, ...) escaped, for tables and terminals."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def describe(exc: BaseException) -> str:
+    """'TypeName: first line of the message', short enough for one line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {short(text, 200)[1:-1]}" if text else type(exc).__name__

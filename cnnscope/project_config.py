@@ -9,13 +9,48 @@
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from .errors import CnnscopeError
+from .errors import CnnscopeError, short
 
 # Top-level keys that double as defaults for any command with an option of the same name.
 SHARED_OPTIONS = ("batch-size", "dtype", "optimizer")
+
+
+def _positive_int(value, limit: int = 2**31) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= limit
+
+
+def check_analysis_options(options: dict, where: str) -> dict:
+    """Keys batch_size, dtype, optimizer, input_shape, num_classes, set: each of the type Keras and cnnscope need."""
+    from .conventions import MAX_BATCH_SIZE, OPTIMIZER_SLOTS, POLICIES
+
+    checks = {
+        "batch_size": (lambda v: _positive_int(v, MAX_BATCH_SIZE), f"a whole number from 1 to {MAX_BATCH_SIZE:,}"),
+        "dtype": (lambda v: v in POLICIES, "one of " + ", ".join(POLICIES)),
+        "optimizer": (lambda v: isinstance(v, str) and v.lower() in OPTIMIZER_SLOTS, "one of " + ", ".join(OPTIMIZER_SLOTS)),
+        "input_shape": (lambda v: isinstance(v, list) and v and all(_positive_int(d) for d in v),
+                        "a list of positive integers like [32, 32, 3]"),
+        "num_classes": (_positive_int, "a positive whole number"),
+        "set": (lambda v: isinstance(v, dict) and all(isinstance(x, (str, int, float, bool)) for x in v.values()),
+                "a table of hyper-parameters, like set = { width = 16 }"),
+    }
+    for key, value in options.items():
+        valid, wanted = checks[key]
+        if not isinstance(value, (str, int, float, bool, list, dict)) or not valid(value):
+            raise CnnscopeError(f"{where}: {key.replace('_', '-')} = {short(value)} must be {wanted}")
+    return options
+
+
+def normalized(table: dict, where: str) -> dict:
+    """Keys with - and _ made one (max-params and max_params are the same key: giving both is an error)."""
+    out: dict = {}
+    for key, value in table.items():
+        name = str(key).replace("-", "_")
+        if name in out:
+            raise CnnscopeError(f"{where}: {short(key)} is given twice (as - and _ spellings); keep one")
+        out[name] = value
+    return out
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
@@ -27,25 +62,20 @@ def find_pyproject(start: Path | None = None) -> Path | None:
 
 
 def read_tool_table(path: Path) -> dict | None:
-    """[tool.cnnscope] of PATH, or None when it has none."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    """[tool.cnnscope] of PATH, or None when it has none. The file is untrusted: bounded, then checked."""
+    from .sources.bounds import MAX_PYPROJECT_BYTES, check_tree, decode_utf8, parse_toml, read_regular_file
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CnnscopeError(f"{path}: cannot read it: {exc}") from None
+    text = decode_utf8(read_regular_file(path, MAX_PYPROJECT_BYTES, "pyproject.toml"), str(path))
     if "cnnscope" not in text:  # most projects: skip the TOML parser on every start
         return None
-    try:
-        tool = tomllib.loads(text).get("tool", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise CnnscopeError(f"{path}: malformed TOML: {exc}") from None
-    table = tool.get("cnnscope") if isinstance(tool, dict) else None
+    data = parse_toml(text, str(path))
+    check_tree(data, str(path))
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise CnnscopeError(f"{path}: 'tool' must be a table ([tool.NAME] sections), not {type(tool).__name__}")
+    table = tool.get("cnnscope")
     if table is not None and not isinstance(table, dict):
-        raise CnnscopeError(f"{path}: [tool.cnnscope] must be a table, not {type(table).__name__}")
+        raise CnnscopeError(f"{path}: [tool.cnnscope] must be a table, not {short(table)}")
     return table
 
 
@@ -60,11 +90,13 @@ def default_map(table: dict | None, commands: dict, where: str) -> dict:
     if not table:
         return {}
     out: dict = {}
+    shared = check_analysis_options({k: v for k, v in normalized(table, where).items()
+                                     if k in ("batch_size", "dtype", "optimizer")}, f"{where} [tool.cnnscope]")
     for name, command in commands.items():
         names = _option_names(command)
         for key in SHARED_OPTIONS:
-            if key in table and key in names:
-                out.setdefault(name, {})[names[key]] = table[key]
+            if key.replace("-", "_") in shared and key in names:
+                out.setdefault(name, {})[names[key]] = shared[key.replace("-", "_")]
     per_command = table.get("commands", {})
     if not isinstance(per_command, dict):
         raise CnnscopeError(f"{where}: [tool.cnnscope.commands] must be a table of command tables")

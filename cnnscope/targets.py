@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import CnnscopeError
+from .errors import CnnscopeError, short
 from .stack import Stack
 
 FILE_SUFFIXES = (".toml", ".json", ".yaml", ".yml", ".keras", ".h5", ".hdf5")
@@ -19,7 +19,7 @@ def parse_sets(pairs) -> dict:
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise CnnscopeError(f"--set {pair!r} must look like key=value, e.g. --set width=64")
+            raise CnnscopeError(f"--set {short(pair)} must look like key=value, e.g. --set width=64")
         out[key.strip()] = value.strip()
     return out
 
@@ -33,6 +33,9 @@ def run_label(target: str) -> str:
 
 
 def is_file_target(target: str) -> bool:
+    if not isinstance(target, str) or not target.strip():
+        raise CnnscopeError(f"TARGET is {short(target)}; give a spec file, a .keras file or an architecture name "
+                            "(`cnnscope list`)")
     return Path(target).suffix.lower() in FILE_SUFFIXES or Path(target).exists()
 
 
@@ -82,16 +85,20 @@ def resolve_architecture(target: str):
 
 
 def rules_for(stack: Stack):
-    """The built-in rules when they cover every layer; else every plugin's too.
+    """Every plugin's rules once plugins are loaded; before that, the built-in rules when they cover the stack.
 
     Loading plugins scans installed distributions' entry points (tens of
-    milliseconds): a stack of Keras's own layers does not need it.
+    milliseconds): a spec of Keras's own layers does not need it.
     """
+    import sys
+
     from .rules import builtin_rules
 
-    rules = builtin_rules()
-    if all(rules.get(layer.class_name) is not None for layer in stack.layers):
-        return rules
+    discovery = sys.modules.get("cnnscope.plugins.discovery")
+    if discovery is None or discovery.loaded() is None:
+        rules = builtin_rules()
+        if all(rules.get(layer.class_name) is not None for layer in stack.layers):
+            return rules
     from .plugins import registry
 
     return registry().rules

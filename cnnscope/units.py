@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import CnnscopeError
+from .errors import CnnscopeError, short
 
 _DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _BINARY = {"KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
@@ -24,16 +24,23 @@ def format_bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
+MAX_QUANTITY = 2**62  # beyond any model: 4 EiB, 4.6 quintillion parameters
+
+
 def _split(text: str, what: str):
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise CnnscopeError(f"cannot read {what} {short(text)}; write a number with an optional unit, e.g. 1.5M or 16GiB")
     match = _NUMBER.match(str(text))
     if not match:
-        raise CnnscopeError(f"cannot read {what} '{text}'; write a number with an optional unit, e.g. 1.5M or 16GiB")
+        raise CnnscopeError(f"cannot read {what} {short(text)}; write a number with an optional unit, e.g. 1.5M or 16GiB")
     return float(match.group(1)), match.group(2).upper()
 
 
 def _positive(value: float, text: str, what: str) -> int:
-    if value <= 0:
-        raise CnnscopeError(f"{what} '{text}' must be positive")
+    if not value > 0:
+        raise CnnscopeError(f"{what} {short(text)} must be positive")
+    if value > MAX_QUANTITY:  # also inf, from "1e400"
+        raise CnnscopeError(f"{what} {short(text)} is too large; the limit is {MAX_QUANTITY:.3g}")
     return int(round(value))
 
 

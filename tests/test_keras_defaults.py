@@ -65,3 +65,19 @@ def test_every_constructor_argument_is_known(class_name):
         if name in ("self", "args", "kwargs"):
             continue
         assert name in rule.defaults or name in BASE_ARGS, f"{class_name}({name}=...) would be rejected as unknown"
+
+
+@pytest.mark.parametrize("module, ours", [
+    ("activations", "ACTIVATIONS"), ("initializers", "INITIALIZERS"),
+    ("regularizers", "REGULARIZERS"), ("constraints", "CONSTRAINTS"),
+])
+def test_keras_object_names_are_keras_own(module, ours):
+    """The names a spec may give for an activation, initializer, ... are exactly those Keras resolves."""
+    import importlib
+
+    from cnnscope.rules import keras_names
+
+    keras_module = importlib.import_module(f"keras.src.{module}")
+    # the abstract base classes ("Initializer", "regularizer", ...) are in Keras's table but build nothing
+    abstract = {"Initializer", "initializer", "Regularizer", "regularizer", "Constraint", "constraint"}
+    assert getattr(keras_names, ours) == set(keras_module.ALL_OBJECTS_DICT) - abstract

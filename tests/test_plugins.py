@@ -159,3 +159,118 @@ def test_a_build_only_architecture_is_analyzed_through_its_keras_config(site):
     assert "has no layer spec: analysis built its Keras model" in summary.stderr
     listed = json.loads(cnnscope(site, "list", "--format", "json").stdout)
     assert next(r for r in listed if r["name"] == "built-net")["params"] is None  # list never builds (no TensorFlow)
+
+
+# --- isolation against everything a plugin can do (issue 12) ------------------------------------------
+
+EXITS_ON_IMPORT = "import sys\nsys.exit(3)\n"
+INTERRUPTS_ON_IMPORT = "raise KeyboardInterrupt\n"
+BAD_SPECS = '''
+from cnnscope import Architecture, hookimpl
+
+def raising(shape, classes):
+    raise RuntimeError("spec exploded")
+
+@hookimpl
+def register_architectures(register):
+    register(Architecture(name="raising-net", description="raises", input_shape=(4,), num_classes=2, spec=raising))
+    register(Architecture(name="listing-net", description="a list", input_shape=(4,), num_classes=2,
+                          spec=lambda shape, classes: ["not", "a", "dict"]))
+'''
+BAD_COMMANDS = '''
+from cnnscope import hookimpl
+import click
+
+@hookimpl
+def register_commands(cli):
+    @cli.command(name="summary")
+    def hijack():
+        click.echo("hijacked")
+    raise SystemExit("commands exploded")
+'''
+RULE_CLASH = '''
+from cnnscope import hookimpl
+from cnnscope.rules import Result, Rule
+
+@hookimpl
+def register_layer_rules(register):
+    register(Rule(("Conv2D",), {}, lambda layer: Result(layer.input_shape)))
+'''
+
+
+@pytest.mark.parametrize("source, error", [(EXITS_ON_IMPORT, "SystemExit: 3"),
+                                           (INTERRUPTS_ON_IMPORT, "KeyboardInterrupt")])
+def test_a_plugin_that_exits_or_interrupts_on_import_is_skipped(site, source, error):
+    make_dist(site, "rude-plugin", "rude_plugin", source)
+    for args in (["--help"], ["list"], ["summary", "lenet"], ["tiny-hello"]):
+        result = cnnscope(site, *args)
+        assert result.returncode == 0, (args, result.stderr)
+        warnings = [line for line in result.stderr.splitlines() if "rude-plugin" in line]
+        assert len(warnings) == 1 and error in warnings[0], result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_broken_spec_fails_only_its_architecture(site):
+    make_dist(site, "spec-plugin", "spec_plugin", BAD_SPECS)
+    listed = cnnscope(site, "list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["lenet"]["params"] == 61_706 and rows["raising-net"]["params"] is None
+    assert "spec exploded" in rows["raising-net"]["error"] and "not a spec table" in rows["listing-net"]["error"]
+    for name, message in (("raising-net", "its spec() failed: RuntimeError: spec exploded"),
+                          ("listing-net", "returned ['not', 'a', 'dict']")):
+        result = cnnscope(site, "summary", name)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+        assert result.stderr.count("\n") == 1
+    assert cnnscope(site, "summary", "lenet").returncode == 0
+
+
+def test_a_failing_register_commands_takes_down_nothing(site):
+    make_dist(site, "cmd-plugin", "cmd_plugin", BAD_COMMANDS)
+    for args in (["--help"], ["summary", "lenet"], ["list"]):
+        result = cnnscope(site, *args)
+        assert result.returncode == 0 and "hijacked" not in result.stdout, result.stderr
+    assert "commands exploded" in cnnscope(site, "--help").stderr
+    assert "61,706" in cnnscope(site, "summary", "lenet").stdout  # the built-in summary, not the plugin's
+
+
+def test_a_plugin_cannot_replace_a_builtin_command(site):
+    source = GOOD.replace('name="tiny-hello"', 'name="list"')
+    make_dist(site, "bold-plugin", "bold_plugin", source.replace("tiny-net", "bold-net"))
+    result = cnnscope(site, "list")
+    assert result.returncode == 0 and "hello from tiny" not in result.stdout and "bold-net" in result.stdout
+    assert "would replace cnnscope's own" in cnnscope(site, "--help").stderr
+
+
+def test_a_name_clash_fails_only_what_touches_it(site, tmp_path):
+    make_dist(site, "clash-plugin", "clash_plugin", CLASH, version="0.1")
+    plugins = cnnscope(site, "plugins")
+    assert plugins.returncode == 2 and "tiny-plugin" in plugins.stdout  # the diagnostic shows the table, then fails
+    assert plugins.stderr.count("'lenet' is registered twice") == 1
+    assert cnnscope(site, "summary", "lenet").returncode == 2
+    other = cnnscope(site, "summary", "tiny-net")
+    assert other.returncode == 0 and other.stderr.count("clash") == 1  # one warning
+    assert cnnscope(site, "tiny-hello").stdout.strip() == "hello from tiny"  # the other plugin's command remains
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"input_shape": [4], "layers": [{"type": "Dense", "units": 2}]}))
+    assert cnnscope(site, "summary", spec).returncode == 0
+
+
+def test_a_rule_clash_fails_only_stacks_with_that_layer(site):
+    make_dist(site, "rule-plugin", "rule_plugin", RULE_CLASH)
+    uses_conv = cnnscope(site, "summary", "lenet")
+    assert uses_conv.returncode == 2 and "two rules for layer type 'Conv2D'" in uses_conv.stderr
+    assert cnnscope(site, "summary", "tiny-net").returncode == 0  # Flatten and Dense only
+    assert cnnscope(site, "plugins").returncode == 2
+
+
+def test_environment_booleans_and_missing_distributions(site):
+    make_dist(site, "broken-plugin", "broken_plugin", BROKEN_IMPORT)
+    for value in ("false", "0", "off", "no", ""):
+        assert cnnscope(site, "list", CNNSCOPE_STRICT_PLUGINS=value).returncode == 0, value
+    for value in ("true", "1", "ON", "yes"):
+        assert cnnscope(site, "list", CNNSCOPE_STRICT_PLUGINS=value).returncode == 2, value
+    odd = cnnscope(site, "list", CNNSCOPE_STRICT_PLUGINS="sometimes")
+    assert odd.returncode == 0 and "not a boolean" in odd.stderr
+    missing = cnnscope(site, "list", CNNSCOPE_LOAD_PLUGINS="tiny-plugin,no-such-plugin")
+    assert missing.returncode == 0 and "'no-such-plugin', which is not installed" in missing.stderr

@@ -103,7 +103,7 @@ def test_spec_functional_graph_names_inputs():
         "layers": [
             {"type": "InputLayer", "name": "x", "shape": [8, 8, 2]},
             {"type": "Conv2D", "name": "left", "filters": 2, "kernel_size": 3, "padding": "same"},
-            {"type": "Conv2D", "name": "right", "filters": 2, "kernel_size": 1, "inputs": "x"},
+            {"type": "Conv2D", "name": "right", "filters": 2, "kernel_size": 1, "inputs": ["x"]},
             {"type": "Concatenate", "inputs": ["left", "right"]},
         ]
     })

@@ -1,5 +1,6 @@
 """The trainer on scikit-learn's digits (seconds on CPU): run folder, measured errors, verdicts, faults."""
 import csv
+import io
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cnnscope.cli import main
+from cnnscope.training.trainer import DIVERGED_EXIT
 
 RUN_FILES = {"metrics.json", "history.csv", "summary.json", "learning_curves.png", "model.keras", "predictions.png"}
 METRIC_KEYS = {"train_error", "val_error", "test_error", "bayes_error", "avoidable_bias", "variance", "diagnosis",
@@ -19,10 +21,10 @@ METRIC_KEYS = {"train_error", "val_error", "test_error", "bayes_error", "avoidab
                "per_class_test_accuracy"}
 
 
-def train(tmp_path, *args, name="run"):
+def train(tmp_path, *args, name="run", exit_code=0):
     out = tmp_path / name
     result = CliRunner().invoke(main, ["train", *args, "--output", str(out)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     return out, json.loads((out / "metrics.json").read_text())
 
 
@@ -69,7 +71,9 @@ def test_a_large_model_on_a_small_subset_is_diagnosed_high_variance(tmp_path):
 
 
 def test_a_huge_learning_rate_diverges(tmp_path):
-    _, metrics = train(tmp_path, "mnist-cnn", "--optimizer", "sgd", "--learning-rate", "1e8", "--epochs", "3")
+    _, metrics = train(tmp_path, "mnist-cnn", "--optimizer", "sgd", "--learning-rate", "1e8", "--epochs", "3",
+                       exit_code=DIVERGED_EXIT)  # its own exit code: CI must not take it for a good run
+    assert DIVERGED_EXIT not in (0, 1, 2, 130)
     assert metrics["diagnosis"] == "diverged" and metrics["status"] == "diverged"
     assert "learning rate" in metrics["recommendations"][0]
 
@@ -194,3 +198,69 @@ def test_mixed_precision_on_keeps_a_float32_output(tmp_path):
     assert model.layers[-1].dtype_policy.name == "float32"
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored afterwards
     assert json.loads((run / "summary.json").read_text())["dtype"] == "mixed_float16"
+
+
+def _weights(path):
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as handle:
+        with h5py.File(io.BytesIO(handle.read()), "r") as weights:
+            out = {}
+            weights.visititems(lambda name, item: out.setdefault(name, item[()]) if hasattr(item, "shape") else None)
+            return out
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_run_killed_and_resumed_ends_as_the_uninterrupted_run(tmp_path, backend):
+    """Optimizer state, Dropout's random state and the data order all carry over: same weights, same history."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "cnnscope", "train", "mnist-cnn", "--epochs", "4", "--seed", "3"]
+    straight = subprocess.run([*command, "--output", str(tmp_path / "straight")], capture_output=True, text=True, env=env)
+    assert straight.returncode == 0, straight.stderr
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([*command, "--output", str(killed)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (killed / "state.json").exists():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # no handler runs: only what each epoch committed survives
+    process.wait(timeout=60)
+    committed = json.loads((killed / "state.json").read_text())["epochs_run"]
+    resumed = subprocess.run([sys.executable, "-m", "cnnscope", "train", "--resume", str(killed)],
+                             capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+
+    assert 1 <= committed and [row["epoch"] for row in history(killed)] == ["1", "2", "3", "4"]
+    for ours, theirs in zip(history(killed), history(tmp_path / "straight")):
+        assert {k: ours[k] for k in ("loss", "val_loss", "train_error", "val_error")} == \
+               {k: theirs[k] for k in ("loss", "val_loss", "train_error", "val_error")}
+    a, b = _weights(killed / "checkpoint.keras"), _weights(tmp_path / "straight" / "checkpoint.keras")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in (killed, tmp_path / "straight")]
+    assert metrics[0]["test_error"] == metrics[1]["test_error"]
+
+
+def test_resume_refuses_fewer_epochs_and_damaged_folders(tmp_path):
+    run, _ = train(tmp_path, "lenet", "--epochs", "2")
+    fewer = CliRunner().invoke(main, ["train", "--resume", str(run), "--epochs", "1"])
+    assert fewer.exit_code == 2 and "already run 2 epochs" in fewer.stderr
+    for name, damage in (("state.json", "{not json"), ("state.json", '{"epochs_run": "2"}'),
+                         ("config.json", '{"options": 3}'), ("history.csv", "epoch,loss\nx,y\n")):
+        saved = (run / name).read_text()
+        (run / name).write_text(damage)
+        result = CliRunner().invoke(main, ["train", "--resume", str(run), "--epochs", "3"])
+        assert result.exit_code == 2 and "damaged" in result.stderr and "Traceback" not in result.output, result.output
+        assert result.stderr.count("\n") == 1
+        (run / name).write_text(saved)
+
+
+def test_training_a_keras_file_is_refused_before_tensorflow_loads(tmp_path):
+    (tmp_path / "m.keras").write_bytes(b"PK")
+    probe = ("import sys; from cnnscope.cli import main\n"
+             "try:\n    main(['train', sys.argv[1]], prog_name='cnnscope')\nexcept SystemExit as e:\n"
+             "    print('EXIT', e.code, 'tensorflow' in sys.modules, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "m.keras")], capture_output=True, text=True)
+    assert "EXIT 2 False" in result.stderr, result.stderr

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import receptive_field
-from ..conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, Policy, optimizer_slots, policy
-from ..errors import CnnscopeError, LayerError, did_you_mean
+from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE, Policy, optimizer_slots,
+                           policy)
+from ..errors import CnnscopeError, LayerError, describe, did_you_mean, printable, short
 from .lint import lint
 from ..rules import BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
 from ..rules.base import RF_PASS, prod
+from ..rules.keras_names import names_for
 from ..stack import Stack
 
 
@@ -158,6 +160,23 @@ class Analysis:
         }
 
 
+def _check_keras_name(spec, index: int, key: str, value, strict: bool, notes: list) -> None:
+    """An activation, initializer, regularizer or constraint must be one Keras knows, as Keras requires."""
+    kind = names_for(key)
+    if kind is None or value is None or isinstance(value, dict):  # None: Keras's default; dict: serialized object
+        return
+    what, names = kind
+    if not isinstance(value, str):
+        raise LayerError(spec.name, index, spec.class_name, f"{key}={short(value)} must be the name of a Keras {what}")
+    if value in names:
+        return
+    if strict:
+        raise LayerError(spec.name, index, spec.class_name, f"unknown {what} {key}={short(value)}"
+                         f"{did_you_mean(value, names)}", f"use a Keras {what} name")
+    notes.append(f"layer '{printable(spec.name)}': {key}={short(value)} is no built-in Keras {what}; "
+                 "taken as a custom object")
+
+
 def merged_config(spec, index: int, rule, strict: bool, notes: list) -> dict:
     """The layer's Keras config with Keras's defaults filled in; unknown arguments are errors."""
     given = spec.config
@@ -173,6 +192,8 @@ def merged_config(spec, index: int, rule, strict: bool, notes: list) -> dict:
             )
         notes.append(f"layer '{spec.name}': ignored config arguments unknown to cnnscope: {', '.join(unknown)}")
     cfg = {**BASE_ARGS, **rule.defaults, **given}
+    for key, value in given.items():
+        _check_keras_name(spec, index, key, value, strict, notes)
     missing = [key for key, value in cfg.items() if value is REQUIRED]
     if missing:
         raise LayerError(spec.name, index, spec.class_name, f"missing required argument '{missing[0]}'", f"set {missing[0]} = ...")
@@ -197,8 +218,8 @@ def _check_graph(stack: Stack) -> None:
 
 
 def _check_options(batch_size, dtype: str, optimizer: str) -> Policy:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise CnnscopeError(f"batch size {batch_size!r} must be a positive integer")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise CnnscopeError(f"batch size {short(batch_size)} must be a whole number from 1 to {MAX_BATCH_SIZE:,}")
     optimizer_slots(optimizer)  # validate it before any work
     return policy(dtype)
 
@@ -231,8 +252,14 @@ class _Walk:
         cfg = merged_config(spec, index, rule, self.strict, self.notes)
         _check_inputs(spec, index, rule)
         in_shapes = [self.shapes[source] for source in spec.inputs]
-        result = rule.compute(Layer(spec.name, index, spec.class_name, cfg, in_shapes))
-        out_shape = tuple(result.output_shape)
+        try:
+            result = rule.compute(Layer(spec.name, index, spec.class_name, cfg, in_shapes))
+            out_shape = tuple(result.output_shape)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
+            # A rule checks the arguments Keras checks; a value of a type no Keras config holds
+            # (a bool for a shape, a table for a count) can still reach its arithmetic.
+            raise LayerError(spec.name, index, spec.class_name, f"cannot read its arguments ({describe(exc)})",
+                             "give each argument the type Keras documents") from exc
         if not all(isinstance(d, int) and d > 0 for d in out_shape):
             raise LayerError(spec.name, index, spec.class_name, f"computed output shape {list(out_shape)} is not positive", "check its arguments")
         self.shapes[spec.name] = out_shape

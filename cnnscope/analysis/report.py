@@ -5,6 +5,7 @@ import csv
 import io
 import json
 
+from ..errors import printable
 from ..units import format_bytes, format_count
 
 FORMATS = ("table", "json", "markdown", "csv")
@@ -26,7 +27,7 @@ def _axes(values) -> str:
 def _rows(analysis):
     for layer in analysis.layers:
         yield [
-            f"{layer.name} ({layer.type})",
+            f"{printable(layer.name)} ({layer.type})",
             _shape(layer.output_shape),
             f"{layer.params:,}",
             format_bytes(layer.activation_bytes),
@@ -70,10 +71,10 @@ def render(analysis, fmt: str) -> str:
     if fmt == "markdown":
         table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="github", disable_numparse=True)
         totals = "\n".join(f"- {line}" for line in _total_lines(analysis))
-        return f"### Model: `{analysis.model}`\n\n{table}\n\n{totals}"
+        return f"### Model: `{printable(analysis.model)}`\n\n{table}\n\n{totals}"
     if fmt == "table":
         table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="simple", disable_numparse=True)
-        return f'Model: "{analysis.model}"\n{table}\n' + "\n".join(_total_lines(analysis))
+        return f'Model: "{printable(analysis.model)}"\n{table}\n' + "\n".join(_total_lines(analysis))
     raise ValueError(f"unknown format {fmt!r}")
 
 

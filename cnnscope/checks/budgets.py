@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from ..errors import CnnscopeError, did_you_mean
-from ..project_config import find_pyproject, read_tool_table
+from ..errors import CnnscopeError, did_you_mean, short
+from ..project_config import check_analysis_options, find_pyproject, normalized, read_tool_table
 from ..units import format_bytes, format_count, parse_count, parse_size
 
 class Limit(NamedTuple):
@@ -52,10 +52,12 @@ def parse_limits(raw: dict, where: str) -> dict:
     limits = {}
     for key, value in raw.items():
         name = key.lstrip("-").replace("-", "_")
+        if name in limits:
+            raise CnnscopeError(f"{where}: {key} is given twice (as - and _ spellings); keep one")
         if name not in LIMITS:
-            raise CnnscopeError(f"{where}: unknown budget '{key}'{did_you_mean(name, LIMITS)}; use {', '.join(k.replace('_', '-') for k in LIMITS)}")
+            raise CnnscopeError(f"{where}: unknown budget '{key.replace('_', '-')}'{did_you_mean(name, LIMITS)}; use {', '.join(k.replace('_', '-') for k in LIMITS)}")
         if isinstance(value, bool):
-            raise CnnscopeError(f"{where}: {key} = {value!r} is not a number")
+            raise CnnscopeError(f"{where}: {key} = {short(value)} is not a number")
         try:
             limits[name] = LIMITS[name].parse(value)
         except CnnscopeError as exc:
@@ -89,17 +91,23 @@ class Entry:
 
 def _entry(target: str, table: dict, defaults: dict, where: str) -> Entry:
     if not isinstance(table, dict):
-        raise CnnscopeError(f"{where} must be a table of budgets")
-    merged = {**defaults, **table}
-    options = {k.replace("-", "_"): v for k, v in merged.items() if k.replace("-", "_") in ANALYSIS_KEYS}
-    limits = parse_limits({k: v for k, v in merged.items() if k.replace("-", "_") not in ANALYSIS_KEYS}, where)
+        raise CnnscopeError(f"{where} must be a table of budgets, not {short(table)}")
+    merged = {**defaults, **normalized(table, where)}
+    options = check_analysis_options({k: v for k, v in merged.items() if k in ANALYSIS_KEYS}, where)
+    limits = parse_limits({k: v for k, v in merged.items() if k not in ANALYSIS_KEYS}, where)
     if not limits:
         raise CnnscopeError(f"{where} sets no budget; add e.g. max-params = \"2M\"")
-    sets = options.pop("set", {}) or {}
-    if not isinstance(sets, dict):
-        raise CnnscopeError(f"{where}: set must be a table of hyper-parameters, e.g. set = {{ width = 16 }}")
+    sets = options.pop("set", {})
     return Entry(target, limits, {k: options[k] for k in ("batch_size", "dtype", "optimizer") if k in options},
                  {k: str(v) for k, v in sets.items()}, options.get("input_shape"), options.get("num_classes"))
+
+
+def _tables(table: dict, key: str, path: Path) -> dict:
+    value = table.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise CnnscopeError(f"{path}: [tool.cnnscope.{key}] must hold one table per target, like "
+                            f"[tool.cnnscope.{key}.NAME] with max-params = \"2M\"; got {short(value)}")
+    return value
 
 
 def entries_from_pyproject(path: Path) -> list:
@@ -107,17 +115,23 @@ def entries_from_pyproject(path: Path) -> list:
     table = read_tool_table(path)
     if not table:
         raise CnnscopeError(f"{path} has no [tool.cnnscope] table; give a TARGET, or add budgets (see docs/ci.md)")
+    table = normalized(table, f"{path}: [tool.cnnscope]")
     for key in table:
-        if key.replace("-", "_") not in TOP_LEVEL_KEYS and key not in TOP_LEVEL_KEYS:
-            raise CnnscopeError(f"{path}: unknown key '{key}' in [tool.cnnscope]{did_you_mean(key, TOP_LEVEL_KEYS)}")
+        if key not in TOP_LEVEL_KEYS:
+            shown = key.replace("_", "-")
+            raise CnnscopeError(f"{path}: unknown key {short(shown)} in [tool.cnnscope]"
+                                f"{did_you_mean(shown, [k.replace('_', '-') for k in TOP_LEVEL_KEYS])}")
     defaults = {k: v for k, v in table.items() if k not in ("architectures", "specs", "commands")}
     entries = [
         _entry(name, budget, defaults, f"[tool.cnnscope.architectures.{name}]")
-        for name, budget in table.get("architectures", {}).items()
+        for name, budget in _tables(table, "architectures", path).items()
     ]
-    for spec_path, budget in table.get("specs", {}).items():
-        resolved = (path.parent / spec_path)
-        entries.append(_entry(str(resolved), budget, defaults, f'[tool.cnnscope.specs."{spec_path}"]'))
+    for spec_path, budget in _tables(table, "specs", path).items():
+        resolved = path.parent / spec_path
+        where = f'[tool.cnnscope.specs."{spec_path}"]'
+        if not resolved.exists():
+            raise CnnscopeError(f"{path}: {where}: no such spec file {resolved}; paths are relative to pyproject.toml")
+        entries.append(_entry(str(resolved), budget, defaults, where))
     if not entries:
         raise CnnscopeError(f"{path}: [tool.cnnscope] lists no architectures or specs to check")
     return entries

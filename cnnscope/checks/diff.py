@@ -5,30 +5,52 @@ import json
 from pathlib import Path
 
 from ..analysis.analyzer import SCHEMA_VERSION
-from ..errors import CnnscopeError
+from ..errors import CnnscopeError, printable, short
+from ..sources.bounds import MAX_SPEC_BYTES, load_document
 
 LAYER_FIELDS = ("type", "output_shape", "params", "activation_bytes", "macs")
 
 
 def load_summary(path: Path) -> dict | None:
-    """A saved `cnnscope summary --format json`, or None if the JSON file is a spec."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    """A saved `cnnscope summary --format json`, or None if the JSON file is a spec. Checked before use."""
+    data = load_document(path, MAX_SPEC_BYTES, "json")
     if not isinstance(data, dict) or "totals" not in data:
         return None
-    if data.get("schema_version") != SCHEMA_VERSION:
+    version = data.get("schema_version")
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise CnnscopeError(
-            f"{path} is a summary of schema version {data.get('schema_version', 'unknown')}, this cnnscope reads "
-            f"version {SCHEMA_VERSION}; regenerate it with cnnscope summary --format json"
+            f"{path} is a summary of schema version {short(version)}, this cnnscope reads "
+            f"version {SCHEMA_VERSION} (an integer); regenerate it with cnnscope summary --format json"
         )
+    _check_summary(data, str(path))
     return data
+
+
+def _check_summary(data: dict, where: str) -> None:
+    """The keys and types diff() reads: a damaged summary is one line, not a traceback."""
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    if not isinstance(data.get("model"), str):
+        raise CnnscopeError(f"{where}: 'model' must be the model's name; regenerate the summary")
+    totals, layers = data.get("totals"), data.get("layers")
+    if not isinstance(totals, dict) or not totals or not all(number(v) for v in totals.values()):
+        raise CnnscopeError(f"{where}: 'totals' must be a table of numbers; regenerate the summary")
+    if not isinstance(layers, list):
+        raise CnnscopeError(f"{where}: 'layers' must be a list of layer rows; regenerate the summary")
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, dict) or not isinstance(layer.get("name"), str):
+            raise CnnscopeError(f"{where}: layers[{index}] must be a row with a 'name'; regenerate the summary")
+        missing = [key for key in LAYER_FIELDS if key not in layer]
+        if missing:
+            raise CnnscopeError(f"{where}: layers[{index}] has no '{missing[0]}'; regenerate the summary")
+        if not isinstance(layer["type"], str) or not number(layer["params"]):
+            raise CnnscopeError(f"{where}: layers[{index}] has a 'type' or 'params' of the wrong type")
 
 
 def summary_of(target: str, **options) -> dict:
     """TARGET in the JSON summary form: a saved summary as it is, anything else analyzed."""
-    if target.lower().endswith(".json") and Path(target).is_file():
+    if target.lower().endswith(".json") and Path(target).exists():
         saved = load_summary(Path(target))
         if saved is not None:
             return saved
@@ -54,6 +76,8 @@ def diff(a: dict, b: dict) -> dict:
     changed.sort(key=lambda c: order[c["name"]])
     totals = {}
     for key, before in a["totals"].items():
+        if key not in b["totals"]:
+            continue  # a total only one side has: nothing to compare
         after = b["totals"][key]
         totals[key] = {"a": before, "b": after, "change": after - before,
                        "relative": None if before == 0 else (after - before) / before}
@@ -79,13 +103,13 @@ def render(d: dict, fmt: str) -> str:
     from tabulate import tabulate
 
     tablefmt = "github" if fmt == "markdown" else "simple"
-    rows = [[f"+ {l['name']}", l["type"], "", _value(l["output_shape"]), "", f"{l['params']:,}"] for l in d["added"]]
-    rows += [[f"- {l['name']}", l["type"], _value(l["output_shape"]), "", f"{l['params']:,}", ""] for l in d["removed"]]
+    rows = [[f"+ {printable(l['name'])}", l["type"], "", _value(l["output_shape"]), "", f"{l['params']:,}"] for l in d["added"]]
+    rows += [[f"- {printable(l['name'])}", l["type"], _value(l["output_shape"]), "", f"{l['params']:,}", ""] for l in d["removed"]]
     for c in d["changed"]:
         ch = c["changes"]
         shape = ch.get("output_shape", [None, None])
         params = ch.get("params", [None, None])
-        rows.append([f"~ {c['name']}", " -> ".join(ch["type"]) if "type" in ch else "",
+        rows.append([f"~ {printable(c['name'])}", " -> ".join(ch["type"]) if "type" in ch else "",
                      _value(shape[0]) if shape[0] else "", _value(shape[1]) if shape[1] else "",
                      _value(params[0]) if params[0] is not None else "", _value(params[1]) if params[1] is not None else ""])
     layers = tabulate(rows, ["Layer", "Type", "Shape (A)", "Shape (B)", "Params (A)", "Params (B)"], tablefmt=tablefmt,

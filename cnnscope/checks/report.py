@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..errors import printable
 from .budgets import LIMITS
 
 
@@ -30,7 +31,7 @@ def render_checks(results, fmt: str) -> str:
     if fmt == "markdown":
         from tabulate import tabulate
 
-        rows = [[f"`{e.target}`", name.replace("_", "-"), fmt_(value), fmt_(allowed), "❌ over" if v else "✅ ok"]
+        rows = [[f"`{printable(e.target)}`", name.replace("_", "-"), fmt_(value), fmt_(allowed), "❌ over" if v else "✅ ok"]
                 for e, _, name, value, allowed, fmt_, v in _rows(results)]
         failed = [(e, v) for e, _, _, _, _, _, v in _rows(results) if v]
         text = "### cnnscope budget check\n\n" + tabulate(rows, ["Target", "Budget", "Value", "Limit", "Status"],

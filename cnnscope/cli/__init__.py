@@ -6,39 +6,62 @@ when a name is not a built-in or the command list is shown.
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from ..errors import CnnscopeError
+from ..environment import flag
+from ..errors import CnnscopeError, describe, printable
 from . import model_commands, training_commands
 from .output import warn
 
 BUILTIN_COMMANDS = {command.name: command for command in (*model_commands.COMMANDS, *training_commands.COMMANDS)}
 
 
-def _show_plugin_warnings() -> None:
+INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE: a bug in cnnscope (or a plugin), not in the input
+
+
+def _show_plugin_warnings(succeeded: bool = False) -> None:
     discovery = sys.modules.get("cnnscope.plugins.discovery")  # not loaded: nothing to show, nothing to import
     registry = discovery.loaded() if discovery else None
-    if registry is not None:
-        warn(registry.take_warnings())
+    if registry is None:
+        return
+    warn(registry.take_warnings())
+    clashes = [*registry.clashes, *registry.rules.clashes]
+    if succeeded and clashes:  # the commands that use a clashing name fail with it; the others say it once
+        warn([f"{len(clashes)} name clash(es) between plugins; `cnnscope plugins` shows them"])
+        registry.clashes.clear()
 
 
 class CnnscopeGroup(click.Group):
-    """Turns CnnscopeError into one line and exit 2; --debug (or CNNSCOPE_DEBUG=1) shows tracebacks."""
+    """Bad input: one line and exit 2. A bug: one line and exit 70. --debug (CNNSCOPE_DEBUG=1) shows tracebacks."""
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except CnnscopeError as exc:
             if _debug(ctx):
                 raise
             _show_plugin_warnings()
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
-        finally:
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `cnnscope CMD`: Click shows the help
+                raise
+            command = exc.ctx.command_path if exc.ctx else "cnnscope"
+            click.echo(f"error: {printable(exc.format_message())} (see {command} --help)", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the last guard: every expected failure is a CnnscopeError where it arises
+            if _debug(ctx):
+                raise
             _show_plugin_warnings()
+            click.echo(f"error: internal error: {printable(describe(exc))} (please report this, with the "
+                       "command; CNNSCOPE_DEBUG=1 shows the traceback)", err=True)
+            ctx.exit(INTERNAL_ERROR)
+        _show_plugin_warnings(succeeded=True)
+        return result
 
     def _plugin_commands(self) -> dict:
         from ..plugins import registry
@@ -61,7 +84,7 @@ class CnnscopeGroup(click.Group):
 
 
 def _debug(ctx) -> bool:
-    return bool(ctx.params.get("debug")) or os.environ.get("CNNSCOPE_DEBUG") == "1"
+    return bool(ctx.params.get("debug")) or flag("CNNSCOPE_DEBUG")
 
 
 def _project_defaults() -> dict:

@@ -125,9 +125,13 @@ def diff(a, b, batch_size, dtype, fmt, output):
 def list_architectures(fmt, output):
     """Installed architectures, their inputs and parameters."""
     from ..plugins import registry
-    from ..plugins.report import architecture_rows, render_architectures
+    from ..plugins.report import architecture_rows, clash_error, render_architectures
 
-    emit(render_architectures(architecture_rows(registry()), fmt), output)
+    rows = architecture_rows(registry())
+    emit(render_architectures(rows, fmt), output)
+    warn(f"architecture '{r['name']}' is listed without a parameter count: {r['error']}" for r in rows if r["error"])
+    if clash_error(registry()):
+        raise clash_error(registry())
 
 
 @click.command("plugins")
@@ -136,9 +140,11 @@ def list_architectures(fmt, output):
 def list_plugins(fmt, output):
     """Installed plugins, their hooks, and failures."""
     from ..plugins import registry
-    from ..plugins.report import plugin_rows, render_plugins
+    from ..plugins.report import clash_error, plugin_rows, render_plugins
 
     emit(render_plugins(plugin_rows(registry()), fmt), output)
+    if clash_error(registry()):  # the diagnostic shows the table, then fails on the clash
+        raise clash_error(registry())
 
 
 @click.command()

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, OPTIMIZER_SLOTS, POLICIES
+from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE, OPTIMIZER_SLOTS,
+                           POLICIES)
 
 
 def _parse_shape(ctx, param, value):
@@ -13,7 +14,7 @@ def _parse_shape(ctx, param, value):
         shape = [int(part) for part in value.replace("x", ",").split(",")]
     except ValueError:
         shape = []
-    if not shape or any(d <= 0 for d in shape):
+    if not shape or any(not 0 < d <= 2**31 for d in shape):
         raise click.BadParameter(f"'{value}' is not a shape; write positive integers like 28,28,1 (no batch axis)")
     return shape
 
@@ -29,9 +30,9 @@ class NameChoice(click.Choice):
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
-            from ..errors import did_you_mean
+            from ..errors import did_you_mean, short
 
-            self.fail(f"unknown {self.what} {value!r}{did_you_mean(str(value), self.choices)}; "
+            self.fail(f"unknown {self.what} {short(value)}{did_you_mean(str(value), self.choices)}; "
                       f"use one of {', '.join(self.choices)}", param, ctx)
 
 
@@ -57,7 +58,7 @@ def input_shape_option(command):
 
 
 def num_classes_option(command):
-    return click.option("--num-classes", type=click.IntRange(min=1),
+    return click.option("--num-classes", type=click.IntRange(1, 2**31),
                         help="Classes of an architecture's output; for files, warn if the final Dense differs.")(command)
 
 
@@ -69,7 +70,8 @@ def target_options(command):
 
 
 def batch_size_option(default: int | None = DEFAULT_BATCH_SIZE):
-    return click.option("--batch-size", type=click.IntRange(min=1), default=default, show_default=default is not None)
+    return click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=default,
+                        show_default=default is not None)
 
 
 def dtype_option(default: str | None = DEFAULT_DTYPE):

@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import click
 
-from ..errors import CnnscopeError
+from ..errors import CnnscopeError, printable
 
 
 def warn(lines) -> None:
     for line in lines:
-        click.echo(f"warning: {line}", err=True)
+        click.echo(f"warning: {printable(line)}", err=True)
+
+
+def _safe_lines(text: str) -> str:
+    """Control characters from hostile names (ESC, carriage return, ...) escaped; line breaks kept."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def emit(text: str, output=None) -> None:
     """stdout, or FILE written atomically: a failure leaves no half-written file."""
+    text = _safe_lines(text)
     if output is None:
         click.echo(text)
         return

@@ -1,13 +1,14 @@
 """Commands that train: train, diagnose, learning-curve, compare. Each imports Keras when run."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import click
 
 from ..errors import CnnscopeError
-from .options import format_option, optimizer_option, output_option, sets_option
+from .options import batch_size_option, format_option, optimizer_option, output_option, sets_option
 from .output import emit
 
 
@@ -18,7 +19,7 @@ def train_options(command):
                      help="digits, mnist, fashion-mnist, cifar10, cifar100, npz:PATH, or a folder of class subfolders."),
         click.option("--data-dir", type=click.Path(file_okay=False), envvar="CNNSCOPE_DATA_DIR",
                      help="Folder holding NAME.npz in Keras's key layout (or set CNNSCOPE_DATA_DIR)."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
+        batch_size_option(64),
         optimizer_option(),
         click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Default: the optimizer's."),
         click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True),
@@ -53,7 +54,7 @@ def _json(data) -> str:
 @click.command()
 @click.argument("arch", required=False)
 @train_options
-@click.option("--epochs", type=click.IntRange(min=1), help="Default 10; with --resume, the total to reach.")
+@click.option("--epochs", type=click.IntRange(1, 100_000), help="Default 10; with --resume, the total to reach.")
 @click.option("--train-size", type=click.IntRange(min=1), help="Train on this many (stratified) examples only.")
 @click.option("--output", type=click.Path(file_okay=False), help="Run folder (default runs/ARCH-DATASET-TIME).")
 @click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue an interrupted run folder.")
@@ -65,6 +66,7 @@ def train(arch, epochs, sets, resume, fmt, **kw):
     """
     from ..training.diagnosis import report
     from ..training.run_folder import RunFolder
+    from ..training.trainer import DIVERGED_EXIT
     from ..training.trainer import train as run_training
 
     if not arch and not resume:
@@ -75,6 +77,8 @@ def train(arch, epochs, sets, resume, fmt, **kw):
         click.echo(_json({**RunFolder(run).read_metrics(), "run": str(run)}))
     else:
         click.echo(f"{report(diagnosis)}\nRun folder: {run}")
+    if diagnosis.diagnosis == "diverged":
+        sys.exit(DIVERGED_EXIT)
 
 
 @click.command()
@@ -96,7 +100,7 @@ def diagnose(run_dir, target_error, bayes_error, fmt, output):
 @click.argument("arch")
 @train_options
 @click.option("--sizes", default="0.1,0.25,0.5,1.0", show_default=True, help="Fractions of the training split.")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/learning-curve-ARCH-TIME).")
 @format_option("table", "json")
 def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
@@ -116,7 +120,7 @@ def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
 @click.command()
 @click.argument("specs", nargs=-1, required=True)
 @train_options
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/compare-TIME).")
 @format_option("table", "json")
 def compare(specs, epochs, output, fmt, sets, **kw):

@@ -5,39 +5,49 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import CnnscopeError, did_you_mean
+from ..errors import CnnscopeError, did_you_mean, short
 from ..stack import Stack
 
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+MAX_HYPER = 2**31  # the bound of a number hyper-parameter that declares none
 
 
 @dataclass(frozen=True)
 class HyperParameter:
+    """low/high bound numbers (inclusive): a --set from a pull request must not make a model of a million blocks."""
+
     name: str
     type: type  # int, float, bool or str
     default: Any
     help: str = ""
     choices: tuple = ()
+    low: float | None = None
+    high: float | None = None
 
     def parse(self, text: str, arch: str):
         """A --set value, converted to this parameter's type."""
         if self.type is bool:
             lowered = str(text).lower()
             if lowered not in _TRUE | _FALSE:
-                raise CnnscopeError(f"{arch}: {self.name}={text!r} must be true or false")
+                raise CnnscopeError(f"{arch}: {self.name}={short(text)} must be true or false")
             value = lowered in _TRUE
         else:
             try:
                 value = self.type(text)
-            except ValueError:
-                raise CnnscopeError(f"{arch}: {self.name}={text!r} must be {self.type.__name__}") from None
+            except (ValueError, OverflowError):
+                raise CnnscopeError(f"{arch}: {self.name}={short(text)} must be {self.type.__name__}") from None
         self.check(value, arch)
         return value
 
     def check(self, value, arch: str) -> None:
         if self.choices and value not in self.choices:
-            raise CnnscopeError(f"{arch}: {self.name}={value!r} must be one of {', '.join(map(str, self.choices))}")
+            raise CnnscopeError(f"{arch}: {self.name}={short(value)} must be one of {', '.join(map(str, self.choices))}")
+        if self.type in (int, float) and not isinstance(value, bool) and isinstance(value, (int, float)):
+            low = -MAX_HYPER if self.low is None else self.low
+            high = MAX_HYPER if self.high is None else self.high
+            if not low <= value <= high:
+                raise CnnscopeError(f"{arch}: {self.name}={short(value)} is out of range; use {low:g} to {high:g}")
 
 
 @dataclass
@@ -95,20 +105,31 @@ class Architecture:
         classes = num_classes or self.num_classes
         hyper = self.resolve(overrides, parse=parse)
         if self.spec is not None:
-            data = self.spec(shape, classes, **hyper)
-            data.setdefault("name", self.name)
-            stack = stack_from_spec({**data, "input_shape": list(shape), "num_classes": classes}, origin=self.name)
+            data = self._call("spec", self.spec, shape, classes, **hyper)
+            if not isinstance(data, dict):
+                raise CnnscopeError(f"architecture '{self.name}' ({self.plugin} {self.version}): its spec() returned "
+                                    f"{short(data)}, not a spec table; report this to the plugin's authors")
+            data = {"name": self.name, **data, "num_classes": classes}
+            stack = stack_from_spec(data, origin=f"architecture '{self.name}'", input_shape=list(shape))
         else:
-            stack = stack_from_keras_model(self.build(shape, classes, **hyper))
+            stack = stack_from_keras_model(self._call("build", self.build, shape, classes, **hyper))
             stack.num_classes = classes
             stack.notes.append(f"{self.name} has no layer spec: analysis built its Keras model and read the model's config")
         return stack
+
+    def _call(self, what: str, function, *args, **kwargs):
+        """A plugin's function, whose failure is the plugin's, named as such, and never takes cnnscope down."""
+        from .isolation import guarded
+
+        with guarded(f"architecture '{self.name}' ({self.plugin} {self.version}): its {what}() failed"):
+            return function(*args, **kwargs)
 
     def keras_model(self, input_shape=None, num_classes=None, overrides=None, *, parse=False, rules=None):
         """The Keras model (imports Keras); rules: the registry's, for plugin layers that take lists."""
         if self.spec is None:
             hyper = self.resolve(overrides, parse=parse)
-            return self.build(tuple(input_shape or self.input_shape), num_classes or self.num_classes, **hyper)
+            return self._call("build", self.build, tuple(input_shape or self.input_shape),
+                              num_classes or self.num_classes, **hyper)
         from ..keras_build import build_keras_model
 
         custom = self.custom_objects() if self.custom_objects else None

@@ -1,10 +1,12 @@
 """Plugin discovery through the "cnnscope" entry-point group, with each plugin isolated.
 
-A plugin that fails to import or to register is skipped with one warning naming
-its distribution (CNNSCOPE_STRICT_PLUGINS=1 makes that fatal). Warnings are kept
-on the Registry; the CLI prints them. CNNSCOPE_LOAD_PLUGINS
-set to a comma-separated list of distribution names loads only those; set empty,
-only the built-ins (distribution "cnnscope").
+A plugin that fails to import or to register, whatever it raises, is skipped
+with one warning naming its distribution (CNNSCOPE_STRICT_PLUGINS=1 makes that
+fatal). Two plugins claiming one architecture or layer type is an error for
+the commands that use that name only. Warnings are kept on the Registry; the
+CLI prints them. CNNSCOPE_LOAD_PLUGINS set to a comma-separated list of
+distribution names loads only those; set empty, only the built-ins
+(distribution "cnnscope").
 """
 from __future__ import annotations
 
@@ -14,15 +16,15 @@ from importlib import metadata
 
 import pluggy
 
+from ..environment import flag
+from ..errors import CnnscopeError, did_you_mean, short
+from ..rules import Rule, RuleSet, builtin_rules
 from . import hookspecs
 from .architecture import Architecture
-from ..errors import CnnscopeError, did_you_mean
-from ..rules import Rule, RuleSet, builtin_rules
+from .isolation import guarded
 
 GROUP = "cnnscope"
 BUILTIN_DIST = "cnnscope"
-
-
 HOOKS = ("register_architectures", "register_layer_rules", "register_commands")
 
 
@@ -42,11 +44,13 @@ class PluginInfo:
 
 @dataclass
 class Registry:
-    manager: pluggy.PluginManager
+    manager: pluggy.PluginManager | None
     plugins: list
     architectures: dict  # name -> Architecture
-    rules: RuleSet
+    rules: RuleSet | None
     warnings: list = field(default_factory=list)  # lines not yet shown to the user
+    clashes: dict = field(default_factory=dict)  # architecture name -> the error for commands that use it
+    strict: bool = False
     _commands: dict | None = None
 
     def take_warnings(self) -> list:
@@ -59,11 +63,12 @@ class Registry:
             import click
 
             collector = click.Group("plugins")
-            _call_each(self.plugins, "register_commands", self.warnings, collector)
+            _call_each(self, "register_commands", collector)
             self._commands = {}
             for name, command in collector.commands.items():
                 if name in reserved:
-                    self.warnings.append(f"ignoring a plugin's command '{name}': it would replace cnnscope's own")
+                    self.warnings.append(f"ignoring the command '{name}' that a plugin registers: it would replace "
+                                         "cnnscope's own")
                 else:
                     self._commands[name] = command
         return self._commands
@@ -73,33 +78,29 @@ class Registry:
         return [p for p in self.plugins if p.error]
 
     def architecture(self, name: str) -> Architecture:
+        if name in self.clashes:
+            raise CnnscopeError(self.clashes[name])
         if name not in self.architectures:
             raise CnnscopeError(
-                f"unknown architecture '{name}'{did_you_mean(name, self.architectures)}; "
+                f"unknown architecture {short(name)}{did_you_mean(name, self.architectures)}; "
                 f"`cnnscope list` shows the {len(self.architectures)} installed"
             )
         return self.architectures[name]
 
+    def fail(self, info: PluginInfo, stage: str, error: CnnscopeError) -> None:
+        info.error = f"{stage}: {error}"
+        if self.strict:
+            raise CnnscopeError(f"plugin '{info.name}' from {info.dist} {info.version} failed to {info.error}")
+        self.warnings.append(f"skipping plugin '{info.name}' from {info.dist} {info.version}: failed to {info.error} "
+                             "(CNNSCOPE_STRICT_PLUGINS=1 makes this fatal)")
 
-def _strict() -> bool:
-    return os.environ.get("CNNSCOPE_STRICT_PLUGINS", "") not in ("", "0")
 
-
-def _wanted(dist: str) -> bool:
+def _selected() -> set | None:
+    """Distributions named by CNNSCOPE_LOAD_PLUGINS, or None to load every one."""
     selected = os.environ.get("CNNSCOPE_LOAD_PLUGINS")
-    if dist == BUILTIN_DIST or selected is None:
-        return True
-    return dist in {name.strip() for name in selected.split(",") if name.strip()}
-
-
-def _fail(info: PluginInfo, stage: str, exc: BaseException, warnings: list) -> None:
-    info.error = f"{stage}: {type(exc).__name__}: {exc}".splitlines()[0]
-    if _strict():
-        raise CnnscopeError(f"plugin '{info.name}' from {info.dist} {info.version} failed to {info.error}") from exc
-    warnings.append(
-        f"skipping plugin '{info.name}' from {info.dist} {info.version}: failed to {info.error} "
-        "(CNNSCOPE_STRICT_PLUGINS=1 makes this fatal)"
-    )
+    if selected is None:
+        return None
+    return {name.strip() for name in selected.split(",") if name.strip()}
 
 
 def _entry_points():
@@ -112,70 +113,72 @@ def _entry_points():
             yield ep, dist, (ep.dist.version if ep.dist else "")
 
 
-def _load_plugins(manager, warnings: list) -> list:
-    plugins = []
+def _load_plugins(registry: Registry) -> None:
+    selected = _selected()
+    found = set()
     for ep, dist, version in sorted(_entry_points(), key=lambda item: (item[1] != BUILTIN_DIST, item[1], item[0].name)):
-        if not _wanted(dist):
+        found.add(dist)
+        if dist != BUILTIN_DIST and selected is not None and dist not in selected:
             continue
         info = PluginInfo(ep.name, dist, version)
-        plugins.append(info)
+        registry.plugins.append(info)
         try:
-            info.module = ep.load()
-            manager.register(info.module, name=info.key)  # pluggy validates the hookimpls here
-        except Exception as exc:  # a broken plugin must not break cnnscope
-            _fail(info, "load", exc, warnings)
+            with guarded("load"):
+                info.module = ep.load()
+                registry.manager.register(info.module, name=info.key)  # pluggy validates the hookimpls here
+        except CnnscopeError as exc:
+            registry.fail(info, "load", CnnscopeError(str(exc).removeprefix("load: ")))
             continue
         for hook in HOOKS:
-            for impl in getattr(manager.hook, hook).get_hookimpls():
+            for impl in getattr(registry.manager.hook, hook).get_hookimpls():
                 if impl.plugin_name == info.key:
                     info.hooks[hook] = impl.function
-    return plugins
+    for missing in sorted((selected or set()) - found - {BUILTIN_DIST}):
+        registry.warnings.append(f"CNNSCOPE_LOAD_PLUGINS names '{missing}', which is not installed (no 'cnnscope' "
+                                 "entry point); `cnnscope plugins` lists those that are")
 
 
-def _call_each(plugins, hook: str, warnings: list, *args) -> None:
-    """Call one hook plugin by plugin, so a plugin that raises is skipped alone."""
-    for info in plugins:
+def _call_each(registry: Registry, hook: str, *args, plugins=None) -> None:
+    """Call one hook plugin by plugin, so a plugin that raises, whatever it raises, is skipped alone."""
+    for info in registry.plugins if plugins is None else plugins:
         if info.error or hook not in info.hooks:
             continue
         try:
-            info.hooks[hook](*args)
-        except CnnscopeError:
-            raise
-        except Exception as exc:
-            _fail(info, hook, exc, warnings)
+            with guarded(hook):
+                info.hooks[hook](*args)
+        except CnnscopeError as exc:
+            registry.fail(info, hook, CnnscopeError(str(exc).removeprefix(f"{hook}: ")))
 
 
-def _collect(plugins, manager, warnings: list) -> Registry:
-    architectures: dict[str, Architecture] = {}
+def _collect(registry: Registry) -> None:
     owners: dict[str, PluginInfo] = {}
-    rules = builtin_rules().copy()
     current: list[PluginInfo] = []
 
     def register_architecture(arch: Architecture) -> None:
         info = current[0]
         if not isinstance(arch, Architecture):
             raise TypeError(f"register() takes a cnnscope.Architecture, got {type(arch).__name__}")
-        if arch.name in architectures:
+        if arch.name in owners:
             first = owners[arch.name]
-            raise CnnscopeError(
+            registry.clashes[arch.name] = (
                 f"architecture '{arch.name}' is registered twice: by {first.dist} {first.version} "
-                f"and by {info.dist} {info.version}; uninstall one, or pick plugins with CNNSCOPE_LOAD_PLUGINS"
-            )
+                f"and by {info.dist} {info.version}; uninstall one, or pick plugins with CNNSCOPE_LOAD_PLUGINS")
+            registry.architectures.pop(arch.name, None)
+            return
         arch.plugin, arch.version = info.dist, info.version
-        architectures[arch.name] = arch
+        registry.architectures[arch.name] = arch
         owners[arch.name] = info
 
     def register_rule(rule: Rule) -> None:
         if not isinstance(rule, Rule):
             raise TypeError(f"register() takes a cnnscope.rules.Rule, got {type(rule).__name__}")
         info = current[0]
-        rules.add(replace(rule, source=f"{info.dist} {info.version}"))
+        registry.rules.add(replace(rule, source=f"{info.dist} {info.version}"), clash_is_error=False)
 
-    for info in plugins:
+    for info in registry.plugins:
         current[:] = [info]
-        _call_each([info], "register_architectures", warnings, register_architecture)
-        _call_each([info], "register_layer_rules", warnings, register_rule)
-    return Registry(manager, plugins, architectures, rules, warnings)
+        _call_each(registry, "register_architectures", register_architecture, plugins=[info])
+        _call_each(registry, "register_layer_rules", register_rule, plugins=[info])
 
 
 _REGISTRY: Registry | None = None
@@ -188,7 +191,11 @@ def registry() -> Registry:
         manager = pluggy.PluginManager(GROUP)
         manager.add_hookspecs(hookspecs)
         warnings: list = []
-        _REGISTRY = _collect(_load_plugins(manager, warnings), manager, warnings)
+        found = Registry(manager, [], {}, builtin_rules().copy(), warnings,
+                         strict=flag("CNNSCOPE_STRICT_PLUGINS", warnings))
+        _load_plugins(found)
+        _collect(found)
+        _REGISTRY = found
     return _REGISTRY
 
 

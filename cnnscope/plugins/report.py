@@ -3,21 +3,39 @@ from __future__ import annotations
 
 import json
 
+from ..errors import printable
+
 
 def architecture_rows(reg) -> list:
+    """One row per architecture; one whose spec() fails gets its error instead of a parameter count."""
     from ..analysis import analyze
+    from ..errors import CnnscopeError
 
     rows = []
     for name in sorted(reg.architectures):
         arch = reg.architectures[name]
-        # A build-only architecture would need Keras to count: list stays TensorFlow-free.
-        params = analyze(arch.stack(), rules=reg.rules).params if arch.spec is not None else None
+        params, error = None, None
+        if arch.spec is not None:  # a build-only architecture would need Keras to count: list stays TensorFlow-free
+            try:
+                params = analyze(arch.stack(), rules=reg.rules).params
+            except CnnscopeError as exc:
+                error = str(exc)
         rows.append({
             "name": name, "description": arch.description, "input_shape": list(arch.input_shape),
             "num_classes": arch.num_classes, "params": params, "plugin": arch.plugin, "version": arch.version,
-            "hyperparameters": {h.name: h.default for h in arch.hyperparameters},
+            "hyperparameters": {h.name: h.default for h in arch.hyperparameters}, "error": error,
         })
     return rows
+
+
+def clash_error(reg):
+    """The error that `list` and `plugins` end with when two plugins claim one name, else None."""
+    from ..errors import CnnscopeError
+
+    clashes = [*reg.clashes.values(), *reg.rules.clashes]
+    if not clashes:
+        return None
+    return CnnscopeError(clashes[0] if len(clashes) == 1 else f"{len(clashes)} name clashes: " + "; ".join(clashes))
 
 
 def plugin_rows(reg) -> list:
@@ -34,8 +52,9 @@ def _table(rows: list, headers: list, fmt: str) -> str:
 def render_architectures(rows: list, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2)
-    table = [[r["name"], r["description"], "x".join(map(str, r["input_shape"])), r["num_classes"],
-              "-" if r["params"] is None else f"{r['params']:,}", f"{r['plugin']} {r['version']}"] for r in rows]
+    table = [[r["name"], printable(r["description"]), "x".join(map(str, r["input_shape"])), r["num_classes"],
+              ("broken" if r["error"] else "-") if r["params"] is None else f"{r['params']:,}",
+              f"{r['plugin']} {r['version']}"] for r in rows]
     return _table(table, ["Name", "Description", "Input", "Classes", "Params", "Plugin"], fmt)
 
 
@@ -43,5 +62,5 @@ def render_plugins(rows: list, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2)
     table = [[r["name"], r["distribution"], r["version"], ", ".join(r["hooks"]) or "-",
-              "ok" if r["status"] == "ok" else f"failed: {r['error']}"] for r in rows]
+              "ok" if r["status"] == "ok" else printable(f"failed: {r['error']}")] for r in rows]
     return _table(table, ["Plugin", "Distribution", "Version", "Hooks", "Status"], fmt)

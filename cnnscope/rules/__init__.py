@@ -11,26 +11,37 @@ __all__ = ["BASE_ARGS", "REQUIRED", "RF", "Layer", "Result", "Rule", "RuleSet", 
 class RuleSet:
     def __init__(self):
         self._rules: dict[str, Rule] = {}
+        self._clashes: dict[str, str] = {}  # layer type -> the error for stacks that use it
 
-    def add(self, rule: Rule) -> None:
+    def add(self, rule: Rule, clash_is_error: bool = True) -> None:
+        """A second rule for a layer type is an error: now, or (clash_is_error=False, for plugins) when used."""
         for name in rule.class_names:
             existing = self._rules.get(name)
             if existing is not None and existing is not rule:
-                raise CnnscopeError(
-                    f"two rules for layer type '{name}': from {existing.source} and from {rule.source}; "
-                    "uninstall or disable one of them"
-                )
+                message = (f"two rules for layer type '{name}': from {existing.source} and from {rule.source}; "
+                           "uninstall or disable one of them")
+                if clash_is_error:
+                    raise CnnscopeError(message)
+                self._clashes[name] = message
+                continue
             self._rules[name] = rule
 
     def get(self, class_name: str) -> Rule | None:
+        if class_name in self._clashes:
+            raise CnnscopeError(self._clashes[class_name])
         return self._rules.get(class_name)
 
     def names(self) -> list[str]:
         return sorted(self._rules)
 
+    @property
+    def clashes(self) -> list:
+        return list(self._clashes.values())
+
     def copy(self) -> "RuleSet":
         new = RuleSet()
         new._rules = dict(self._rules)
+        new._clashes = dict(self._clashes)
         return new
 
 

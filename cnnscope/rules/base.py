@@ -13,7 +13,7 @@ from fractions import Fraction
 from math import prod  # noqa: F401 (re-exported: rules and plugin rules count elements with it)
 from typing import Callable
 
-from ..errors import LayerError, did_you_mean
+from ..errors import LayerError, did_you_mean, short
 
 
 class _Required:
@@ -119,23 +119,23 @@ class Layer:
         """An int-or-tuple argument as an n-tuple of ints, as Keras's standardize_tuple does."""
         value = self.cfg[key]
         if isinstance(value, bool):
-            raise self.error(f"{key}={value!r} must be an integer or a list of {n} integers")
+            raise self.error(f"{key}={short(value)} must be an integer or a list of {n} integers")
         if isinstance(value, int):
             value = (value,) * n
         try:
             value = tuple(value)
         except TypeError:
-            raise self.error(f"{key}={value!r} must be an integer or a list of {n} integers") from None
+            raise self.error(f"{key}={short(value)} must be an integer or a list of {n} integers") from None
         if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise self.error(f"{key}={list(value)!r} must be an integer or a list of {n} integers")
+            raise self.error(f"{key}={short(list(value))} must be an integer or a list of {n} integers")
         if any(v < minimum for v in value):
-            raise self.error(f"{key}={list(value)!r} must be >= {minimum}")
+            raise self.error(f"{key}={short(list(value))} must be >= {minimum}")
         return value
 
     def positive_int(self, key: str) -> int:
         value = self.cfg[key]
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise self.error(f"{key}={value!r} must be a positive integer")
+            raise self.error(f"{key}={short(value)} must be a positive integer")
         return value
 
     def choice(self, key: str, allowed) -> str:
@@ -143,7 +143,7 @@ class Layer:
         value = value.lower() if isinstance(value, str) else value
         if value not in allowed:
             raise self.error(
-                f"{key}={value!r} is not one of {', '.join(repr(a) for a in allowed)}"
+                f"{key}={short(value)} is not one of {', '.join(repr(a) for a in allowed)}"
                 + (did_you_mean(value, allowed) if isinstance(value, str) else "")
             )
         return value
@@ -178,7 +178,7 @@ class Layer:
         """A Keras axis (counting the batch as axis 0, negatives from the end) as an index into a batchless shape."""
         rank = len(self.input_shape) if rank is None else rank
         if not isinstance(axis, int) or isinstance(axis, bool):
-            raise self.error(f"axis={axis!r} must be an integer")
+            raise self.error(f"axis={short(axis)} must be an integer")
         full = axis + rank + 1 if axis < 0 else axis
         if not 1 <= full <= rank:
             raise self.error(f"axis={axis} is out of range for input shape {list(self.input_shape)} (the batch axis 0 cannot be used)")

@@ -1,6 +1,7 @@
 """Core layers: InputLayer, Dense, Flatten, Embedding, activations, dropout and noise."""
 from __future__ import annotations
 
+from ..errors import short
 from .base import RF_FRESH, RF_NONE, REQUIRED, Layer, Result, Rule, activation_flops, bias_and_activation_flops, prod
 
 INPUT_DEFAULTS = {
@@ -82,7 +83,7 @@ def prelu(layer: Layer) -> Result:
     if shared is not None:
         for axis in [shared] if isinstance(shared, int) else shared:
             if not isinstance(axis, int) or not 1 <= axis <= len(shape):
-                raise layer.error(f"shared_axes={shared!r} must name axes 1..{len(shape)} of the input (0 is the batch)")
+                raise layer.error(f"shared_axes={short(shared)} must name axes 1..{len(shape)} of the input (0 is the batch)")
             shape[axis - 1] = 1
     return Result(output_shape=layer.input_shape, params=prod(shape), extra_flops=2 * prod(layer.input_shape))
 
@@ -90,7 +91,7 @@ def prelu(layer: Layer) -> Result:
 def dropout(layer: Layer) -> Result:
     rate = layer.cfg["rate"]
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-        raise layer.error(f"rate={rate!r} must be a number between 0 and 1")
+        raise layer.error(f"rate={short(rate)} must be a number between 0 and 1")
     if layer.class_name.startswith("SpatialDropout"):
         n = layer.spatial_rank
         layer.expect_rank(n + 1, f"{n} spatial axes and a channel axis")

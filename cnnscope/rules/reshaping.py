@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from ..errors import short
 from .base import RF_NONE, REQUIRED, Layer, Result, Rule, prod, rf_scale
 
 
 def _pairs(layer: Layer, key: str, n: int) -> tuple:
     """Keras's padding/cropping forms: int, n ints (symmetric), or n (before, after) pairs."""
     value = layer.cfg[key]
-    bad = layer.error(f"{key}={value!r} must be an integer, {n} integers, or {n} pairs of integers")
+    bad = layer.error(f"{key}={short(value)} must be an integer, {n} integers, or {n} pairs of integers")
     if isinstance(value, int) and not isinstance(value, bool):
         pairs = ((value, value),) * n
     elif isinstance(value, (list, tuple)) and n == 1 and len(value) == 2 and all(isinstance(v, int) for v in value):
@@ -21,7 +22,7 @@ def _pairs(layer: Layer, key: str, n: int) -> tuple:
     if not all(len(p) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in p) for p in pairs):
         raise bad
     if any(v < 0 for p in pairs for v in p):
-        raise layer.error(f"{key}={value!r} cannot be negative")
+        raise layer.error(f"{key}={short(value)} cannot be negative")
     return pairs
 
 
@@ -84,7 +85,7 @@ def rescaling(layer: Layer) -> Result:
 def reshape(layer: Layer) -> Result:
     target = layer.cfg["target_shape"]
     if not isinstance(target, (list, tuple)) or not all(isinstance(d, int) and not isinstance(d, bool) for d in target):
-        raise layer.error(f"target_shape={target!r} must be a list of integers")
+        raise layer.error(f"target_shape={short(target)} must be a list of integers")
     unknown = [i for i, d in enumerate(target) if d == -1]
     if len(unknown) > 1 or any(d == 0 or d < -1 for d in target):
         raise layer.error(f"target_shape={list(target)} may hold one -1 and otherwise positive sizes")
@@ -105,7 +106,7 @@ def reshape(layer: Layer) -> Result:
 def permute(layer: Layer) -> Result:
     dims = layer.cfg["dims"]
     if not isinstance(dims, (list, tuple)) or sorted(dims) != list(range(1, len(dims) + 1)):
-        raise layer.error(f"dims={dims!r} must be a permutation of 1..N (axis 0 is the batch)")
+        raise layer.error(f"dims={short(dims)} must be a permutation of 1..N (axis 0 is the batch)")
     layer.expect_rank(len(dims))
     return Result(output_shape=tuple(layer.input_shape[d - 1] for d in dims), rf=RF_NONE)
 

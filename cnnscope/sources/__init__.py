@@ -32,8 +32,6 @@ def load_file(path, input_shape=None) -> Stack:
         stack = load_keras_file(path)
         return with_input_shape(stack, input_shape) if input_shape else stack
     if suffix in SPEC_SUFFIXES:
-        if not path.is_file():
-            raise CnnscopeError(f"{path}: no such file")
         return load_spec_file(path, input_shape)
     if suffix in (".h5", ".hdf5"):
         raise CnnscopeError(f"{path}: legacy HDF5 models are not read; re-save it with model.save('model.keras')")

@@ -5,14 +5,41 @@ are flattened into their layers (named "outer/inner").
 """
 from __future__ import annotations
 
-from ..errors import CnnscopeError
+from ..errors import CnnscopeError, short
 from ..stack import LayerSpec, Stack
+from .bounds import MAX_LAYERS, MAX_MODEL_NESTING
 
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 
 
+class _Malformed(CnnscopeError):
+    pass
+
+
+def _entry(value, where: str) -> dict:
+    """A serialized layer: {"class_name": str, "config": {...}, ...}, checked before any use."""
+    if not isinstance(value, dict):
+        raise _Malformed(f"{where} must be a layer table, got {short(value)}")
+    if not isinstance(value.get("class_name"), str):
+        raise _Malformed(f"{where}.class_name must be a string, got {short(value.get('class_name'))}")
+    if not isinstance(value.get("config", {}), dict):
+        raise _Malformed(f"{where}.config must be a table, got {short(value.get('config'))}")
+    name = value.get("name", value.get("config", {}).get("name", ""))
+    if not isinstance(name, str):
+        raise _Malformed(f"{where}.name must be a string, got {short(name)}")
+    return value
+
+
+def _list(value, where: str) -> list:
+    if not isinstance(value, list):
+        raise _Malformed(f"{where} must be a list, got {short(value)}")
+    return value
+
+
 def _is_model(entry: dict) -> bool:
-    return entry.get("class_name") in MODEL_CLASSES or "layers" in entry.get("config", {})
+    config = entry.get("config")
+    return (isinstance(entry.get("class_name"), str) and entry["class_name"] in MODEL_CLASSES) or (
+        isinstance(config, dict) and "layers" in config)
 
 
 def _history_names(args) -> list[str]:
@@ -33,11 +60,15 @@ def _node_inputs(node) -> list[str]:
     return [item[0] for item in node]
 
 
-def _endpoints(value) -> list[str]:
+def _endpoints(value, where: str) -> list[str]:
     """input_layers/output_layers: ["name", 0, 0] for one tensor, [[...], [...]] for several."""
+    _list(value, where)
     if value and isinstance(value[0], str):
         return [value[0]]
-    return [item[0] for item in value]
+    names = [item[0] if isinstance(item, list) and item else None for item in value]
+    if not names or not all(isinstance(name, str) for name in names):
+        raise _Malformed(f"{where} must name layers, like [\"input_layer\", 0, 0]; got {short(value)}")
+    return names
 
 
 def _shape_of(entry: dict):
@@ -51,6 +82,8 @@ class _Flattener:
         self.layers: list[LayerSpec] = []
 
     def add(self, entry: dict, name: str, inputs: list[str], trainable: bool) -> str:
+        if len(self.layers) >= MAX_LAYERS:
+            raise _Malformed(f"more than {MAX_LAYERS:,} layers")
         config = {k: v for k, v in entry.get("config", {}).items() if k != "name"}
         if not trainable:
             config["trainable"] = False
@@ -59,6 +92,8 @@ class _Flattener:
 
     def model(self, entry: dict, inbound: list[str] | None, prefix: str, trainable: bool) -> list[str]:
         cfg = entry["config"]
+        if prefix.count("/") >= MAX_MODEL_NESTING:
+            raise _Malformed(f"models nested more than {MAX_MODEL_NESTING} deep (at {short(prefix, 80)})")
         trainable = trainable and cfg.get("trainable", True)
         if entry.get("class_name") == "Sequential" or "input_layers" not in cfg:
             return self.sequential(entry, inbound, prefix, trainable)
@@ -66,8 +101,9 @@ class _Flattener:
 
     def sequential(self, entry, inbound, prefix, trainable) -> list[str]:
         current = inbound[0] if inbound else None
-        for layer in entry["config"]["layers"]:
-            name = prefix + layer["config"].get("name", layer["class_name"].lower())
+        for index, layer in enumerate(_list(entry["config"]["layers"], f"{prefix or 'model'} layers")):
+            layer = _entry(layer, f"{prefix}layers[{index}]")
+            name = prefix + layer.get("config", {}).get("name", layer["class_name"].lower())
             if layer["class_name"] == "InputLayer":
                 if current is None:
                     current = self.add(layer, name, [], True)
@@ -83,38 +119,52 @@ class _Flattener:
 
     def functional(self, entry, inbound, prefix, trainable) -> list[str]:
         cfg = entry["config"]
-        inputs = _endpoints(cfg["input_layers"])
+        inputs = _endpoints(cfg["input_layers"], f"{prefix}input_layers")
         alias: dict[str, str] = {}
         if inbound is not None:
             if len(inbound) != len(inputs):
                 raise CnnscopeError(f"nested model '{cfg.get('name')}' takes {len(inputs)} inputs but is called with {len(inbound)}")
             alias.update(zip(inputs, inbound))
-        for layer in cfg["layers"]:
-            own = layer.get("name") or layer["config"]["name"]
+        for index, layer in enumerate(_list(cfg["layers"], f"{prefix or 'model'} layers")):
+            layer = _entry(layer, f"{prefix}layers[{index}]")
+            own = layer.get("name") or layer.get("config", {}).get("name")
+            if not own:
+                raise _Malformed(f"{prefix}layers[{index}] has no name")
             name = prefix + own
             if layer["class_name"] == "InputLayer":
                 if own not in alias:
                     alias[own] = self.add(layer, name, [], True)
                 continue
-            nodes = layer.get("inbound_nodes", [])
+            nodes = _list(layer.get("inbound_nodes", []), f"layer '{name}' inbound_nodes")
             if len(nodes) != 1:
                 raise CnnscopeError(
                     f"layer '{name}' is called {len(nodes)} times (shared weights); cnnscope analyzes layers called once"
                 )
+            missing = [source for source in _node_inputs(nodes[0]) if source not in alias]
+            if missing:
+                raise _Malformed(f"layer '{name}' takes its input from {short(missing[0])}, which is no earlier layer")
             sources = [alias[source] for source in _node_inputs(nodes[0])]
             if _is_model(layer):
                 alias[own] = self.model(layer, sources, name + "/", trainable)[0]
             else:
                 alias[own] = self.add(layer, name, sources, trainable)
-        return [alias[name] for name in _endpoints(cfg["output_layers"])]
+        outputs = _endpoints(cfg["output_layers"], f"{prefix}output_layers")
+        unknown = [name for name in outputs if name not in alias]
+        if unknown:
+            raise _Malformed(f"output_layers names {short(unknown[0])}, which is no layer of the model")
+        return [alias[name] for name in outputs]
 
 
 def stack_from_keras_config(obj: dict, source: str = "keras") -> Stack:
-    if not isinstance(obj, dict) or "config" not in obj or not _is_model(obj):
+    if not isinstance(obj, dict) or not isinstance(obj.get("config"), dict) or not _is_model(obj):
         raise CnnscopeError("this is not a Keras model config (expected a Sequential or Functional model's config)")
     flattener = _Flattener()
     try:
-        flattener.model(obj, None, "", True)
-    except (KeyError, IndexError, TypeError) as exc:
-        raise CnnscopeError(f"the Keras model config is malformed or from an unsupported Keras version ({exc!r})") from None
-    return Stack(flattener.layers, name=obj["config"].get("name", "model"), source=source)
+        flattener.model(_entry(obj, "the model"), None, "", True)
+    except _Malformed as exc:
+        raise CnnscopeError(f"the Keras model config is malformed: {exc}") from None
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        raise CnnscopeError(f"the Keras model config is malformed or from an unsupported Keras version "
+                            f"({type(exc).__name__}: {short(str(exc), 80)})") from None
+    name = obj["config"].get("name", "model")
+    return Stack(flattener.layers, name=name if isinstance(name, str) and name else "model", source=source)

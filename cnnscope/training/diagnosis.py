@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from ..errors import CnnscopeError
+from ..errors import CnnscopeError, short
 
 DEFAULT_MARGIN = 0.02  # default target error = Bayes error + 2 percentage points
 RISE = 0.005  # validation error this far above its minimum counts as rising
@@ -63,7 +63,7 @@ class Diagnosis:
 
 def _check_rate(name: str, value) -> float:
     if value is None or not (0 <= value <= 1):
-        raise CnnscopeError(f"{name}={value!r} must be an error rate between 0 and 1")
+        raise CnnscopeError(f"{name}={short(value)} must be an error rate between 0 and 1")
     return float(value)
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import CnnscopeError
+from ..errors import CnnscopeError, short
 from ..writing import atomic_write_text
 from .run_folder import RunFolder
 
@@ -36,9 +36,9 @@ def parse_sizes(text: str) -> list:
     try:
         sizes = sorted({float(part) for part in text.split(",") if part.strip()})
     except ValueError:
-        raise CnnscopeError(f"--sizes {text!r} must be fractions like 0.1,0.25,0.5,1.0") from None
+        raise CnnscopeError(f"--sizes {short(text)} must be fractions like 0.1,0.25,0.5,1.0") from None
     if not sizes or sizes[0] <= 0 or sizes[-1] > 1:
-        raise CnnscopeError(f"--sizes {text!r} must be fractions in (0, 1]")
+        raise CnnscopeError(f"--sizes {short(text)} must be fractions in (0, 1]")
     return sizes
 
 

@@ -50,11 +50,24 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
 
     def read_json(self, name: str) -> dict:
-        """One of the folder's JSON files: CONFIG, STATE, SUMMARY or METRICS."""
+        """One of the folder's JSON files: CONFIG, STATE, SUMMARY or METRICS; damage is one line, not a traceback."""
+        from ..sources.bounds import MAX_SPEC_BYTES, load_document
+
+        if not (self / name).exists():
+            raise CnnscopeError(f"{self.path} has no {name}; is it a cnnscope run folder?")
         try:
-            return json.loads((self / name).read_text())
-        except FileNotFoundError:
-            raise CnnscopeError(f"{self.path} has no {name}; is it a cnnscope run folder?") from None
+            data = load_document(self / name, MAX_SPEC_BYTES, "json")
+        except CnnscopeError as exc:
+            raise CnnscopeError(f"the run folder is damaged: {exc}") from None
+        if not isinstance(data, dict):
+            raise CnnscopeError(f"the run folder is damaged: {self / name} is not a JSON object")
+        return data
+
+    def read_state(self) -> dict:
+        state = self.read_json(self.STATE)
+        if type(state.get("epochs_run")) is not int or state["epochs_run"] < 0:
+            raise CnnscopeError(f"the run folder is damaged: {self / self.STATE} has no valid epochs_run")
+        return state
 
     def write_json(self, name: str, data) -> None:
         atomic_write_text(self / name, json.dumps(data, indent=2, default=float))
@@ -68,9 +81,18 @@ class RunFolder:
         return (self / self.HISTORY).is_file()
 
     def read_history(self) -> list:
-        with open(self / self.HISTORY, newline="") as handle:
-            return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
-                    for row in csv.DictReader(handle)]
+        try:
+            with open(self / self.HISTORY, newline="", encoding="utf-8") as handle:
+                rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+                        for row in csv.DictReader(handle)]
+        except FileNotFoundError:
+            raise CnnscopeError(f"{self.path} has no {self.HISTORY}; is it a cnnscope run folder?") from None
+        except (ValueError, TypeError, AttributeError, UnicodeDecodeError, csv.Error) as exc:
+            raise CnnscopeError(f"the run folder is damaged: {self / self.HISTORY} cannot be read "
+                                f"({type(exc).__name__})") from None
+        if any(set(row) != set(HISTORY_FIELDS) for row in rows):
+            raise CnnscopeError(f"the run folder is damaged: {self / self.HISTORY} lacks columns of {HISTORY_FIELDS}")
+        return rows
 
     def write_history(self, rows: list) -> None:
         out = io.StringIO()

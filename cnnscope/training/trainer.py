@@ -55,6 +55,9 @@ class Interrupted(CnnscopeError):
     exit_code = 130
 
 
+DIVERGED_EXIT = 3  # the run finished, but its loss became NaN or infinite: CI must not take it for a good run
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -89,26 +92,29 @@ class _Data:
             setattr(self, f"y_{name}", y[:keep])
 
 
-def _augmented(x, y, batch_size, seed):
-    """A streaming pipeline of randomly shifted (and for RGB, flipped) batches, fed by worker threads."""
+def epoch_order(seed: int, epoch: int, n: int):
+    """The order of the training examples in EPOCH: a function of (seed, epoch) alone, so a resumed run
+    visits the data exactly as the uninterrupted one does."""
+    return np.random.default_rng((seed, epoch)).permutation(n)
+
+
+def _augmented(x, y, batch_size, seed, epoch):
+    """One epoch of randomly shifted (and for RGB, flipped) batches, fed by worker threads; deterministic
+    per (seed, epoch, batch)."""
     import keras
+
+    order = epoch_order(seed, epoch, len(x))
 
     class Augmented(keras.utils.PyDataset):
         def __init__(self):
             super().__init__(workers=2, use_multiprocessing=False)
-            self.order = np.random.default_rng(seed).permutation(len(x))
-            self.epoch_seed = seed
 
         def __len__(self):
             return math.ceil(len(x) / batch_size)
 
-        def on_epoch_end(self):
-            self.epoch_seed += 1
-            np.random.default_rng(self.epoch_seed).shuffle(self.order)
-
         def __getitem__(self, index):
-            rng = np.random.default_rng((self.epoch_seed, index))
-            picked = self.order[index * batch_size:(index + 1) * batch_size]
+            rng = np.random.default_rng((seed, epoch, index))
+            picked = order[index * batch_size:(index + 1) * batch_size]
             batch = x[picked].copy()
             for i in range(len(batch)):
                 dy, dx = rng.integers(-2, 3, size=2)
@@ -118,6 +124,11 @@ def _augmented(x, y, batch_size, seed):
             return batch, y[picked]
 
     return Augmented()
+
+
+def _seed_states(model) -> list:
+    """The random-number generators' states (Dropout's, ...): Keras's .keras file does not keep them."""
+    return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
 
 
 def _recorder(run: "_Run"):
@@ -152,6 +163,7 @@ def _recorder(run: "_Run"):
             folder.save_checkpoint(self.model)
             folder.write_history(rows)
             state["epochs_run"] = row["epoch"]
+            state["seed_states"] = [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)]
             folder.write_json(RunFolder.STATE, state)  # last: it commits the epoch
             _say(f"epoch {row['epoch']}: train error {row['train_error']:.2%} (inference mode; Keras's running "
                  f"{1 - row['accuracy']:.2%}), validation error {row['val_error']:.2%}, {seconds:.1f}s")
@@ -211,14 +223,31 @@ class _Run:
         return self.opts.batch_size * self.replicas
 
 
+def _saved_options(folder: RunFolder, epochs: int) -> TrainOptions:
+    """The options a run folder was started with; --epochs (the total to reach) may extend it."""
+    from dataclasses import fields
+
+    config = folder.read_json(RunFolder.CONFIG)
+    saved = config.get("options") if isinstance(config, dict) else None
+    known = {f.name for f in fields(TrainOptions)}
+    if not isinstance(saved, dict) or not set(saved) <= known or not isinstance(saved.get("epochs"), int):
+        raise CnnscopeError(f"{folder}: {RunFolder.CONFIG} is damaged (no valid 'options'); start a new run")
+    state = folder.read_state()
+    folder.read_history()  # damage found now, before the data and Keras load
+    done = state["epochs_run"]
+    if epochs and epochs < done:
+        raise CnnscopeError(f"{folder} has already run {done} epochs; --epochs is the total to reach, so give more "
+                            f"than {done} (or leave it out to finish the {saved['epochs']} it was started with)")
+    return TrainOptions(**{**saved, "epochs": epochs or max(saved["epochs"], done)})
+
+
 def _options_and_folder(opts: TrainOptions, resume: str | None) -> tuple[TrainOptions, RunFolder]:
     if resume:
         folder = RunFolder(resume)
         if not folder.is_resumable():
             raise CnnscopeError(f"{folder} is not a resumable run folder (it needs {RunFolder.CONFIG} and "
                                 f"{RunFolder.CHECKPOINT})")
-        saved = folder.read_json(RunFolder.CONFIG)["options"]
-        return TrainOptions(**{**saved, "epochs": opts.epochs or saved["epochs"]}), folder  # --epochs may extend it
+        return _saved_options(folder, opts.epochs), folder
     folder = _run_folder(opts)
     if not folder.is_empty():
         raise CnnscopeError(f"{folder} already holds a run; choose another --output, or --resume {folder}")
@@ -227,19 +256,20 @@ def _options_and_folder(opts: TrainOptions, resume: str | None) -> tuple[TrainOp
 
 def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
     """Train, write the run folder, return (run folder path, Diagnosis)."""
-    quiet_tensorflow()
-    configure_cpu_devices()
-    import keras
-
     from ..targets import resolve_architecture
 
+    # Everything that can refuse the request does so before TensorFlow loads (seconds, hundreds of MB).
     opts, folder = _options_and_folder(opts, resume)
     for name, value in (("--epochs", opts.epochs), ("--batch-size", opts.batch_size)):
         if value < 1:
             raise CnnscopeError(f"{name} must be at least 1")
-
     arch, inline = resolve_architecture(opts.architecture)
     hyper = arch.resolve({**inline, **opts.sets}, parse=True)
+
+    quiet_tensorflow()
+    configure_cpu_devices()
+    import keras
+
     distribution = Distribution(opts.strategy)  # before any TensorFlow op, as multi-worker requires
     data = _Data(opts, tuple(arch.input_shape))
     keras.utils.set_random_seed(opts.seed)
@@ -266,9 +296,16 @@ def _model(run: _Run, analysis, stack):
 
     opts, folder = run.opts, run.folder
     if run.resuming:
-        run.state = folder.read_json(RunFolder.STATE)
+        run.state = folder.read_state()
         run.rows = [row for row in folder.read_history() if row["epoch"] <= run.state["epochs_run"]]
-        return folder.load(RunFolder.CHECKPOINT, run.custom)
+        model = folder.load(RunFolder.CHECKPOINT, run.custom)
+        states, saved = _seed_states(model), run.state.get("seed_states", [])
+        if len(states) != len(saved):
+            raise CnnscopeError(f"{folder}: {RunFolder.STATE} holds {len(saved)} random-generator states but the "
+                                f"model has {len(states)}; the folder is damaged, start a new run")
+        for variable, value in zip(states, saved):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+        return model
     if run.mixed:  # keep the softmax output in float32, as Keras's mixed-precision guide advises
         stack.layers[-1].config["dtype"] = "float32"
     model = build_keras_model(stack, run.custom, rules_for(stack)) if run.arch.spec else run.arch.keras_model(
@@ -312,19 +349,9 @@ def _train_in_scope(run: _Run):
          f"{', mixed precision' if run.mixed else ''}"
          f"{f', {run.replicas} replicas (global batch {run.global_batch})' if run.replicas > 1 else ''}; "
          f"run folder {folder}")
-    fit_data = (_augmented(data.x_train, data.y_train, run.global_batch, opts.seed),) if opts.augment else (
-        data.x_train, data.y_train)
     previous_handler = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
-        if run.state["epochs_run"] < opts.epochs:
-            model.fit(
-                *fit_data, batch_size=None if opts.augment else run.global_batch, epochs=opts.epochs,
-                initial_epoch=run.state["epochs_run"], validation_data=(data.x_val, data.y_val),
-                validation_batch_size=run.eval_batch, callbacks=[_recorder(run)],
-                # A terminal gets Keras's progress bar; otherwise the recorder's own line per epoch
-                # (on stderr) is the log, so that stdout stays clean for --format json.
-                verbose=1 if sys.stdout.isatty() else 0, shuffle=True,
-            )
+        _fit(run, model)
     except KeyboardInterrupt:
         finish(run, status="interrupted")
         raise Interrupted(
@@ -334,6 +361,28 @@ def _train_in_scope(run: _Run):
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
     return finish(run, status="diverged" if run.state.get("diverged") else "completed")
+
+
+def _fit(run: _Run, model) -> None:
+    """One fit() per epoch over that epoch's own order of the data (epoch_order): what a run killed after
+    epoch k and resumed needs to end exactly as the uninterrupted run."""
+    opts, data = run.opts, run.data
+    recorder = _recorder(run)
+    for epoch in range(run.state["epochs_run"], opts.epochs):
+        if opts.augment:
+            fit_data, batch = (_augmented(data.x_train, data.y_train, run.global_batch, opts.seed, epoch),), None
+        else:
+            order = epoch_order(opts.seed, epoch, len(data.x_train))
+            fit_data, batch = (data.x_train[order], data.y_train[order]), run.global_batch
+        model.fit(
+            *fit_data, batch_size=batch, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
+            validation_data=(data.x_val, data.y_val), validation_batch_size=run.eval_batch, callbacks=[recorder],
+            # A terminal gets Keras's progress bar; otherwise the recorder's own line per epoch
+            # (on stderr) is the log, so that stdout stays clean for --format json.
+            verbose=1 if sys.stdout.isatty() else 0,
+        )
+        if run.state.get("diverged"):
+            break
 
 
 def _test_predictions(run: _Run):
