@@ -43,6 +43,12 @@ def short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def clip(text: str, limit: int = 200) -> str:
+    """TEXT (say, a library's error message) cut to LIMIT characters, control characters escaped."""
+    text = printable(str(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def printable(text: str) -> str:
     """TEXT with control characters (newline, ESC, ...) escaped, for tables and terminals."""
     if text.isprintable():
@@ -53,4 +59,4 @@ def printable(text: str) -> str:
 def describe(exc: BaseException) -> str:
     """'TypeName: first line of the message', short enough for one line."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {short(text, 200)[1:-1]}" if text else type(exc).__name__
+    return f"{type(exc).__name__}: {clip(text)}" if text else type(exc).__name__

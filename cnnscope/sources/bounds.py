@@ -8,13 +8,14 @@ the file, the key path and the fix.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import sys
 from pathlib import Path
 
-from ..errors import CnnscopeError, short
+from ..errors import CnnscopeError, clip, short
 
 MiB = 2**20
 MAX_SPEC_BYTES = 4 * MiB  # spec files, saved JSON summaries
@@ -60,15 +61,24 @@ def decode_utf8(data: bytes, where: str) -> str:
                             "save it as UTF-8") from None
 
 
-def parse_json(text: str, where: str):
+@contextlib.contextmanager
+def _parse_errors(where: str, malformed: type, what: str, detail):
+    """A parser's failures as one line each: malformed text, nesting past Python's stack, huge integers."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CnnscopeError(f"{where}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        yield
+    except malformed as exc:
+        raise CnnscopeError(f"{where}: malformed {what}: {clip(detail(exc))}") from None
     except RecursionError:
         raise CnnscopeError(f"{where}: nested deeper than Python can parse; the limit is {MAX_DEPTH} levels") from None
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-        raise CnnscopeError(f"{where}: {short(str(exc), 120)}; integers are limited to {MAX_INT:,}") from None
+        digits = "integer string conversion" in str(exc)
+        raise CnnscopeError(f"{where}: " + (f"an integer has more than 4,300 digits; integers are limited to "
+                                            f"{MAX_INT:,}" if digits else clip(str(exc), 120))) from None
+
+
+def parse_json(text: str, where: str):
+    with _parse_errors(where, json.JSONDecodeError, "JSON", lambda e: f"{e.msg} at line {e.lineno} column {e.colno}"):
+        return json.loads(text)
 
 
 def parse_toml(text: str, where: str):
@@ -76,14 +86,8 @@ def parse_toml(text: str, where: str):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    try:
+    with _parse_errors(where, tomllib.TOMLDecodeError, "TOML", str):
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CnnscopeError(f"{where}: malformed TOML: {exc}") from None
-    except RecursionError:
-        raise CnnscopeError(f"{where}: nested deeper than Python can parse; the limit is {MAX_DEPTH} levels") from None
-    except ValueError as exc:
-        raise CnnscopeError(f"{where}: {short(str(exc), 120)}") from None
 
 
 def parse_yaml(text: str, where: str):
@@ -102,12 +106,8 @@ def parse_yaml(text: str, where: str):
                                     "are not allowed in specs; write the value out")
             return super().compose_node(parent, index)
 
-    try:
+    with _parse_errors(where, yaml.YAMLError, "YAML", lambda e: str(e).splitlines()[0]):
         return yaml.load(text, Loader=NoAliases)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        raise CnnscopeError(f"{where}: malformed YAML: {short(str(exc).splitlines()[0], 200)}") from None
-    except RecursionError:
-        raise CnnscopeError(f"{where}: nested deeper than Python can parse; the limit is {MAX_DEPTH} levels") from None
 
 
 def key_path(path: tuple) -> str:
