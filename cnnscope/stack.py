@@ -16,6 +16,7 @@ class LayerSpec:
     config: dict
     name: str
     inputs: list[str] = field(default_factory=list)
+    registered_name: str | None = None  # a custom object's "package>Class" key in Keras's registry
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Stack:
     num_classes: int | None = None
     source: str = "spec"
     notes: list = field(default_factory=list)  # lines for stderr about how the stack was obtained
+    instances: dict = field(default_factory=dict, repr=False)  # layer name -> layer, from a live Keras model
 
     @property
     def input_layers(self) -> list[LayerSpec]:

@@ -92,27 +92,39 @@ def rules_for(stack: Stack):
     """
     import sys
 
-    from .rules import builtin_rules
+    from .rules import ALIASES, builtin_rules
 
     discovery = sys.modules.get("cnnscope.plugins.discovery")
     if discovery is None or discovery.loaded() is None:
         rules = builtin_rules()
-        if all(rules.get(layer.class_name) is not None for layer in stack.layers):
+        if all(rules.get(ALIASES.get(layer.class_name, layer.class_name)) is not None for layer in stack.layers):
             return rules
     from .plugins import registry
 
     return registry().rules
 
 
-def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), **options):
+def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras=True, imports=(), **options):
     """The Analysis of TARGET (a name or path as load_target takes, or a Stack already built),
     with every plugin's layer rules and analyze()'s defaults.
 
     options: batch_size, dtype, optimizer (docs/conventions.md); None means the default.
+    keras: a layer no rule covers is asked of Keras (keras_fallback.py) when Keras can load
+    its class, after importing the modules in imports; keras=False makes it an error.
     Notes and warnings travel on the Analysis; the caller decides whether to print them.
     """
     from .analysis import analyze
+    from .rules import ALIASES
 
     stack = target if isinstance(target, Stack) else load_target(str(target), input_shape, num_classes, sets)
     given = {key: value for key, value in options.items() if value is not None}
-    return analyze(stack, rules=rules_for(stack), **given)
+    rules, notes, fallback = rules_for(stack), [], None
+    if keras and any(rules.get(layer.class_name) is None and ALIASES.get(layer.class_name) is None
+                     for layer in stack.layers):
+        from .keras_fallback import import_modules, keras_fallback
+
+        import_modules(imports)  # only when a layer needs it: the user's module may import TensorFlow
+        fallback = keras_fallback(stack.instances, notes)
+    analysis = analyze(stack, rules=rules, fallback=fallback, **given)
+    analysis.notes += notes
+    return analysis

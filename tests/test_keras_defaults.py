@@ -81,3 +81,31 @@ def test_keras_object_names_are_keras_own(module, ours):
     # the abstract base classes ("Initializer", "regularizer", ...) are in Keras's table but build nothing
     abstract = {"Initializer", "initializer", "Regularizer", "regularizer", "Constraint", "constraint"}
     assert getattr(keras_names, ours) == set(keras_module.ALL_OBJECTS_DICT) - abstract
+
+
+def test_every_keras_alias_resolves_to_its_class():
+    import inspect
+
+    import keras
+
+    from cnnscope.rules import ALIASES
+
+    exported = {name: getattr(keras.layers, name) for name in dir(keras.layers)
+                if inspect.isclass(getattr(keras.layers, name))}
+    expected = {name: cls.__name__ for name, cls in exported.items()
+                if issubclass(cls, keras.layers.Layer) and name != cls.__name__}
+    assert ALIASES == expected
+
+
+@pytest.mark.parametrize("alias", ["Convolution2D", "MaxPool2D", "GlobalAvgPool2D", "SeparableConvolution2D"])
+def test_an_alias_is_analyzed_and_reported_as_keras_reports_it(alias):
+    import cnnscope
+    from cnnscope.rules import ALIASES
+
+    extra = {"filters": 4, "kernel_size": 3} if "Conv" in alias else {}
+    analysis = cnnscope.analyze(cnnscope.stack_from_spec({"input_shape": [8, 8, 3],
+                                                          "layers": [{"type": alias, **extra}]}))
+    assert analysis.layers[-1].type == ALIASES[alias]
+    from keras_oracle import assert_parity
+
+    assert_parity(cnnscope.stack_from_spec({"input_shape": [8, 8, 3], "layers": [{"type": alias, **extra}]}))

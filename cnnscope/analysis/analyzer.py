@@ -6,14 +6,14 @@ import TensorFlow or Keras.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import receptive_field
 from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE, Policy, optimizer_slots,
                            policy)
 from ..errors import CnnscopeError, LayerError, describe, did_you_mean, printable, short
 from .lint import lint
-from ..rules import BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
+from ..rules import ALIASES, BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
 from ..rules.base import RF_PASS, prod
 from ..rules.keras_names import names_for
 from ..stack import Stack
@@ -33,19 +33,30 @@ class LayerReport:
     macs: int
     receptive_field: list | None
     jump: list | None
+    source: str = "cnnscope"  # whose rule gave the numbers: cnnscope, a plugin's distribution, or "keras"
     # Not part of the per-layer JSON: used for totals, warnings and diffs.
-    flops: int = 0
-    training_flops: int = 0
+    flops: int | None = 0  # None, as macs, where no rule counts them (a layer whose numbers come from Keras)
+    training_flops: int | None = 0
     config: dict = field(default_factory=dict, repr=False)
     step: RF = field(default=RF_PASS, repr=False)  # the rule's receptive-field step: window, stride, ...
 
     JSON_KEYS = (
         "name", "type", "input_shape", "output_shape", "params", "trainable_params", "non_trainable_params",
-        "activation_elements", "activation_bytes", "macs", "receptive_field", "jump",
+        "activation_elements", "activation_bytes", "macs", "receptive_field", "jump", "source",
     )
 
     def to_dict(self) -> dict:
         return {key: getattr(self, key) for key in self.JSON_KEYS}
+
+
+def _known_sum(values):
+    """A total, or None when any part is unknown: a total that silently counts a layer as zero is wrong."""
+    total = 0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
 
 
 SCHEMA_VERSION = 1  # of the JSON summary; `cnnscope diff` refuses summaries of another version
@@ -61,9 +72,9 @@ class Totals:
     param_bytes: int
     activation_bytes: int
     training_memory_bytes: int
-    macs: int
-    flops: int
-    training_flops: int
+    macs: int | None  # None when a layer's numbers come from Keras, which counts no MACs
+    flops: int | None
+    training_flops: int | None
 
     def __getitem__(self, key: str):
         return getattr(self, key)
@@ -143,9 +154,9 @@ class Analysis:
             param_bytes=self.param_bytes,
             activation_bytes=self.activation_bytes_per_sample * self.batch_size,
             training_memory_bytes=self.training_memory_bytes(),
-            macs=sum(layer.macs for layer in self.layers),
-            flops=sum(layer.flops for layer in self.layers),
-            training_flops=sum(layer.training_flops for layer in self.layers),
+            macs=_known_sum(layer.macs for layer in self.layers),
+            flops=_known_sum(layer.flops for layer in self.layers),
+            training_flops=_known_sum(layer.training_flops for layer in self.layers),
         )
 
     def to_dict(self) -> dict:
@@ -180,6 +191,8 @@ def _check_keras_name(spec, index: int, key: str, value, strict: bool, notes: li
 def merged_config(spec, index: int, rule, strict: bool, notes: list) -> dict:
     """The layer's Keras config with Keras's defaults filled in; unknown arguments are errors."""
     given = spec.config
+    if rule.open_config:  # the layer's own class reads its config (a rule backed by Keras)
+        return {**BASE_ARGS, **given}
     unknown = [key for key in given if key not in rule.defaults and key not in BASE_ARGS]
     if unknown:
         known = list(rule.defaults) + list(BASE_ARGS)
@@ -234,20 +247,26 @@ def _check_inputs(spec, index: int, rule) -> None:
 class _Walk:
     """What the per-layer step needs from the layers before: shapes, receptive fields, trainability."""
 
-    def __init__(self, rules: RuleSet, strict: bool, act_bytes: int, notes: list):
-        self.rules, self.strict, self.act_bytes, self.notes = rules, strict, act_bytes, notes
+    def __init__(self, rules: RuleSet, strict: bool, act_bytes: int, notes: list, fallback=None):
+        self.rules, self.strict, self.act_bytes, self.notes, self.fallback = rules, strict, act_bytes, notes, fallback
         self.shapes: dict[str, tuple] = {}
         self.fields: dict[str, tuple | None] = {}
         self.upstream_trainable: dict[str, bool] = {}
 
     def layer(self, index: int, spec) -> LayerReport:
         """One layer: its rule's answer, then the receptive field, FLOPs and memory derived from it."""
-        rule = self.rules.get(spec.class_name)
+        class_name = ALIASES.get(spec.class_name, spec.class_name)
+        if class_name != spec.class_name:
+            spec = replace(spec, class_name=class_name)
+        rule = self.rules.get(class_name)
+        if rule is None and self.fallback is not None:
+            rule = self.fallback(spec)
         if rule is None:
             raise LayerError(
                 spec.name, index, spec.class_name,
                 f"no rule for layer type '{spec.class_name}'{did_you_mean(spec.class_name, self.rules.names())}",
-                "use a Keras layer cnnscope knows, or install a plugin that registers a rule for it",
+                "give --import MODULE (without --no-keras) so that Keras can load the class and report its shape and "
+                "weights, or install a plugin that registers a rule for it",
             )
         cfg = merged_config(spec, index, rule, self.strict, self.notes)
         _check_inputs(spec, index, rule)
@@ -272,12 +291,15 @@ class _Walk:
             state = receptive_field.apply(result.rf, merged, in_shapes[0], out_shape)
         self.fields[spec.name] = state
 
-        forward = 2 * result.macs + result.extra_flops
         # Backward: the input gradient costs about one forward pass, and is needed only
         # if something upstream trains; the weight gradient costs about one more.
         needs_input_grad = any(self.upstream_trainable[source] for source in spec.inputs)
         self.upstream_trainable[spec.name] = needs_input_grad or trainable > 0
-        training = forward + (forward if needs_input_grad else 0) + (forward if trainable > 0 else 0)
+        if result.macs is None:  # counted by no rule: unknown, never zero
+            forward = training = None
+        else:
+            forward = 2 * result.macs + result.extra_flops
+            training = forward + (forward if needs_input_grad else 0) + (forward if trainable > 0 else 0)
 
         if rule.max_inputs == 0:
             input_shape = list(out_shape)
@@ -299,6 +321,7 @@ class _Walk:
             macs=result.macs,
             receptive_field=None if state is None else receptive_field.as_numbers(r for r, _ in state),
             jump=None if state is None else receptive_field.as_numbers(j for _, j in state),
+            source=rule.source,
             flops=forward,
             training_flops=training,
             config=cfg,
@@ -313,17 +336,20 @@ def analyze(
     optimizer: str = DEFAULT_OPTIMIZER,
     rules: RuleSet | None = None,
     strict: bool | None = None,
+    fallback=None,
 ) -> Analysis:
     """Every layer's shapes, parameters, memory, MACs and receptive field, and the totals.
 
     strict: unknown config arguments are errors (spec files) rather than notes
     (configs saved by a possibly newer Keras). Defaults to strict for spec sources.
+    fallback(layer_spec) -> Rule | None: a rule for a layer type no rule covers (the
+    Keras-backed one of keras_fallback.py); without it such a layer is an error.
     """
     pol = _check_options(batch_size, dtype, optimizer)
     _check_graph(stack)
     notes: list[str] = list(stack.notes)
     walk = _Walk(rules or builtin_rules(), stack.source == "spec" if strict is None else strict,
-                 pol.activation_bytes * batch_size, notes)
+                 pol.activation_bytes * batch_size, notes, fallback)
     reports = [walk.layer(index, spec) for index, spec in enumerate(stack.layers)]
 
     inputs = [list(walk.shapes[spec.name]) for spec in stack.input_layers]

@@ -31,13 +31,20 @@ def _rows(analysis):
             _shape(layer.output_shape),
             f"{layer.params:,}",
             format_bytes(layer.activation_bytes),
-            format_count(layer.macs) if layer.macs else "0",
+            _count(layer.macs),
             _axes(layer.receptive_field),
             _axes(layer.jump),
         ]
 
 
 HEADERS = ["Layer (type)", "Output Shape", "Param #", "Activations", "MACs", "RF", "Jump"]
+
+
+def _count(value) -> str:
+    """A MAC or FLOP count; '?' where no rule counted it (a layer whose numbers come from Keras)."""
+    if value is None:
+        return "?"
+    return format_count(value) if value else "0"
 
 
 def _total_lines(analysis) -> list[str]:
@@ -47,8 +54,8 @@ def _total_lines(analysis) -> list[str]:
         f"Total params: {t['params']:,} ({format_bytes(t['param_bytes'])})",
         f"Trainable params: {t['trainable_params']:,} ({format_bytes(t['trainable_params'] * wb)})",
         f"Non-trainable params: {t['non_trainable_params']:,} ({format_bytes(t['non_trainable_params'] * wb)})",
-        f"Forward per sample: {format_count(t['macs'])} MACs, {format_count(t['flops'])} FLOPs; "
-        f"training step per sample: {format_count(t['training_flops'])} FLOPs",
+        f"Forward per sample: {_count(t['macs'])} MACs, {_count(t['flops'])} FLOPs; "
+        f"training step per sample: {_count(t['training_flops'])} FLOPs",
         f"Activations (batch {analysis.batch_size}, {analysis.dtype}): {format_bytes(t['activation_bytes'])}",
         f"Training memory (batch {analysis.batch_size}, {analysis.optimizer}): {format_bytes(t['training_memory_bytes'])}",
     ]

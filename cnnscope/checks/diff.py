@@ -34,7 +34,7 @@ def _check_summary(data: dict, where: str) -> None:
     if not isinstance(data.get("model"), str):
         raise CnnscopeError(f"{where}: 'model' must be the model's name; regenerate the summary")
     totals, layers = data.get("totals"), data.get("layers")
-    if not isinstance(totals, dict) or not totals or not all(number(v) for v in totals.values()):
+    if not isinstance(totals, dict) or not totals or not all(number(v) or v is None for v in totals.values()):
         raise CnnscopeError(f"{where}: 'totals' must be a table of numbers; regenerate the summary")
     if not isinstance(layers, list):
         raise CnnscopeError(f"{where}: 'layers' must be a list of layer rows; regenerate the summary")
@@ -79,6 +79,9 @@ def diff(a: dict, b: dict) -> dict:
         if key not in b["totals"]:
             continue  # a total only one side has: nothing to compare
         after = b["totals"][key]
+        if before is None or after is None:  # a total that no rule counted (a layer from Keras)
+            totals[key] = {"a": before, "b": after, "change": None, "relative": None}
+            continue
         totals[key] = {"a": before, "b": after, "change": after - before,
                        "relative": None if before == 0 else (after - before) / before}
     return {
@@ -92,6 +95,8 @@ def diff(a: dict, b: dict) -> dict:
 
 
 def _value(value) -> str:
+    if value is None:
+        return "?"
     if isinstance(value, list):
         return "(" + ", ".join(map(str, value)) + ")"
     return f"{value:,}" if isinstance(value, int) else str(value)
@@ -115,9 +120,9 @@ def render(d: dict, fmt: str) -> str:
     layers = tabulate(rows, ["Layer", "Type", "Shape (A)", "Shape (B)", "Params (A)", "Params (B)"], tablefmt=tablefmt,
                       disable_numparse=True) if rows else "No layer changes."
     totals = tabulate(
-        [[k, _value(v["a"]), _value(v["b"]), ("+" if v["change"] > 0 else "") + _value(v["change"]),
+        [[k, _value(v["a"]), _value(v["b"]), ("+" if (v["change"] or 0) > 0 else "") + _value(v["change"]),
           "n/a" if v["relative"] is None else f"{v['relative']:+.1%}"] for k, v in d["totals"].items()],
         ["Total", "A", "B", "Change", "Relative"], tablefmt=tablefmt, disable_numparse=True)
-    head = f"{'### ' if fmt == 'markdown' else ''}Diff: {d['a']} -> {d['b']}"
+    head = f"{'### ' if fmt == 'markdown' else ''}Diff: {printable(d['a'])} -> {printable(d['b'])}"
     counts = f"{len(d['added'])} added, {len(d['removed'])} removed, {len(d['changed'])} changed, {d['unchanged']} unchanged layers"
     return f"{head}\n\n{counts}\n\n{layers}\n\n{totals}"

@@ -6,8 +6,8 @@ import sys
 import click
 
 from ..errors import CnnscopeError
-from .options import (batch_size_option, dtype_option, format_option, input_shape_option, num_classes_option,
-                      optimizer_option, output_option, sets_option, target_options)
+from .options import (batch_size_option, dtype_option, format_option, input_shape_option, keras_options,
+                      num_classes_option, optimizer_option, output_option, sets_option, target_options)
 from .output import emit, warn
 
 # The limits `check` takes (checks/budgets.py LIMITS, which a test keeps in step): declared here so
@@ -36,7 +36,9 @@ def _analyze(target, input_shape=None, num_classes=None, sets=(), quiet=False, *
 @click.option("--max-batch-size-for", "memory", metavar="SIZE",
               help="Print the largest batch whose training memory fits in SIZE (e.g. 16GiB) instead.")
 @output_option
-def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer, fmt, memory, output):
+@keras_options
+def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer, fmt, memory, output, imports,
+            no_keras):
     """Per-layer shapes, parameters, memory, MACs and RF.
 
     TARGET is a spec file (.toml, .json, .yaml), a saved .keras file, or an
@@ -46,7 +48,8 @@ def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer
     from ..units import parse_size
 
     budget = parse_size(memory) if memory is not None else None
-    analysis = _analyze(target, input_shape, num_classes, sets, batch_size=batch_size, dtype=dtype, optimizer=optimizer)
+    analysis = _analyze(target, input_shape, num_classes, sets, batch_size=batch_size, dtype=dtype, optimizer=optimizer,
+                        keras=not no_keras, imports=imports)
     if budget is None:
         emit(render(analysis, fmt), output)
         return
@@ -83,8 +86,10 @@ def _given(ctx, **values) -> dict:
 @optimizer_option(None)
 @format_option("table", "json", "markdown")
 @output_option
+@keras_options
 @click.pass_context
-def check(ctx, target, sets, input_shape, num_classes, batch_size, dtype, optimizer, fmt, output, **limits):
+def check(ctx, target, sets, input_shape, num_classes, batch_size, dtype, optimizer, fmt, output, imports, no_keras,
+          **limits):
     """Check budgets; exit 1 when a model is over one.
 
     With no TARGET, checks every budget in pyproject.toml's [tool.cnnscope].
@@ -95,7 +100,8 @@ def check(ctx, target, sets, input_shape, num_classes, batch_size, dtype, optimi
     from ..checks.report import render_checks
 
     options = _given(ctx, batch_size=batch_size, dtype=dtype, optimizer=optimizer)
-    results = check_targets(target, limits, options, sets, input_shape, num_classes)
+    results = check_targets(target, limits, {**options, "keras": not no_keras, "imports": imports}, sets,
+                            input_shape, num_classes)
     emit(render_checks(results, fmt), output)
     if any(result.violations for result in results):
         sys.exit(1)
@@ -108,7 +114,8 @@ def check(ctx, target, sets, input_shape, num_classes, batch_size, dtype, optimi
 @dtype_option()
 @format_option("table", "json", "markdown")
 @output_option
-def diff(a, b, batch_size, dtype, fmt, output):
+@keras_options
+def diff(a, b, batch_size, dtype, fmt, output, imports, no_keras):
     """Per-layer and total differences between A and B.
 
     Each side is a spec, a .keras file, an architecture (vgg-lite or vgg-lite:width=16,depth=2)
@@ -116,7 +123,8 @@ def diff(a, b, batch_size, dtype, fmt, output):
     """
     from ..checks.diff import diff_targets, render
 
-    emit(render(diff_targets(a, b, batch_size=batch_size, dtype=dtype), fmt), output)
+    emit(render(diff_targets(a, b, batch_size=batch_size, dtype=dtype, keras=not no_keras, imports=imports), fmt),
+         output)
 
 
 @click.command("list")

@@ -83,3 +83,11 @@ def optimizer_option(default: str | None = DEFAULT_OPTIMIZER):
     return click.option("--optimizer", type=NameChoice("optimizer", OPTIMIZER_SLOTS, case_sensitive=False),
                         default=default, show_default=default is not None,
                         help="Optimizer (its state counts in training memory).")
+
+
+def keras_options(command):
+    """--import and --no-keras: what to do with a layer that no rule covers."""
+    command = click.option("--no-keras", is_flag=True,
+                           help="Never ask Keras about a layer no rule covers: make it an error.")(command)
+    return click.option("--import", "imports", multiple=True, metavar="MODULE",
+                        help="Import MODULE first (repeatable), so that Keras can load its custom layers.")(command)

@@ -73,7 +73,7 @@ class Result:
     output_shape: tuple
     params: int = 0
     non_trainable: int = 0  # weights Keras never trains (e.g. BatchNormalization's moving statistics)
-    macs: int = 0
+    macs: int | None = 0  # None: not counted (no rule for the layer's arithmetic)
     extra_flops: int = 0  # FLOPs that are not multiply-accumulates: bias adds, activations, compares
     rf: RF = RF_PASS
 
@@ -86,6 +86,7 @@ class Rule:
     min_inputs: int = 1
     max_inputs: int = 1
     source: str = "cnnscope"
+    open_config: bool = False  # any config argument is accepted: the layer's own class reads them
 
 
 class Layer:

@@ -42,4 +42,7 @@ def stack_from_keras_model(model) -> Stack:
     """A live keras.Model, through the same config a .keras file stores."""
     import keras  # the caller already has Keras loaded: it holds a Keras model
 
-    return stack_from_keras_config(keras.saving.serialize_keras_object(model), source="keras-model")
+    stack = stack_from_keras_config(keras.saving.serialize_keras_object(model), source="keras-model")
+    # The live model's own layers: one that no rule covers can still be asked for its shape and weights.
+    stack.instances = {layer.name: layer for layer in model._flatten_layers(include_self=False)}
+    return stack

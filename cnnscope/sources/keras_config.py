@@ -87,7 +87,9 @@ class _Flattener:
         config = {k: v for k, v in entry.get("config", {}).items() if k != "name"}
         if not trainable:
             config["trainable"] = False
-        self.layers.append(LayerSpec(entry["class_name"], config, name, inputs))
+        registered = entry.get("registered_name")
+        self.layers.append(LayerSpec(entry["class_name"], config, name, inputs,
+                                     registered if isinstance(registered, str) else None))
         return name
 
     def model(self, entry: dict, inbound: list[str] | None, prefix: str, trainable: bool) -> list[str]:

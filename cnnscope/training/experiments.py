@@ -125,7 +125,7 @@ def compare_table(rows: list) -> str:
     from ..units import format_bytes, format_count
 
     pct = lambda v: "n/a" if v is None or v != v else f"{v:.2%}"  # noqa: E731
-    table = [[r["model"], f"{r['params']:,}", format_bytes(r["training_memory_bytes"]), format_count(r["flops"]),
+    table = [[r["model"], f"{r['params']:,}", format_bytes(r["training_memory_bytes"]), "?" if r["flops"] is None else format_count(r["flops"]),
               pct(r["train_error"]), pct(r["val_error"]), pct(r["test_error"]), pct(r["avoidable_bias"]),
               pct(r["variance"]), r["diagnosis"].replace("_", " "),
               "n/a" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.1f}"] for r in rows]

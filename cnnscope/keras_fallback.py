@@ -1,0 +1,112 @@
+"""Numbers for a layer no rule covers, asked of Keras itself: the output shape of a symbolic call, and the weights.
+
+Used for the user's custom layers, Lambda, and the wrappers of foreign code,
+when Keras is installed and can load the class: a live model's own class, a
+registered custom object, or one a module given with --import registers. The
+row is marked source "keras" and its MACs are unknown (None), never zero.
+Imports Keras only when such a layer is met, and says so in a note.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from .errors import CnnscopeError, describe, printable
+from .rules import BASE_ARGS, Layer, Result, Rule
+from .rules.base import RF_NONE, prod
+from .stack import LayerSpec
+
+MANY = 2**31
+
+
+def import_modules(modules) -> None:
+    """--import MODULE: the user's module, imported so that its custom layers register with Keras."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 (the user's module: any failure is one line)
+            raise CnnscopeError(f"--import {name}: the module failed to import ({describe(exc)})") from None
+
+
+def _find_class(spec: LayerSpec):
+    import keras
+
+    for key in (spec.registered_name, spec.class_name):
+        if key:
+            found = keras.saving.get_registered_object(key)
+            if found is not None:
+                return found
+    found = getattr(keras.layers, spec.class_name, None)
+    return found if isinstance(found, type) else None
+
+
+def _answer(layer: Layer, instance, output) -> Result:
+    if isinstance(output, (list, tuple)):
+        raise layer.error(f"has {len(output)} outputs; cnnscope follows layers of one output")
+    non_trainable = sum(prod(w.shape) for w in instance.non_trainable_weights)
+    return Result(output_shape=tuple(output.shape[1:]), params=instance.count_params(), non_trainable=non_trainable,
+                  macs=None, rf=RF_NONE)
+
+
+def _from_config(cls):
+    """Build the layer from its config and call it on symbolic inputs: the shape, and the weights it creates."""
+    def compute(layer: Layer) -> Result:
+        import keras
+
+        if cls.__name__ == "Lambda":  # its config holds Python bytecode: Keras's safe mode refuses to run it
+            raise layer.error("is a Lambda saved with Python bytecode, which cnnscope does not run",
+                              "analyze the live model in Python (cnnscope.stack_from_keras_model), or replace "
+                              "the Lambda with a registered custom layer")
+        config = {k: v for k, v in layer.cfg.items() if k not in BASE_ARGS or v != BASE_ARGS[k]}
+        try:
+            instance = cls.from_config({**config, "name": layer.name})
+            inputs = [keras.Input(shape=tuple(shape)) for shape in layer.input_shapes]
+            output = instance(inputs if len(inputs) > 1 else inputs[0])
+        except Exception as exc:  # noqa: BLE001 (Keras's own refusal of the config, whatever its type)
+            raise layer.error(f"Keras rejects it: {describe(exc)}") from None
+        return _answer(layer, instance, output)
+
+    return compute
+
+
+def _from_instance(instance):
+    """A live model's own layer, already built: its output spec, without adding a node to the user's model."""
+    def compute(layer: Layer) -> Result:
+        import keras
+
+        inputs = [keras.KerasTensor((None, *shape)) for shape in layer.input_shapes]
+        try:
+            output = instance.compute_output_spec(inputs if len(inputs) > 1 else inputs[0])
+        except Exception as exc:  # noqa: BLE001
+            raise layer.error(f"Keras cannot compute its output ({describe(exc)})") from None
+        return _answer(layer, instance, output)
+
+    return compute
+
+
+def keras_fallback(instances: dict | None = None, notes: list | None = None):
+    """fallback(layer_spec) -> a Rule backed by Keras, or None when Keras is absent or cannot load the class.
+
+    instances: a live model's layers by name (stack_from_keras_model), used as they are.
+    """
+    if importlib.util.find_spec("keras") is None:
+        return None
+    instances = instances or {}
+    noted: set = set()
+
+    def fallback(spec: LayerSpec):
+        instance = instances.get(spec.name.rsplit("/", 1)[-1])
+        if instance is not None and type(instance).__name__ == spec.class_name:
+            compute = _from_instance(instance)
+        else:
+            cls = _find_class(spec)
+            if cls is None:
+                return None
+            compute = _from_config(cls)
+        if notes is not None and spec.class_name not in noted:
+            noted.add(spec.class_name)
+            notes.append(f"no cnnscope rule for layer type '{printable(spec.class_name)}': its shape and weights "
+                         "come from Keras (source \"keras\"); its MACs are unknown, not zero")
+        return Rule((spec.class_name,), {}, compute, min_inputs=1, max_inputs=MANY, source="keras", open_config=True)
+
+    return fallback
