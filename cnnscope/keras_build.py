@@ -37,7 +37,7 @@ def build_keras_model(stack: Stack, custom_objects: dict | None = None, rules: R
 
     rules = rules or builtin_rules()
 
-    tensors, inputs, consumed = {}, [], set()
+    tensors, inputs, consumed, built = {}, [], set(), {}
     for index, spec in enumerate(stack.layers):
         if spec.class_name == "InputLayer":
             cfg = spec.config
@@ -47,10 +47,13 @@ def build_keras_model(stack: Stack, custom_objects: dict | None = None, rules: R
             continue
         cls = layer_class(spec.class_name, custom_objects)
         try:
-            config = {**spec.config, "name": spec.name}
+            config = {**spec.config, "name": spec.name.replace("/", "_").replace("@", "_")}  # Keras names hold no "/"
             # Spec layers carry only the user's arguments (the constructor's job); configs
             # Keras saved are complete and may hold serialized objects (from_config's job).
-            layer = cls(**config) if stack.source == "spec" else cls.from_config(config)
+            # A shared layer's later call reuses the first call's layer, and so its weights.
+            layer = built[spec.shares] if spec.shares else (
+                cls(**config) if stack.source == "spec" else cls.from_config(config))
+            built[spec.name] = layer
             args = [tensors[source] for source in spec.inputs]
             rule = rules.get(spec.class_name)
             many = len(args) > 1 or (rule is not None and rule.max_inputs > 1)

@@ -59,7 +59,8 @@ def _from_config(cls):
                               "the Lambda with a registered custom layer")
         config = {k: v for k, v in layer.cfg.items() if k not in BASE_ARGS or v != BASE_ARGS[k]}
         try:
-            instance = cls.from_config({**config, "name": layer.name})
+            # Keras names hold no "/": a flattened "outer/inner" name is for cnnscope's rows only
+            instance = cls.from_config({**config, "name": layer.name.replace("/", "_").replace("@", "_")})
             inputs = [keras.Input(shape=tuple(shape)) for shape in layer.input_shapes]
             output = instance(inputs if len(inputs) > 1 else inputs[0])
         except Exception as exc:  # noqa: BLE001 (Keras's own refusal of the config, whatever its type)

@@ -17,6 +17,8 @@ class LayerSpec:
     name: str
     inputs: list[str] = field(default_factory=list)
     registered_name: str | None = None  # a custom object's "package>Class" key in Keras's registry
+    call: int = 0  # earlier calls of the same weights (a shared layer's second call is 1): they count once
+    shares: str | None = None  # for a later call, the name of the first call, whose weights it uses
 
 
 @dataclass

@@ -143,11 +143,35 @@ def test_not_a_keras_zip(tmp_path, content, message):
         cnnscope.load_file(path)
 
 
-def test_shared_layers_are_an_explicit_error():
+def test_a_shared_layer_is_one_row_per_call_with_its_weights_counted_once(tmp_path):
     import keras
 
     dense = keras.layers.Dense(3, name="shared")
     a, b = keras.Input((3,)), keras.Input((3,))
     model = keras.Model([a, b], keras.layers.Add()([dense(a), dense(b)]))
-    with pytest.raises(cnnscope.CnnscopeError, match="called 2 times"):
-        cnnscope.stack_from_keras_model(model)
+    model.save(tmp_path / "shared.keras")
+    for stack in (cnnscope.stack_from_keras_model(model), cnnscope.load_file(tmp_path / "shared.keras")):
+        analysis = cnnscope.analyze(stack)
+        calls = [r for r in analysis.layers if r.name.startswith("shared")]
+        assert [(r.name, r.call, r.params, r.macs, r.activation_elements) for r in calls] == [
+            ("shared", 0, 12, 9, 3), ("shared@1", 1, 0, 9, 3)]
+        assert analysis.params == model.count_params() == 12
+        assert analysis.to_dict()["layers"][-2]["call"] == 1
+
+
+def test_a_siamese_tower_is_flattened_once_per_call(tmp_path):
+    import keras
+
+    tower = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="d1"), keras.layers.Dense(2, name="d2")],
+                             name="tower")
+    a, b = keras.Input((8,)), keras.Input((8,))
+    model = keras.Model([a, b], keras.layers.Subtract()([tower(a), tower(b)]))
+    model.save(tmp_path / "siamese.keras")
+    for stack in (cnnscope.stack_from_keras_model(model), cnnscope.load_file(tmp_path / "siamese.keras")):
+        analysis = cnnscope.analyze(stack)
+        names = {r.name: (r.call, r.params, r.output_shape) for r in analysis.layers}
+        assert names["tower/d1"] == (0, 36, [4]) and names["tower@1/d1"] == (1, 0, [4])
+        assert names["tower@1/d2"] == (1, 0, [2])
+        assert analysis.params == model.count_params() == 36 + 10
+        # activations and MACs are counted on every call
+        assert analysis.totals.macs == 2 * (8 * 4 + 4 * 2)

@@ -34,6 +34,7 @@ class LayerReport:
     receptive_field: list | None
     jump: list | None
     source: str = "cnnscope"  # whose rule gave the numbers: cnnscope, a plugin's distribution, or "keras"
+    call: int = 0  # a shared layer's later calls (1, 2, ...) reuse the first call's weights: params 0 there
     # Not part of the per-layer JSON: used for totals, warnings and diffs.
     flops: int | None = 0  # None, as macs, where no rule counts them (a layer whose numbers come from Keras)
     training_flops: int | None = 0
@@ -42,7 +43,7 @@ class LayerReport:
 
     JSON_KEYS = (
         "name", "type", "input_shape", "output_shape", "params", "trainable_params", "non_trainable_params",
-        "activation_elements", "activation_bytes", "macs", "receptive_field", "jump", "source",
+        "activation_elements", "activation_bytes", "macs", "receptive_field", "jump", "source", "call",
     )
 
     def to_dict(self) -> dict:
@@ -284,6 +285,7 @@ class _Walk:
         self.shapes[spec.name] = out_shape
 
         trainable = result.params - result.non_trainable if cfg["trainable"] else 0
+        owned = 0 if spec.call else result.params  # weights counted once, on the first call, as count_params() does
         if rule.max_inputs == 0:
             state = receptive_field.fresh(out_shape)
         else:  # combine() of a single input is that input's own state
@@ -313,15 +315,16 @@ class _Walk:
             type=spec.class_name,
             input_shape=input_shape,
             output_shape=list(out_shape),
-            params=result.params,
-            trainable_params=trainable,
-            non_trainable_params=result.params - trainable,
+            params=owned,
+            trainable_params=trainable if owned else 0,
+            non_trainable_params=owned - trainable if owned else 0,
             activation_elements=elements,
             activation_bytes=elements * self.act_bytes,
             macs=result.macs,
             receptive_field=None if state is None else receptive_field.as_numbers(r for r, _ in state),
             jump=None if state is None else receptive_field.as_numbers(j for _, j in state),
             source=rule.source,
+            call=spec.call,
             flops=forward,
             training_flops=training,
             config=cfg,

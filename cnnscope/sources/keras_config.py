@@ -1,7 +1,8 @@
 """A Keras model config (as in a .keras file's config.json) -> Stack, without importing Keras.
 
 Handles Sequential and Functional models and nested models inside them, which
-are flattened into their layers (named "outer/inner").
+are flattened into their layers (named "outer/inner"), and layers or models
+called more than once (one spec per call: "name", "name@1", ...).
 """
 from __future__ import annotations
 
@@ -42,33 +43,34 @@ def _is_model(entry: dict) -> bool:
         isinstance(config, dict) and "layers" in config)
 
 
-def _history_names(args) -> list[str]:
-    """Producer layer names of every KerasTensor in a node's args, in order."""
+def _history_names(args) -> list[tuple]:
+    """(producer layer name, its call) of every KerasTensor in a node's args, in order."""
     if isinstance(args, dict):
         if args.get("class_name") == "__keras_tensor__":
-            return [args["config"]["keras_history"][0]]
+            history = args["config"]["keras_history"]
+            return [(history[0], history[1] if len(history) > 1 else 0)]
         return [name for value in args.values() for name in _history_names(value)]
     if isinstance(args, (list, tuple)):
         return [name for value in args for name in _history_names(value)]
     return []
 
 
-def _node_inputs(node) -> list[str]:
+def _node_inputs(node) -> list[tuple]:
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
         return _history_names(node.get("args", []))
     # Keras 2: [[layer_name, node_index, tensor_index, kwargs], ...]
-    return [item[0] for item in node]
+    return [(item[0], item[1]) for item in node]
 
 
-def _endpoints(value, where: str) -> list[str]:
-    """input_layers/output_layers: ["name", 0, 0] for one tensor, [[...], [...]] for several."""
+def _endpoints(value, where: str) -> list[tuple]:
+    """input_layers/output_layers: ["name", call, tensor] for one tensor, [[...], [...]] for several."""
     _list(value, where)
-    if value and isinstance(value[0], str):
-        return [value[0]]
-    names = [item[0] if isinstance(item, list) and item else None for item in value]
-    if not names or not all(isinstance(name, str) for name in names):
+    items = [value] if value and isinstance(value[0], str) else value
+    pairs = [(item[0], item[1] if len(item) > 1 else 0) if isinstance(item, list) and item else (None, None)
+             for item in items]
+    if not pairs or not all(isinstance(name, str) and isinstance(call, int) for name, call in pairs):
         raise _Malformed(f"{where} must name layers, like [\"input_layer\", 0, 0]; got {short(value)}")
-    return names
+    return pairs
 
 
 def _shape_of(entry: dict):
@@ -78,51 +80,66 @@ def _shape_of(entry: dict):
 
 
 class _Flattener:
+    """Flattens nested models into one list of layer calls.
+
+    A layer called k times (a Siamese tower, tied weights) becomes k specs:
+    "name", "name@1", ...; each spec's `call` counts the earlier calls of the
+    same weights, so that they are counted once, as count_params() does.
+    """
+
     def __init__(self):
         self.layers: list[LayerSpec] = []
+        self.first: dict[str, str] = {}  # the weights' identity (path of original names) -> the first call's name
+        self.calls: dict[str, int] = {}  # first call's name -> calls so far
 
-    def add(self, entry: dict, name: str, inputs: list[str], trainable: bool) -> str:
+    def add(self, entry: dict, name: str, inputs: list[str], trainable: bool, identity: str = "") -> str:
         if len(self.layers) >= MAX_LAYERS:
             raise _Malformed(f"more than {MAX_LAYERS:,} layers")
         config = {k: v for k, v in entry.get("config", {}).items() if k != "name"}
         if not trainable:
             config["trainable"] = False
         registered = entry.get("registered_name")
+        first = self.first.setdefault(identity or name, name)
+        call = self.calls.get(first, 0)
+        self.calls[first] = call + 1
         self.layers.append(LayerSpec(entry["class_name"], config, name, inputs,
-                                     registered if isinstance(registered, str) else None))
+                                     registered if isinstance(registered, str) else None, call,
+                                     first if first != name else None))
         return name
 
-    def model(self, entry: dict, inbound: list[str] | None, prefix: str, trainable: bool) -> list[str]:
+    def model(self, entry: dict, inbound: list[str] | None, prefix: str, trainable: bool, idprefix: str = "") -> list[str]:
         cfg = entry["config"]
         if prefix.count("/") >= MAX_MODEL_NESTING:
             raise _Malformed(f"models nested more than {MAX_MODEL_NESTING} deep (at {short(prefix, 80)})")
         trainable = trainable and cfg.get("trainable", True)
         if entry.get("class_name") == "Sequential" or "input_layers" not in cfg:
-            return self.sequential(entry, inbound, prefix, trainable)
-        return self.functional(entry, inbound, prefix, trainable)
+            return self.sequential(entry, inbound, prefix, trainable, idprefix or prefix)
+        return self.functional(entry, inbound, prefix, trainable, idprefix or prefix)
 
-    def sequential(self, entry, inbound, prefix, trainable) -> list[str]:
+    def sequential(self, entry, inbound, prefix, trainable, idprefix) -> list[str]:
         current = inbound[0] if inbound else None
         for index, layer in enumerate(_list(entry["config"]["layers"], f"{prefix or 'model'} layers")):
             layer = _entry(layer, f"{prefix}layers[{index}]")
-            name = prefix + layer.get("config", {}).get("name", layer["class_name"].lower())
+            own = layer.get("config", {}).get("name", layer["class_name"].lower())
+            name, identity = prefix + own, idprefix + own
             if layer["class_name"] == "InputLayer":
                 if current is None:
-                    current = self.add(layer, name, [], True)
+                    current = self.add(layer, name, [], True, identity)
                 continue
             if current is None:  # unbuilt model without an InputLayer: shape from build info, or --input-shape
                 shape = _shape_of(entry) or _shape_of(layer)
-                current = self.add({"class_name": "InputLayer", "config": {"shape": shape}}, prefix + "input_layer", [], True)
+                current = self.add({"class_name": "InputLayer", "config": {"shape": shape}}, prefix + "input_layer",
+                                   [], True, idprefix + "input_layer")
             if _is_model(layer):
-                current = self.model(layer, [current], name + "/", trainable)[0]
+                current = self.model(layer, [current], name + "/", trainable, identity + "/")[0]
             else:
-                current = self.add(layer, name, [current], trainable)
+                current = self.add(layer, name, [current], trainable, identity)
         return [current]
 
-    def functional(self, entry, inbound, prefix, trainable) -> list[str]:
+    def functional(self, entry, inbound, prefix, trainable, idprefix) -> list[str]:
         cfg = entry["config"]
         inputs = _endpoints(cfg["input_layers"], f"{prefix}input_layers")
-        alias: dict[str, str] = {}
+        alias: dict[tuple, str] = {}  # (original name, call) -> flattened name
         if inbound is not None:
             if len(inbound) != len(inputs):
                 raise CnnscopeError(f"nested model '{cfg.get('name')}' takes {len(inputs)} inputs but is called with {len(inbound)}")
@@ -132,29 +149,27 @@ class _Flattener:
             own = layer.get("name") or layer.get("config", {}).get("name")
             if not own:
                 raise _Malformed(f"{prefix}layers[{index}] has no name")
-            name = prefix + own
             if layer["class_name"] == "InputLayer":
-                if own not in alias:
-                    alias[own] = self.add(layer, name, [], True)
+                if (own, 0) not in alias:
+                    alias[(own, 0)] = self.add(layer, prefix + own, [], True, idprefix + own)
                 continue
-            nodes = _list(layer.get("inbound_nodes", []), f"layer '{name}' inbound_nodes")
-            if len(nodes) != 1:
-                raise CnnscopeError(
-                    f"layer '{name}' is called {len(nodes)} times (shared weights); cnnscope analyzes layers called once"
-                )
-            missing = [source for source in _node_inputs(nodes[0]) if source not in alias]
-            if missing:
-                raise _Malformed(f"layer '{name}' takes its input from {short(missing[0])}, which is no earlier layer")
-            sources = [alias[source] for source in _node_inputs(nodes[0])]
-            if _is_model(layer):
-                alias[own] = self.model(layer, sources, name + "/", trainable)[0]
-            else:
-                alias[own] = self.add(layer, name, sources, trainable)
+            nodes = _list(layer.get("inbound_nodes", []), f"layer '{prefix + own}' inbound_nodes")
+            for call, node in enumerate(nodes):
+                name = prefix + own + (f"@{call}" if call else "")
+                missing = [source for source in _node_inputs(node) if source not in alias]
+                if missing:
+                    raise _Malformed(f"layer '{name}' takes its input from {short(missing[0][0])} (call "
+                                     f"{short(missing[0][1])}), which is no earlier layer call")
+                sources = [alias[source] for source in _node_inputs(node)]
+                if _is_model(layer):
+                    alias[(own, call)] = self.model(layer, sources, name + "/", trainable, idprefix + own + "/")[0]
+                else:
+                    alias[(own, call)] = self.add(layer, name, sources, trainable, idprefix + own)
         outputs = _endpoints(cfg["output_layers"], f"{prefix}output_layers")
-        unknown = [name for name in outputs if name not in alias]
+        unknown = [pair for pair in outputs if pair not in alias]
         if unknown:
-            raise _Malformed(f"output_layers names {short(unknown[0])}, which is no layer of the model")
-        return [alias[name] for name in outputs]
+            raise _Malformed(f"output_layers names {short(unknown[0][0])}, which is no layer call of the model")
+        return [alias[pair] for pair in outputs]
 
 
 def stack_from_keras_config(obj: dict, source: str = "keras") -> Stack:
