@@ -31,6 +31,15 @@ def import_modules(modules) -> None:
 def _find_class(spec: LayerSpec):
     import keras
 
+    # A class in Keras's own modules (keras.applications' LayerScale, CustomScaleLayer) loads from the module
+    # its config names, as Keras's safe loading does; any other module is imported only when --import names it.
+    if spec.module and spec.module.split(".")[0] == "keras":
+        try:
+            found = getattr(importlib.import_module(spec.module), spec.class_name, None)
+        except ImportError:
+            found = None
+        if isinstance(found, type):
+            return found
     for key in (spec.registered_name, spec.class_name):
         if key:
             found = keras.saving.get_registered_object(key)

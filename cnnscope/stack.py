@@ -19,6 +19,7 @@ class LayerSpec:
     registered_name: str | None = None  # a custom object's "package>Class" key in Keras's registry
     call: int = 0  # earlier calls of the same weights (a shared layer's second call is 1): they count once
     shares: str | None = None  # for a later call, the name of the first call, whose weights it uses
+    module: str | None = None  # the module a saved config names for the class (keras.src.applications.convnext)
 
 
 @dataclass

@@ -102,9 +102,10 @@ class _Flattener:
         first = self.first.setdefault(identity or name, name)
         call = self.calls.get(first, 0)
         self.calls[first] = call + 1
+        module = entry.get("module")
         self.layers.append(LayerSpec(entry["class_name"], config, name, inputs,
                                      registered if isinstance(registered, str) else None, call,
-                                     first if first != name else None))
+                                     first if first != name else None, module if isinstance(module, str) else None))
         return name
 
     def model(self, entry: dict, inbound: list[str] | None, prefix: str, trainable: bool, idprefix: str = "") -> list[str]:
