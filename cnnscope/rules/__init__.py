@@ -1,8 +1,13 @@
-"""The rule registry: Keras class name -> Rule. Built-ins here; plugins may add more."""
+"""The rule registry: Keras class name -> Rule. Built-ins here; plugins may add more.
+
+One module per family of keras/src/layers (convolutional, pooling, normalization, activations,
+regularization, reshaping, preprocessing, merging, core), so a rule sits where Keras keeps its layer.
+"""
 from __future__ import annotations
 
 from ..errors import CnnscopeError
-from . import conv, core, merge, normalization, pooling, reshaping
+from . import (activations, convolutional, core, merging, normalization, pooling, preprocessing, regularization,
+               reshaping)
 from .base import BASE_ARGS, REQUIRED, RF, Layer, Result, Rule
 
 __all__ = ["ALIASES", "BASE_ARGS", "REQUIRED", "RF", "Layer", "Result", "Rule", "RuleSet", "builtin_rules"]
@@ -68,7 +73,8 @@ def builtin_rules() -> RuleSet:
     global _BUILTIN
     if _BUILTIN is None:
         rules = RuleSet()
-        for module in (core, conv, pooling, normalization, reshaping, merge):
+        for module in (core, convolutional, pooling, normalization, activations, regularization, reshaping,
+                       preprocessing, merging):
             for rule in module.RULES:
                 rules.add(rule)
         _BUILTIN = rules

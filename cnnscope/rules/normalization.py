@@ -1,4 +1,4 @@
-"""BatchNormalization and LayerNormalization."""
+"""Normalization layers (keras/src/layers/normalization, and the Normalization preprocessing layer)."""
 from __future__ import annotations
 
 from .base import Layer, Result, Rule, prod
@@ -42,7 +42,52 @@ def layer_normalization(layer: Layer) -> Result:
     return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * elements)
 
 
+def _axes(layer: Layer, value) -> list:
+    """An axis argument (int, list, or None for none) as indices into the batchless shape."""
+    if value is None:
+        return []
+    return [layer.axis(a) for a in ([value] if isinstance(value, int) else list(value))]
+
+
+def normalization(layer: Layer) -> Result:
+    """Keras's Normalization: (x - mean) / sqrt(variance). Learnt by adapt(): mean, variance and count,
+    all non-trainable, over the kept axes; given as mean= and variance=, no weights at all."""
+    kept = prod(layer.input_shape[i] for i in _axes(layer, layer.cfg["axis"]))
+    given = layer.cfg["mean"] is not None and layer.cfg["variance"] is not None
+    statistics = 0 if given else 2 * kept + 1
+    return Result(output_shape=layer.input_shape, params=statistics, non_trainable=statistics,
+                  extra_flops=2 * prod(layer.input_shape))
+
+
+def group_normalization(layer: Layer) -> Result:
+    axis = layer.axis(layer.cfg["axis"])
+    channels, groups = layer.input_shape[axis], layer.positive_int("groups")
+    if channels % groups:
+        raise layer.error(f"groups={groups} does not divide the {channels} channels of axis {layer.cfg['axis']}",
+                          "choose groups that divide the channel count")
+    gamma = channels if layer.cfg["scale"] else 0
+    beta = channels if layer.cfg["center"] else 0
+    per_element = 5 + (1 if gamma else 0) + (1 if beta else 0)  # as LayerNormalization, per group
+    return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * prod(layer.input_shape))
+
+
+def rms_normalization(layer: Layer) -> Result:
+    scale = prod(layer.input_shape[i] for i in _axes(layer, layer.cfg["axis"]))
+    # square, mean, reciprocal square root times x, then the scale
+    return Result(output_shape=layer.input_shape, params=scale, extra_flops=4 * prod(layer.input_shape))
+
+
+def unit_normalization(layer: Layer) -> Result:
+    _axes(layer, layer.cfg["axis"])
+    # square, sum, divide by the norm
+    return Result(output_shape=layer.input_shape, extra_flops=3 * prod(layer.input_shape))
+
+
 RULES = [
     Rule(("BatchNormalization",), BATCH_NORM_DEFAULTS, batch_normalization),
     Rule(("LayerNormalization",), LAYER_NORM_DEFAULTS, layer_normalization),
+    Rule(("Normalization",), {"axis": -1, "mean": None, "variance": None, "invert": False}, normalization),
+    Rule(("GroupNormalization",), {"groups": 32, "axis": -1, **_AFFINE}, group_normalization),
+    Rule(("RMSNormalization",), {"axis": -1, "epsilon": 1e-6}, rms_normalization),
+    Rule(("UnitNormalization",), {"axis": -1}, unit_normalization),
 ]

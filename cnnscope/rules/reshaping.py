@@ -1,4 +1,4 @@
-"""Layers that move, pad, crop, repeat or resample values: no weights."""
+"""Reshaping layers: move, pad, crop, repeat or resample values, no weights (keras/src/layers/reshaping)."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -52,7 +52,7 @@ def cropping(layer: Layer) -> Result:
     return Result(output_shape=layer.join(out, channels))
 
 
-def _interpolation_macs(method: str, n: int, out_elements: int) -> int:
+def interpolation_macs(method: str, n: int, out_elements: int) -> int:
     # nearest copies; every other method is counted as linear interpolation of 2**n neighbours.
     return 0 if method == "nearest" else (2**n) * out_elements
 
@@ -63,23 +63,7 @@ def up_sampling(layer: Layer) -> Result:
     out = tuple(w * s for w, s in zip(spatial, size))
     method = layer.cfg.get("interpolation", "nearest")
     out_shape = layer.join(out, channels)
-    return Result(output_shape=out_shape, macs=_interpolation_macs(method, n, prod(out_shape)), rf=rf_scale(size))
-
-
-def resizing(layer: Layer) -> Result:
-    layer.expect_rank(3, "2 spatial axes and a channel axis")
-    spatial, channels = layer.split()
-    out = (layer.positive_int("height"), layer.positive_int("width"))
-    out_shape = layer.join(out, channels)
-    return Result(
-        output_shape=out_shape,
-        macs=_interpolation_macs(layer.cfg["interpolation"], 2, prod(out_shape)),
-        rf=rf_scale(Fraction(o, w) for o, w in zip(out, spatial)),
-    )
-
-
-def rescaling(layer: Layer) -> Result:
-    return Result(output_shape=layer.input_shape, extra_flops=2 * prod(layer.input_shape))
+    return Result(output_shape=out_shape, macs=interpolation_macs(method, n, prod(out_shape)), rf=rf_scale(size))
 
 
 def reshape(layer: Layer) -> Result:
@@ -117,7 +101,13 @@ def repeat_vector(layer: Layer) -> Result:
     return Result(output_shape=(n, layer.input_shape[0]), rf=RF_NONE)
 
 
+def flatten(layer: Layer) -> Result:
+    layer.choice("data_format", ("channels_last", "channels_first"))
+    return Result(output_shape=(prod(layer.input_shape),), rf=RF_NONE)
+
+
 RULES = [
+    Rule(("Flatten",), {"data_format": "channels_last"}, flatten),
     Rule(("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"), {"padding": 1, "data_format": "channels_last"}, zero_padding),
     Rule(("Cropping1D",), {"cropping": (1, 1)}, cropping),
     Rule(("Cropping2D",), {"cropping": ((0, 0), (0, 0)), "data_format": "channels_last"}, cropping),
@@ -125,16 +115,6 @@ RULES = [
     Rule(("UpSampling1D",), {"size": 2}, up_sampling),
     Rule(("UpSampling2D",), {"size": (2, 2), "data_format": "channels_last", "interpolation": "nearest"}, up_sampling),
     Rule(("UpSampling3D",), {"size": (2, 2, 2), "data_format": "channels_last"}, up_sampling),
-    Rule(
-        ("Resizing",),
-        {
-            "height": REQUIRED, "width": REQUIRED, "interpolation": "bilinear", "crop_to_aspect_ratio": False,
-            "pad_to_aspect_ratio": False, "fill_mode": "constant", "fill_value": 0.0, "antialias": False,
-            "data_format": "channels_last",
-        },
-        resizing,
-    ),
-    Rule(("Rescaling",), {"scale": REQUIRED, "offset": 0.0}, rescaling),
     Rule(("Reshape",), {"target_shape": REQUIRED}, reshape),
     Rule(("Permute",), {"dims": REQUIRED}, permute),
     Rule(("RepeatVector",), {"n": REQUIRED}, repeat_vector),

@@ -1,0 +1,38 @@
+"""Regularization layers: identities at inference, so no FLOPs (keras/src/layers/regularization)."""
+from __future__ import annotations
+
+from ..errors import short
+from .base import REQUIRED, Layer, Result, Rule
+
+
+def dropout(layer: Layer) -> Result:
+    rate = layer.cfg["rate"]
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise layer.error(f"rate={short(rate)} must be a number between 0 and 1")
+    if layer.class_name.startswith("SpatialDropout"):
+        n = layer.spatial_rank
+        layer.expect_rank(n + 1, f"{n} spatial axes and a channel axis")
+    return Result(output_shape=layer.input_shape)  # identity at inference: no FLOPs by convention
+
+
+def gaussian_noise(layer: Layer) -> Result:
+    return Result(output_shape=layer.input_shape)
+
+
+def activity_regularization(layer: Layer) -> Result:
+    for key in ("l1", "l2"):
+        value = layer.cfg[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise layer.error(f"{key}={short(value)} must be a number >= 0")
+    return Result(output_shape=layer.input_shape)  # a loss term in training; nothing at inference
+
+
+RULES = [
+    Rule(("Dropout",), {"rate": REQUIRED, "noise_shape": None, "seed": None}, dropout),
+    Rule(("SpatialDropout1D",), {"rate": REQUIRED, "seed": None}, dropout),
+    Rule(("SpatialDropout2D", "SpatialDropout3D"), {"rate": REQUIRED, "seed": None, "data_format": "channels_last"}, dropout),
+    Rule(("GaussianNoise",), {"stddev": REQUIRED, "seed": None}, gaussian_noise),
+    Rule(("GaussianDropout",), {"rate": REQUIRED, "seed": None}, dropout),
+    Rule(("AlphaDropout",), {"rate": REQUIRED, "noise_shape": None, "seed": None}, dropout),
+    Rule(("ActivityRegularization",), {"l1": 0.0, "l2": 0.0}, activity_regularization),
+]
