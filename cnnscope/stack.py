@@ -30,6 +30,7 @@ class Stack:
     source: str = "spec"
     notes: list = field(default_factory=list)  # lines for stderr about how the stack was obtained
     instances: dict = field(default_factory=dict, repr=False)  # layer name -> layer, from a live Keras model
+    submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> the model's class
 
     @property
     def input_layers(self) -> list[LayerSpec]:

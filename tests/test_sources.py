@@ -175,3 +175,35 @@ def test_a_siamese_tower_is_flattened_once_per_call(tmp_path):
         assert analysis.params == model.count_params() == 36 + 10
         # activations and MACs are counted on every call
         assert analysis.totals.macs == 2 * (8 * 4 + 4 * 2)
+
+
+def test_depth_folds_sub_models_into_rows_with_their_totals(tmp_path):
+    import json
+
+    import keras
+    from click.testing import CliRunner
+
+    from cnnscope.cli import main
+
+    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="a"), keras.layers.Dense(4, name="b")],
+                             name="inner")
+    tower = keras.Sequential([keras.Input((8,)), inner, keras.layers.Dense(2, name="c")], name="tower")
+    x, y = keras.Input((8,)), keras.Input((8,))
+    model = keras.Model([x, y], keras.layers.Subtract(name="s")([tower(x), tower(y)]))
+    model.save(tmp_path / "nested.keras")
+
+    def rows(*args):
+        result = CliRunner().invoke(main, ["summary", str(tmp_path / "nested.keras"), "--format", "json", *args])
+        data = json.loads(result.stdout)
+        return {row["name"]: row for row in data["layers"]}, data["totals"]
+
+    full, totals = rows()
+    top, top_totals = rows("--depth", "0")
+    one, one_totals = rows("--depth", "1")
+    assert totals == top_totals == one_totals  # folding only regroups rows
+    # depth 0: as Keras's summary(expand_nested=False), one row per sub-model call
+    assert top["tower"]["type"] == "Sequential" and top["tower"]["params"] == tower.count_params()
+    assert top["tower@1"]["params"] == 0 and top["tower@1"]["call"] == 1
+    assert top["tower"]["output_shape"] == [2] and top["tower"]["macs"] == 8 * 4 + 4 * 4 + 4 * 2
+    assert one["tower/inner"]["params"] == inner.count_params() and "tower/c" in one
+    assert "tower/inner/a" in full and not any(name.count("/") > 1 for name in one)

@@ -14,7 +14,7 @@ from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER,
 from ..errors import CnnscopeError, LayerError, describe, did_you_mean, printable, short
 from .lint import lint
 from ..rules import ALIASES, BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
-from ..rules.base import RF_PASS, prod
+from ..rules.base import RF_NONE, RF_PASS, prod
 from ..rules.keras_names import names_for
 from ..stack import Stack
 
@@ -60,6 +60,21 @@ def _known_sum(values):
     return total
 
 
+def _fold(name: str, inner: list, model_class: str) -> "LayerReport":
+    first, last = inner[0], inner[-1]
+    total = lambda key: sum(getattr(r, key) for r in inner)  # noqa: E731
+    return LayerReport(
+        name=name, type=model_class, input_shape=first.input_shape, output_shape=last.output_shape,
+        params=total("params"), trainable_params=total("trainable_params"),
+        non_trainable_params=total("non_trainable_params"), activation_elements=total("activation_elements"),
+        activation_bytes=total("activation_bytes"), macs=_known_sum(r.macs for r in inner),
+        receptive_field=last.receptive_field, jump=last.jump,
+        source="keras" if any(r.source == "keras" for r in inner) else first.source, call=first.call,
+        flops=_known_sum(r.flops for r in inner), training_flops=_known_sum(r.training_flops for r in inner),
+        step=RF_NONE,
+    )
+
+
 SCHEMA_VERSION = 1  # of the JSON summary; `cnnscope diff` refuses summaries of another version
 
 
@@ -94,6 +109,7 @@ class Analysis:
     policy: Policy
     warnings: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> its model class
 
     @property
     def dtype(self) -> str:
@@ -159,6 +175,22 @@ class Analysis:
             flops=_known_sum(layer.flops for layer in self.layers),
             training_flops=_known_sum(layer.training_flops for layer in self.layers),
         )
+
+    def folded(self, depth: int) -> "Analysis":
+        """The same analysis with sub-models nested deeper than DEPTH shown as one row each (Keras's
+        expand_nested=False at that depth). A folded row sums its layers, so every total stays the same."""
+        rows, seen = [], set()
+        for layer in self.layers:
+            parts = layer.name.split("/")
+            if len(parts) <= depth + 1:
+                rows.append(layer)
+                continue
+            prefix = "/".join(parts[: depth + 1])
+            if prefix not in seen:
+                seen.add(prefix)
+                rows.append(_fold(prefix, [r for r in self.layers if r.name.startswith(prefix + "/")],
+                                  self.submodels.get(prefix, "Model")))
+        return replace(self, layers=rows)
 
     def to_dict(self) -> dict:
         return {
@@ -364,6 +396,7 @@ def analyze(
         layers=reports,
         policy=pol,
         notes=notes,
+        submodels=dict(stack.submodels),
     )
     analysis.warnings = lint(analysis, num_classes=stack.num_classes)
     return analysis

@@ -35,9 +35,11 @@ def _analyze(target, input_shape=None, num_classes=None, sets=(), quiet=False, *
 @format_option("table", "json", "markdown", "csv")
 @click.option("--max-batch-size-for", "memory", metavar="SIZE",
               help="Print the largest batch whose training memory fits in SIZE (e.g. 16GiB) instead.")
+@click.option("--depth", type=click.IntRange(0, 64), metavar="N",
+              help="Fold sub-models nested deeper than N into one row each, with their totals.")
 @output_option
 @keras_options
-def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer, fmt, memory, output, imports,
+def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer, fmt, memory, depth, output, imports,
             no_keras):
     """Per-layer shapes, parameters, memory, MACs and RF.
 
@@ -51,7 +53,7 @@ def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer
     analysis = _analyze(target, input_shape, num_classes, sets, batch_size=batch_size, dtype=dtype, optimizer=optimizer,
                         keras=not no_keras, imports=imports)
     if budget is None:
-        emit(render(analysis, fmt), output)
+        emit(render(analysis if depth is None else analysis.folded(depth), fmt), output)
         return
     text, best = render_max_batch(analysis, budget, fmt)
     emit(text, output)

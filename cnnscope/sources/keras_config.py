@@ -91,6 +91,7 @@ class _Flattener:
         self.layers: list[LayerSpec] = []
         self.first: dict[str, str] = {}  # the weights' identity (path of original names) -> the first call's name
         self.calls: dict[str, int] = {}  # first call's name -> calls so far
+        self.submodels: dict[str, str] = {}  # flattened prefix -> the nested model's class
 
     def add(self, entry: dict, name: str, inputs: list[str], trainable: bool, identity: str = "") -> str:
         if len(self.layers) >= MAX_LAYERS:
@@ -113,6 +114,8 @@ class _Flattener:
         if prefix.count("/") >= MAX_MODEL_NESTING:
             raise _Malformed(f"models nested more than {MAX_MODEL_NESTING} deep (at {short(prefix, 80)})")
         trainable = trainable and cfg.get("trainable", True)
+        if prefix:
+            self.submodels[prefix.rstrip("/")] = entry.get("class_name")
         if entry.get("class_name") == "Sequential" or "input_layers" not in cfg:
             return self.sequential(entry, inbound, prefix, trainable, idprefix or prefix)
         return self.functional(entry, inbound, prefix, trainable, idprefix or prefix)
@@ -185,4 +188,5 @@ def stack_from_keras_config(obj: dict, source: str = "keras") -> Stack:
         raise CnnscopeError(f"the Keras model config is malformed or from an unsupported Keras version "
                             f"({type(exc).__name__}: {short(str(exc), 80)})") from None
     name = obj["config"].get("name", "model")
-    return Stack(flattener.layers, name=name if isinstance(name, str) and name else "model", source=source)
+    return Stack(flattener.layers, name=name if isinstance(name, str) and name else "model", source=source,
+                 submodels=flattener.submodels)
