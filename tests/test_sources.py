@@ -207,3 +207,39 @@ def test_depth_folds_sub_models_into_rows_with_their_totals(tmp_path):
     assert top["tower"]["output_shape"] == [2] and top["tower"]["macs"] == 8 * 4 + 4 * 4 + 4 * 2
     assert one["tower/inner"]["params"] == inner.count_params() and "tower/c" in one
     assert "tower/inner/a" in full and not any(name.count("/") > 1 for name in one)
+
+
+def test_unknown_dimensions_keep_counts_exact_and_make_sizes_unknown(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cnnscope.cli import main
+
+    spec = {"input_shape": [None, None, 3], "layers": [
+        {"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "GlobalAveragePooling2D"},
+        {"type": "Dense", "units": 4}]}
+    analysis = cnnscope.analyze(cnnscope.stack_from_spec(spec))
+    conv, gap, dense = analysis.layers[1:]
+    assert conv.output_shape == [None, None, 8] and conv.params == 3 * 3 * 3 * 8 + 8
+    assert conv.activation_bytes is None and conv.macs is None and conv.receptive_field == [3, 3]
+    assert gap.output_shape == [8] and dense.macs == 32 and dense.activation_bytes == 4 * 4 * 32
+    totals = analysis.totals
+    assert totals.params == 224 + 36 and totals.macs is None and totals.training_memory_bytes is None
+    assert any("--input-shape" in note for note in analysis.notes)
+    path = tmp_path / "open.json"
+    path.write_text(json.dumps(spec))
+    run = lambda *args: CliRunner().invoke(main, ["summary", str(path), *args])  # noqa: E731
+    assert json.loads(run("--format", "json").stdout)["layers"][1]["output_shape"] == [None, None, 8]
+    concrete = json.loads(run("--format", "json", "--input-shape", "32,32,3").stdout)
+    assert concrete["totals"]["macs"] == 30 * 30 * 27 * 8 + 32
+    refused = run("--max-batch-size-for", "1GiB")
+    assert refused.exit_code == 2 and "--input-shape" in refused.stderr
+    budget = CliRunner().invoke(main, ["check", str(path), "--max-training-memory", "1GiB"])
+    assert budget.exit_code == 2 and "--input-shape" in budget.stderr
+    assert CliRunner().invoke(main, ["check", str(path), "--max-params", "1M"]).exit_code == 0
+
+
+def test_a_dense_on_an_unknown_last_axis_is_refused_as_keras_refuses_it():
+    with pytest.raises(cnnscope.CnnscopeError, match="weights depend on an input dimension that is None"):
+        cnnscope.analyze(cnnscope.stack_from_spec({"input_shape": [4, None], "layers": [{"type": "Dense", "units": 2}]}))

@@ -14,7 +14,7 @@ from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER,
 from ..errors import CnnscopeError, LayerError, describe, did_you_mean, printable, short
 from .lint import lint
 from ..rules import ALIASES, BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
-from ..rules.base import RF_NONE, RF_PASS, prod
+from ..rules.base import RF_NONE, RF_PASS, UNKNOWN, known, prod
 from ..rules.keras_names import names_for
 from ..stack import Stack
 
@@ -137,13 +137,16 @@ class Analysis:
         return self.params * self.policy.weight_bytes
 
     @property
-    def activation_bytes_per_sample(self) -> int:
-        return sum(layer.activation_elements for layer in self.layers) * self.policy.activation_bytes
+    def activation_bytes_per_sample(self) -> int | None:
+        """None when an output's size depends on an unknown (None) input dimension."""
+        elements = _known_sum(layer.activation_elements for layer in self.layers)
+        return None if elements is None else elements * self.policy.activation_bytes
 
-    def training_memory_bytes(self, batch_size: int | None = None) -> int:
+    def training_memory_bytes(self, batch_size: int | None = None) -> int | None:
         """Weights + gradients + optimizer slots + every layer output kept for the backward pass."""
         batch = self.batch_size if batch_size is None else batch_size
-        return self.fixed_training_bytes + batch * self.activation_bytes_per_sample
+        per_sample = self.activation_bytes_per_sample
+        return None if per_sample is None else self.fixed_training_bytes + batch * per_sample
 
     @property
     def fixed_training_bytes(self) -> int:
@@ -153,12 +156,15 @@ class Analysis:
         """A layer's weights, plus a gradient and the optimizer's slots for each trainable weight."""
         return (layer.params + layer.trainable_params * (1 + self.slots)) * self.policy.weight_bytes
 
-    def layer_training_memory_bytes(self, layer: LayerReport) -> int:
+    def layer_training_memory_bytes(self, layer: LayerReport) -> int | None:
         """One layer's share of training_memory_bytes() at the analysis's batch size."""
-        return self.state_bytes(layer) + layer.activation_bytes
+        return None if layer.activation_bytes is None else self.state_bytes(layer) + layer.activation_bytes
 
     def max_batch_size(self, budget_bytes: int) -> int:
         """The largest batch whose training memory fits in budget_bytes (0 if even the weights do not)."""
+        if self.activation_bytes_per_sample is None:
+            raise CnnscopeError("the largest batch depends on the activation memory, which is unknown: the input "
+                                "has None dimensions; give a concrete --input-shape")
         room = budget_bytes - self.fixed_training_bytes
         return max(0, room // self.activation_bytes_per_sample) if self.activation_bytes_per_sample else 0
 
@@ -169,7 +175,8 @@ class Analysis:
             trainable_params=self.trainable_params,
             non_trainable_params=self.non_trainable_params,
             param_bytes=self.param_bytes,
-            activation_bytes=self.activation_bytes_per_sample * self.batch_size,
+            activation_bytes=None if self.activation_bytes_per_sample is None else (
+                self.activation_bytes_per_sample * self.batch_size),
             training_memory_bytes=self.training_memory_bytes(),
             macs=_known_sum(layer.macs for layer in self.layers),
             flops=_known_sum(layer.flops for layer in self.layers),
@@ -314,6 +321,9 @@ class _Walk:
                              "give each argument the type Keras documents") from exc
         if not all(isinstance(d, int) and d > 0 for d in out_shape):
             raise LayerError(spec.name, index, spec.class_name, f"computed output shape {list(out_shape)} is not positive", "check its arguments")
+        if result.params is UNKNOWN:
+            raise LayerError(spec.name, index, spec.class_name, "its weights depend on an input dimension that is "
+                             "None", "give that dimension with --input-shape (Keras requires it too)")
         self.shapes[spec.name] = out_shape
 
         trainable = result.params - result.non_trainable if cfg["trainable"] else 0
@@ -329,30 +339,30 @@ class _Walk:
         # if something upstream trains; the weight gradient costs about one more.
         needs_input_grad = any(self.upstream_trainable[source] for source in spec.inputs)
         self.upstream_trainable[spec.name] = needs_input_grad or trainable > 0
-        if result.macs is None:  # counted by no rule: unknown, never zero
-            forward = training = None
+        if result.macs is None or result.macs is UNKNOWN or result.extra_flops is UNKNOWN:
+            forward = training = None  # no rule counted them, or they grow with a None dimension: unknown, never zero
         else:
             forward = 2 * result.macs + result.extra_flops
             training = forward + (forward if needs_input_grad else 0) + (forward if trainable > 0 else 0)
 
         if rule.max_inputs == 0:
-            input_shape = list(out_shape)
+            input_shape = known(out_shape)
         elif len(in_shapes) == 1:
-            input_shape = list(in_shapes[0])
+            input_shape = known(in_shapes[0])
         else:
-            input_shape = [list(shape) for shape in in_shapes]
-        elements = prod(out_shape)
+            input_shape = [known(shape) for shape in in_shapes]
+        elements = known(prod(out_shape))
         return LayerReport(
             name=spec.name,
             type=spec.class_name,
             input_shape=input_shape,
-            output_shape=list(out_shape),
+            output_shape=known(out_shape),
             params=owned,
             trainable_params=trainable if owned else 0,
             non_trainable_params=owned - trainable if owned else 0,
             activation_elements=elements,
-            activation_bytes=elements * self.act_bytes,
-            macs=result.macs,
+            activation_bytes=None if elements is None else elements * self.act_bytes,
+            macs=known(result.macs),
             receptive_field=None if state is None else receptive_field.as_numbers(r for r, _ in state),
             jump=None if state is None else receptive_field.as_numbers(j for _, j in state),
             source=rule.source,
@@ -387,7 +397,11 @@ def analyze(
                  pol.activation_bytes * batch_size, notes, fallback)
     reports = [walk.layer(index, spec) for index, spec in enumerate(stack.layers)]
 
-    inputs = [list(walk.shapes[spec.name]) for spec in stack.input_layers]
+    inputs = [known(walk.shapes[spec.name]) for spec in stack.input_layers]
+    if any(d is None for shape in inputs for d in shape):
+        notes.append("the input has unknown (None) dimensions: output shapes keep them as Keras does, and the "
+                     "activation memory, MACs and FLOPs that depend on them are unknown (null); give a concrete "
+                     "--input-shape, e.g. --input-shape " + ",".join("224" if d is None else str(d) for d in inputs[0]))
     analysis = Analysis(
         model=stack.name,
         input_shape=inputs[0] if len(inputs) == 1 else inputs,

@@ -22,6 +22,8 @@ def uneven_strides(layers) -> list[str]:
             continue
         # the rule's step holds the effective (dilated) window and the strides, per spatial axis
         for axis, (size, k, s) in enumerate(zip(_spatial(layer, layer.input_shape), layer.step.kernel, layer.step.strides)):
+            if size is None:  # an input of any size: nothing to say
+                continue
             dropped = (size - k) % s
             if dropped:
                 out.append(

@@ -30,7 +30,7 @@ def _rows(analysis):
             f"{printable(layer.name)} ({layer.type})",
             _shape(layer.output_shape),
             f"{layer.params:,}",
-            format_bytes(layer.activation_bytes),
+            _bytes(layer.activation_bytes),
             _count(layer.macs),
             _axes(layer.receptive_field),
             _axes(layer.jump),
@@ -38,6 +38,10 @@ def _rows(analysis):
 
 
 HEADERS = ["Layer (type)", "Output Shape", "Param #", "Activations", "MACs", "RF", "Jump"]
+
+
+def _bytes(value) -> str:
+    return "?" if value is None else format_bytes(value)
 
 
 def _count(value) -> str:
@@ -56,8 +60,8 @@ def _total_lines(analysis) -> list[str]:
         f"Non-trainable params: {t['non_trainable_params']:,} ({format_bytes(t['non_trainable_params'] * wb)})",
         f"Forward per sample: {_count(t['macs'])} MACs, {_count(t['flops'])} FLOPs; "
         f"training step per sample: {_count(t['training_flops'])} FLOPs",
-        f"Activations (batch {analysis.batch_size}, {analysis.dtype}): {format_bytes(t['activation_bytes'])}",
-        f"Training memory (batch {analysis.batch_size}, {analysis.optimizer}): {format_bytes(t['training_memory_bytes'])}",
+        f"Activations (batch {analysis.batch_size}, {analysis.dtype}): {_bytes(t['activation_bytes'])}",
+        f"Training memory (batch {analysis.batch_size}, {analysis.optimizer}): {_bytes(t['training_memory_bytes'])}",
     ]
 
 

@@ -73,9 +73,10 @@ def check(analysis, limits: dict, top: int = 3) -> list:
         value = totals[limit.total]
         if value is None:
             unknown = [r.name for r in analysis.layers if limit.per_layer(analysis, r) is None]
-            raise CnnscopeError(f"{name.replace('_', '-')} needs the model's {limit.total}, which is unknown: "
-                                f"no rule counts layer(s) {', '.join(unknown[:3])} (their numbers come from Keras); "
-                                "drop this budget, or install a plugin with a rule for them")
+            raise CnnscopeError(f"{name.replace('_', '-')} needs the model's {limit.total}, which is unknown for "
+                                f"layer(s) {', '.join(unknown[:3])}: give a concrete --input-shape if the input has "
+                                "None dimensions; if their numbers come from Keras, drop this budget or install a "
+                                "plugin with a rule for them")
         if value > allowed:
             ranked = sorted(((r.name, limit.per_layer(analysis, r)) for r in analysis.layers), key=lambda p: -p[1])
             out.append(Violation(name, value, allowed, [p for p in ranked[:top] if p[1] > 0]))

@@ -16,6 +16,62 @@ from typing import Callable
 from ..errors import LayerError, did_you_mean, short
 
 
+class _Unknown(int):
+    """A dimension Keras shows as None (an input of any height, a sequence of any length).
+
+    It absorbs arithmetic, so that a rule's formula (Keras's compute_output_shape)
+    runs unchanged and yields UNKNOWN wherever the result depends on it, as
+    Keras's yields None. It equals only itself; it is never found too small
+    (a window larger than an input of unknown size is Keras's runtime matter).
+    Rules that compare sizes for compatibility (merging, Reshape) treat it as
+    Keras treats None: compatible with any size.
+    """
+
+    def __new__(cls):
+        return super().__new__(cls, 1)
+
+    def __repr__(self):
+        return "None"
+
+    def _absorb(self, *args):
+        return UNKNOWN
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _absorb
+    __floordiv__ = __rfloordiv__ = __truediv__ = __rtruediv__ = __mod__ = __rmod__ = __neg__ = _absorb
+    __ceil__ = __floor__ = __round__ = __trunc__ = _absorb
+
+    def __eq__(self, other):
+        return other is UNKNOWN
+
+    def __ne__(self, other):
+        return other is not UNKNOWN
+
+    def _true(self, other):
+        return True
+
+    def _false(self, other):
+        return False
+
+    __gt__ = __ge__ = _true  # an unknown size is never found too small
+    __lt__ = __le__ = _false
+
+    def __bool__(self):
+        return False
+
+    def __hash__(self):
+        return hash(None)
+
+
+UNKNOWN = _Unknown()
+
+
+def known(value):
+    """VALUE with UNKNOWN (in a number or a shape) as None, as Keras writes it."""
+    if isinstance(value, (list, tuple)):
+        return [known(v) for v in value]
+    return None if value is UNKNOWN else value
+
+
 class _Required:
     def __repr__(self):
         return "REQUIRED"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import short
-from .base import RF_FRESH, REQUIRED, Layer, Result, Rule, bias_and_activation_flops, prod
+from .base import RF_FRESH, REQUIRED, UNKNOWN, Layer, Result, Rule, bias_and_activation_flops, prod
 
 INPUT_DEFAULTS = {
     "shape": None, "batch_size": None, "dtype": None, "sparse": None, "batch_shape": None,
@@ -26,11 +26,9 @@ def input_layer(layer: Layer) -> Result:
     shape = cfg["batch_shape"][1:] if cfg["batch_shape"] is not None else cfg["shape"]
     if shape is None:
         raise layer.error("has no shape", "give input_shape (e.g. [28, 28, 1]) or --input-shape")
-    shape = tuple(shape)
-    if any(d is None for d in shape):
-        raise layer.error(f"shape {list(shape)} has an unknown (None) dimension", "give a concrete --input-shape")
-    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise layer.error(f"shape {list(shape)} must be positive integers", "fix input_shape")
+    shape = tuple(UNKNOWN if d is None else d for d in shape)  # None: any size, as in Keras
+    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise layer.error(f"shape {short(list(shape))} must be positive integers or None", "fix input_shape")
     return Result(output_shape=shape)
 
 

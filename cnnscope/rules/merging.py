@@ -1,7 +1,7 @@
 """Merge layers: several inputs, one output (keras.src.layers.merging)."""
 from __future__ import annotations
 
-from .base import Layer, Result, Rule, prod
+from .base import UNKNOWN, Layer, Result, Rule, prod
 
 
 def broadcast(layer: Layer, a: tuple, b: tuple) -> tuple:
@@ -12,6 +12,9 @@ def broadcast(layer: Layer, a: tuple, b: tuple) -> tuple:
         return a
     out = list(a[: len(a) - len(b)])
     for i, j in zip(a[len(a) - len(b):], b):
+        if UNKNOWN in (i, j):  # None is compatible with any size; the result is None (Keras's rule too)
+            out.append(UNKNOWN)
+            continue
         if i != j and 1 not in (i, j):
             raise layer.error(
                 f"cannot merge inputs of shapes {[list(s) for s in layer.input_shapes]}",
@@ -37,7 +40,7 @@ def concatenate(layer: Layer) -> Result:
         raise layer.error(f"inputs have different ranks: {[list(s) for s in shapes]}", "reshape them to the same rank")
     axis = layer.axis(layer.cfg["axis"], rank)
     for s in shapes[1:]:
-        if any(x != y for i, (x, y) in enumerate(zip(shapes[0], s)) if i != axis):
+        if any(x != y and UNKNOWN not in (x, y) for i, (x, y) in enumerate(zip(shapes[0], s)) if i != axis):
             raise layer.error(
                 f"cannot concatenate shapes {[list(s) for s in shapes]} on axis {layer.cfg['axis']}",
                 "make every axis except the concatenation axis equal",

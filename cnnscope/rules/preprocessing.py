@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .base import REQUIRED, Layer, Result, Rule, prod, rf_scale
+from .base import RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule, prod, rf_scale
 from .reshaping import interpolation_macs
 
 
@@ -15,7 +15,8 @@ def resizing(layer: Layer) -> Result:
     return Result(
         output_shape=out_shape,
         macs=interpolation_macs(layer.cfg["interpolation"], 2, prod(out_shape)),
-        rf=rf_scale(Fraction(o, w) for o, w in zip(out, spatial)),
+        # the scale of an input of unknown (None) size is unknown: stop tracking the receptive field
+        rf=RF_NONE if UNKNOWN in spatial else rf_scale(Fraction(o, w) for o, w in zip(out, spatial)),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..errors import short
-from .base import RF_NONE, REQUIRED, Layer, Result, Rule, prod, rf_scale
+from .base import RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule, prod, rf_scale
 
 
 def _pairs(layer: Layer, key: str, n: int) -> tuple:
@@ -75,7 +75,9 @@ def reshape(layer: Layer) -> Result:
         raise layer.error(f"target_shape={list(target)} may hold one -1 and otherwise positive sizes")
     size = prod(layer.input_shape)
     known = prod(d for d in target if d != -1)
-    if unknown:
+    if size is UNKNOWN:  # an input of unknown size: Keras checks the sizes when it runs, and so does -1
+        target = [UNKNOWN if d == -1 else d for d in target]
+    elif unknown:
         if size % known:
             raise layer.error(f"cannot reshape {size} values into {list(target)}", "choose sizes whose product divides the input size")
         target = [size // known if d == -1 else d for d in target]

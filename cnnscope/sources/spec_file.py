@@ -16,12 +16,13 @@ def read_spec(path: Path):
     return load_document(path, MAX_SPEC_BYTES)
 
 
-def _shape(value, what: str) -> list[int]:
+def _shape(value, what: str) -> list:
+    """A shape without the batch axis: positive integers, or null (None) for a size left open, as in Keras."""
     if not isinstance(value, (list, tuple)) or not value or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in value
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in value
     ):
-        raise CnnscopeError(f"{what} must be a list of positive integers without the batch axis, e.g. [28, 28, 1]; "
-                            f"got {short(value)}")
+        raise CnnscopeError(f"{what} must be a list of positive integers (or null for any size) without the batch "
+                            f"axis, e.g. [28, 28, 1]; got {short(value)}")
     return list(value)
 
 
