@@ -1,7 +1,10 @@
 """Analyzer speed: cnnscope vs a bare interpreter and vs Keras on VGG-16 (cold processes, alternated),
 and scaling with depth.
 
-    python benchmarks/analyzer_speed.py [--rounds 7] [--skip-keras]
+    python benchmarks/analyzer_speed.py [--rounds 7] [--skip-keras] [--applications DIR]
+
+--applications DIR saves every keras.applications model (weights=None) as
+DIR/NAME.keras once, then times a cold `cnnscope summary` of each file.
 
 Prints medians and ratios measured side by side in this one run; the machine is
 shared and noisy, so compare ratios, not absolute times, across runs.
@@ -56,11 +59,48 @@ def side_by_side(title: str, other_label: str, other_cmd: list, rounds: int, goa
     print(f"  ratio {name:<19} median {statistics.median(ratios):8.2f}x  (goal {goal})")
 
 
+def applications(folder: Path, rounds: int) -> None:
+    """Cold summaries of every keras.applications model from its .keras file; which ones needed Keras."""
+    import inspect
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    names = [n for n, f in inspect.getmembers(__import__("keras").applications) if callable(f) and n[0].isupper()]
+    print(f"keras.applications, cold `cnnscope summary NAME.keras`, median of {rounds}")
+    fast = []
+    for name in sorted(names):
+        path = folder / f"{name}.keras"
+        if not path.exists():
+            import keras
+
+            getattr(keras.applications, name)(weights=None).save(path)
+        command = [*summary_command()[:-2], "summary", str(path), "--format", "json"]
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        if result.returncode:
+            print(f"  {name:<20} failed: {result.stderr.strip().splitlines()[-1][:100]}")
+            continue
+        data = json.loads(result.stdout)
+        from_keras = sorted({row["type"] for row in data["layers"] if row["source"] == "keras"})
+        median = statistics.median(timed(command, env) for _ in range(rounds)) * 1000
+        if not from_keras:
+            fast.append(median)
+        print(f"  {name:<20} {median:8.1f} ms  params {data['totals']['params']:>12,}"
+              + (f"  (asked Keras: {', '.join(from_keras)})" if from_keras else ""))
+    if fast:
+        print(f"  models that need no Keras: {len(fast)}, median {statistics.median(fast):.1f} ms, "
+              f"slowest {max(fast):.1f} ms (goal <= 150 ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--skip-keras", action="store_true", help="only start-up and scaling (no TensorFlow needed)")
+    parser.add_argument("--applications", type=Path, metavar="DIR", help="time every keras.applications model")
     args = parser.parse_args()
+    if args.applications:
+        applications(args.applications, args.rounds)
+        return
     # As installed for a user: bytecode cached (pip compiles site-packages; an editable checkout
     # caches on its first run unless PYTHONDONTWRITEBYTECODE is set, as on some CI machines).
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
