@@ -13,7 +13,7 @@ import importlib.util
 
 from .errors import CnnscopeError, describe, printable
 from .rules import BASE_ARGS, Layer, Result, Rule
-from .rules.base import RF_NONE, prod
+from .rules.base import RF_NONE, UNKNOWN, known, prod
 from .stack import LayerSpec
 
 MANY = 2**31
@@ -52,9 +52,11 @@ def _find_class(spec: LayerSpec):
 def _answer(layer: Layer, instance, output) -> Result:
     if isinstance(output, (list, tuple)):
         raise layer.error(f"has {len(output)} outputs; cnnscope follows layers of one output")
-    non_trainable = sum(prod(w.shape) for w in instance.non_trainable_weights)
-    return Result(output_shape=tuple(output.shape[1:]), params=instance.count_params(), non_trainable=non_trainable,
-                  macs=None, rf=RF_NONE)
+    # an operation node of a functional model (ops.mean, x * 2, ...) is no layer: it holds no weights
+    params = instance.count_params() if hasattr(instance, "count_params") else 0
+    non_trainable = sum(prod(w.shape) for w in getattr(instance, "non_trainable_weights", ()))
+    shape = tuple(UNKNOWN if d is None else d for d in output.shape[1:])
+    return Result(output_shape=shape, params=params, non_trainable=non_trainable, macs=None, rf=RF_NONE)
 
 
 def _from_config(cls):
@@ -70,7 +72,7 @@ def _from_config(cls):
         try:
             # Keras names hold no "/": a flattened "outer/inner" name is for cnnscope's rows only
             instance = cls.from_config({**config, "name": layer.name.replace("/", "_").replace("@", "_")})
-            inputs = [keras.Input(shape=tuple(shape)) for shape in layer.input_shapes]
+            inputs = [keras.Input(shape=tuple(known(shape))) for shape in layer.input_shapes]
             output = instance(inputs if len(inputs) > 1 else inputs[0])
         except Exception as exc:  # noqa: BLE001 (Keras's own refusal of the config, whatever its type)
             raise layer.error(f"Keras rejects it: {describe(exc)}") from None
@@ -84,7 +86,7 @@ def _from_instance(instance):
     def compute(layer: Layer) -> Result:
         import keras
 
-        inputs = [keras.KerasTensor((None, *shape)) for shape in layer.input_shapes]
+        inputs = [keras.KerasTensor((None, *known(shape))) for shape in layer.input_shapes]
         try:
             output = instance.compute_output_spec(inputs if len(inputs) > 1 else inputs[0])
         except Exception as exc:  # noqa: BLE001

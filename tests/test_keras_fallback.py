@@ -131,3 +131,21 @@ def test_a_lambda_in_a_file_is_not_run(tmp_path):
     model.save(tmp_path / "lambda.keras")
     with pytest.raises(cnnscope.CnnscopeError, match="Lambda saved with Python bytecode"):
         cnnscope.analyze_target(str(tmp_path / "lambda.keras"))
+
+
+def test_operation_nodes_of_a_functional_model(tmp_path):
+    """x + y, x * 2 and ops.mean(x, 1) are saved as operation nodes: arithmetic meets the merge rules,
+    an operation without a rule is asked of Keras (from Keras's own ops modules)."""
+    import keras
+    from keras import ops
+
+    x, y = keras.Input((5, 4)), keras.Input((5, 4))
+    mean = ops.mean((x + y) * 2, axis=1)
+    masked = keras.layers.Masking()(keras.layers.Reshape((4, 1))(mean))
+    model = keras.Model([x, y], keras.layers.Dense(3)(keras.layers.Flatten()(masked)))
+    model.save(tmp_path / "ops.keras")
+    analysis = cnnscope.analyze_target(str(tmp_path / "ops.keras"))
+    types = {row.type: row for row in analysis.layers}
+    assert types["Add"].output_shape == [5, 4] and types["Multiply"].output_shape == [5, 4]
+    assert types["Mean"].output_shape == [4] and types["Mean"].source == "keras"
+    assert analysis.params == model.count_params()
