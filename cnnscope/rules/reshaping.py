@@ -1,8 +1,6 @@
 """Reshaping layers: move, pad, crop, repeat or resample values, no weights (keras/src/layers/reshaping)."""
 from __future__ import annotations
 
-from fractions import Fraction
-
 from ..errors import short
 from .base import RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule, prod, rf_scale
 

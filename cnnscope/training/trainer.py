@@ -11,7 +11,6 @@ an interrupted or killed run leaves a consistent folder that --resume continues.
 """
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
