@@ -51,8 +51,13 @@ def build_keras_model(stack: Stack, custom_objects: dict | None = None, rules: R
             # Spec layers carry only the user's arguments (the constructor's job); configs
             # Keras saved are complete and may hold serialized objects (from_config's job).
             # A shared layer's later call reuses the first call's layer, and so its weights.
+            # A wrapper's inner layer (Bidirectional's "layer") is serialized in specs too: from_config's job.
+            serialized = any(isinstance(v, dict) and "class_name" in v for v in config.values())
+            if serialized and stack.source == "spec":  # a spec names Keras's layers without their module
+                config = {k: ({"module": "keras.layers", **v} if isinstance(v, dict) and "class_name" in v else v)
+                          for k, v in config.items()}
             layer = built[spec.shares] if spec.shares else (
-                cls(**config) if stack.source == "spec" else cls.from_config(config))
+                cls(**config) if stack.source == "spec" and not serialized else cls.from_config(config))
             built[spec.name] = layer
             args = [tensors[source] for source in spec.inputs]
             rule = rules.get(spec.class_name)

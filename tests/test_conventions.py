@@ -101,3 +101,12 @@ def test_receptive_field_through_dilation_transpose_and_upsampling():
     layers = cnnscope.analyze(cnnscope.stack_from_spec(spec)).layers
     assert [r.receptive_field for r in layers] == [[1, 1], [5, 5], [6, 6], [10, 10], [10, 10], [12, 12], None]
     assert [r.jump for r in layers] == [[1, 1], [1, 1], [2, 2], [4, 4], [2, 2], [1, 1], None]
+
+
+def test_recurrent_layers_count_their_gates_per_time_step():
+    """docs/conventions.md's worked example: an LSTM of 16 units over 20 steps of 8 features."""
+    lstm = cnnscope.analyze(cnnscope.stack_from_spec(
+        {"input_shape": [20, 8], "layers": [{"type": "LSTM", "units": 16}]})).layers[1]
+    assert lstm.params == 4 * 16 * (8 + 16) + 4 * 16
+    assert lstm.macs == 20 * 4 * 16 * (8 + 16)
+    assert lstm.flops == 2 * lstm.macs + 20 * (4 * 16 + 4 * 16 + 5 * 16)

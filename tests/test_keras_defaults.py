@@ -14,6 +14,10 @@ def _required_args(cls) -> dict:
     stub = {"filters": 2, "kernel_size": 1, "units": 2, "rate": 0.5, "stddev": 0.1, "activation": "relu",
             "target_shape": (2,), "dims": (1,), "n": 2, "scale": 1.0, "height": 2, "width": 2,
             "input_dim": 2, "output_dim": 2, "pool_size": 2}
+    if "layer" in sig.parameters:  # a wrapper (Bidirectional) wraps a layer
+        import keras
+
+        stub["layer"] = keras.layers.LSTM(2)
     return {
         name: stub[name]
         for name, p in sig.parameters.items()

@@ -1,0 +1,80 @@
+"""Recurrent layers: SimpleRNN, LSTM, GRU and the Bidirectional wrapper (keras/src/layers/rnn).
+
+Per time step a cell multiplies its input (kernel) and its previous output
+(recurrent kernel) into `gates` blocks of `units`; MACs are that, times the
+time steps. The other FLOPs per step, as docs/conventions.md counts them: one
+bias add and one activation per gate unit, plus the state update (LSTM: c =
+f·c + i·g and h = o·tanh(c), 5 per unit; GRU: r·h and the interpolation, 4).
+"""
+from __future__ import annotations
+
+from ..errors import short
+from .base import BASE_ARGS, RF_NONE, REQUIRED, Layer, Result, Rule
+
+_RECURRENT = {
+    "units": REQUIRED, "activation": "tanh", "use_bias": True, "kernel_initializer": "glorot_uniform",
+    "recurrent_initializer": "orthogonal", "bias_initializer": "zeros", "kernel_regularizer": None,
+    "recurrent_regularizer": None, "bias_regularizer": None, "kernel_constraint": None, "recurrent_constraint": None,
+    "bias_constraint": None, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": None, "return_sequences": False,
+    "return_state": False, "go_backwards": False, "stateful": False, "unroll": False, "zero_output_for_mask": False,
+}
+SIMPLE_RNN_DEFAULTS = dict(_RECURRENT)
+LSTM_DEFAULTS = {**_RECURRENT, "recurrent_activation": "sigmoid", "unit_forget_bias": True, "use_cudnn": "auto"}
+GRU_DEFAULTS = {**_RECURRENT, "recurrent_activation": "sigmoid", "reset_after": True, "use_cudnn": "auto"}
+CELLS = {  # class -> (defaults, gates, state-update FLOPs per unit)
+    "SimpleRNN": (SIMPLE_RNN_DEFAULTS, 1, 0),
+    "LSTM": (LSTM_DEFAULTS, 4, 5),
+    "GRU": (GRU_DEFAULTS, 3, 4),
+}
+
+
+def _cell(layer: Layer, class_name: str, cfg: dict, shape: tuple) -> Result:
+    """A recurrent layer's numbers from its merged config and its (time, features) input."""
+    if len(shape) != 2:
+        raise layer.error(f"expects input with 2 axes besides the batch (time, features), got shape {list(shape)}",
+                          "add a Reshape, or use a TimeDistributed/Conv layer for images")
+    if cfg["return_state"]:
+        raise layer.error("return_state=True gives several outputs; cnnscope follows layers of one output",
+                          "analyze it with return_state=False")
+    units = cfg["units"]
+    if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+        raise layer.error(f"units={short(units)} must be a positive integer")
+    _, gates, update = CELLS[class_name]
+    steps, features = shape
+    biases = gates * units * (2 if class_name == "GRU" and cfg["reset_after"] else 1) if cfg["use_bias"] else 0
+    params = gates * units * (features + units) + biases
+    per_step_macs = gates * units * (features + units)
+    per_step_other = biases + gates * units + update * units
+    return Result(output_shape=(steps, units) if cfg["return_sequences"] else (units,), params=params,
+                  macs=steps * per_step_macs, extra_flops=steps * per_step_other, rf=RF_NONE)
+
+
+def recurrent(layer: Layer) -> Result:
+    return _cell(layer, layer.class_name, layer.cfg, layer.input_shape)
+
+
+def bidirectional(layer: Layer) -> Result:
+    inner = layer.cfg["layer"]
+    if not isinstance(inner, dict) or inner.get("class_name") not in CELLS or not isinstance(inner.get("config"), dict):
+        raise layer.error(f"layer must be a serialized SimpleRNN, LSTM or GRU, like {{\"class_name\": \"LSTM\", "
+                          f"\"config\": {{\"units\": 8}}}}; got {short(inner)}")
+    defaults = CELLS[inner["class_name"]][0]
+    unknown = [key for key in inner["config"] if key not in defaults and key not in BASE_ARGS]
+    if unknown:
+        raise layer.error(f"its {inner['class_name']} has an unknown argument '{unknown[0]}'")
+    one = _cell(layer, inner["class_name"], {**defaults, **inner["config"]}, layer.input_shape)
+    mode = layer.choice("merge_mode", ("concat", "sum", "mul", "ave"))
+    shape = (*one.output_shape[:-1], 2 * one.output_shape[-1]) if mode == "concat" else one.output_shape
+    merge = 0 if mode == "concat" else (2 if mode == "ave" else 1) * one.output_shape[-1] * (
+        one.output_shape[0] if len(one.output_shape) == 2 else 1)
+    return Result(output_shape=shape, params=2 * one.params, macs=2 * one.macs,
+                  extra_flops=2 * one.extra_flops + merge, rf=RF_NONE)
+
+
+RULES = [
+    Rule(("SimpleRNN",), SIMPLE_RNN_DEFAULTS, recurrent),
+    Rule(("LSTM",), LSTM_DEFAULTS, recurrent),
+    Rule(("GRU",), GRU_DEFAULTS, recurrent),
+    Rule(("Bidirectional",), {"layer": REQUIRED, "merge_mode": "concat", "weights": None, "backward_layer": None},
+         bidirectional),
+]
