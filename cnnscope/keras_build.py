@@ -11,6 +11,10 @@ from .rules import RuleSet, builtin_rules
 from .stack import Stack
 
 
+# Layers whose inputs are separate positional arguments rather than one list.
+POSITIONAL_INPUTS = {"MultiHeadAttention", "GroupedQueryAttention"}
+
+
 def layer_class(class_name: str, custom_objects: dict | None = None):
     import keras
 
@@ -62,7 +66,10 @@ def build_keras_model(stack: Stack, custom_objects: dict | None = None, rules: R
             args = [tensors[source] for source in spec.inputs]
             rule = rules.get(spec.class_name)
             many = len(args) > 1 or (rule is not None and rule.max_inputs > 1)
-            tensors[spec.name] = layer(args if many else args[0])
+            if spec.class_name in POSITIONAL_INPUTS:  # mha(query, value, key), not mha([query, value])
+                tensors[spec.name] = layer(*args)
+            else:
+                tensors[spec.name] = layer(args if many else args[0])
         except (ValueError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LayerError(spec.name, index, spec.class_name, f"Keras rejects it: {first}") from exc

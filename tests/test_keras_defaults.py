@@ -13,7 +13,7 @@ def _required_args(cls) -> dict:
     sig = inspect.signature(cls.__init__)
     stub = {"filters": 2, "kernel_size": 1, "units": 2, "rate": 0.5, "stddev": 0.1, "activation": "relu",
             "target_shape": (2,), "dims": (1,), "n": 2, "scale": 1.0, "height": 2, "width": 2,
-            "input_dim": 2, "output_dim": 2, "pool_size": 2}
+            "input_dim": 2, "output_dim": 2, "pool_size": 2, "num_heads": 2, "key_dim": 3}
     if "layer" in sig.parameters:  # a wrapper (Bidirectional) wraps a layer
         import keras
 
@@ -56,6 +56,8 @@ def test_defaults_match_keras(class_name):
             ours = ours or "linear"
         if key == "strides" and ours is None:  # pooling: Keras stores strides resolved to pool_size
             ours = config["pool_size"]
+        if class_name == "MultiHeadAttention" and key == "value_dim" and ours is None:
+            ours = config["key_dim"]  # Keras stores value_dim resolved to key_dim
         assert _plain(_expand(ours, keras_value)) == _plain(keras_value), key
 
 

@@ -55,6 +55,11 @@ CASES = {
                                   {"type": "Dense", "units": 5}, {"type": "LayerNormalization"},
                                   {"type": "Cropping1D", "cropping": 1}, {"type": "GlobalMaxPooling1D"}]),
     "none-reshape": ([None, 4], [{"type": "Reshape", "target_shape": [-1, 2]}, {"type": "Permute", "dims": [2, 1]}]),
+    "mha-self": ([6, 8], [{"type": "MultiHeadAttention", "num_heads": 2, "key_dim": 4,
+                           "inputs": ["input_layer", "input_layer"]}]),
+    "mha-options": ([6, 8], [{"type": "MultiHeadAttention", "num_heads": 3, "key_dim": 2, "value_dim": 5,
+                              "output_shape": 7, "use_bias": False, "use_gate": True,
+                              "inputs": ["input_layer", "input_layer"]}]),
     "rnn-sequences": (I1, [{"type": "SimpleRNN", "units": 4, "return_sequences": True},
                            {"type": "LSTM", "units": 5, "return_sequences": True}, {"type": "GRU", "units": 3}]),
     "rnn-options": (I1, [{"type": "GRU", "units": 4, "reset_after": False, "return_sequences": True},
@@ -119,3 +124,19 @@ def test_broadcasting_add_and_three_way_concatenate():
         ],
     })
     assert_parity(stack)
+
+
+def test_a_saved_transformer_block(tmp_path):
+    """Attention read from a .keras file, called by keyword, with a residual, normalization and a feed-forward."""
+    import keras
+
+    tokens = keras.Input((12, 16))
+    attended = keras.layers.MultiHeadAttention(num_heads=4, key_dim=8)(query=tokens, value=tokens, key=tokens)
+    x = keras.layers.LayerNormalization()(keras.layers.Add()([tokens, attended]))
+    x = keras.layers.Dense(32, activation="gelu")(x)
+    model = keras.Model(tokens, keras.layers.Dense(16)(x))
+    model.save(tmp_path / "block.keras")
+    analysis = cnnscope.analyze_target(str(tmp_path / "block.keras"), keras=False)
+    assert analysis.params == model.count_params()
+    mha = next(r for r in analysis.layers if r.type == "MultiHeadAttention")
+    assert mha.output_shape == [12, 16] and mha.macs == 3 * 12 * 16 * 32 + 12 * 32 * 16 + 2 * 4 * 12 * 12 * 8

@@ -1,13 +1,13 @@
 """The rule registry: Keras class name -> Rule. Built-ins here; plugins may add more.
 
 One module per family of keras/src/layers (convolutional, pooling, normalization, activations,
-regularization, reshaping, preprocessing, merging, rnn, core), so a rule sits where Keras keeps its layer.
+regularization, reshaping, preprocessing, merging, rnn, attention, core), so a rule sits where Keras keeps its layer.
 """
 from __future__ import annotations
 
 from ..errors import CnnscopeError
-from . import (activations, convolutional, core, merging, normalization, pooling, preprocessing, regularization,
-               reshaping, rnn)
+from . import (activations, attention, convolutional, core, merging, normalization, pooling, preprocessing,
+               regularization, reshaping, rnn)
 from .base import BASE_ARGS, REQUIRED, RF, Layer, Result, Rule
 
 __all__ = ["ALIASES", "BASE_ARGS", "REQUIRED", "RF", "Layer", "Result", "Rule", "RuleSet", "builtin_rules"]
@@ -74,7 +74,7 @@ def builtin_rules() -> RuleSet:
     if _BUILTIN is None:
         rules = RuleSet()
         for module in (core, convolutional, pooling, normalization, activations, regularization, reshaping,
-                       preprocessing, merging, rnn):
+                       preprocessing, merging, rnn, attention):
             for rule in module.RULES:
                 rules.add(rule)
         _BUILTIN = rules

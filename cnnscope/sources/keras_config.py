@@ -57,7 +57,9 @@ def _history_names(args) -> list[tuple]:
 
 def _node_inputs(node) -> list[tuple]:
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
-        return _history_names(node.get("args", []))
+        kwargs = node.get("kwargs") or {}
+        named = [kwargs[k] for k in ("query", "value", "key") if isinstance(kwargs, dict) and k in kwargs]
+        return _history_names(node.get("args", [])) + _history_names(named)  # attention called by keyword
     # Keras 2: [[layer_name, node_index, tensor_index, kwargs], ...]
     return [(item[0], item[1]) for item in node]
 

@@ -1,0 +1,58 @@
+"""Attention layers: MultiHeadAttention (keras/src/layers/attention).
+
+Attention is never free: MACs count the query, key, value and output
+projections, QKᵀ and the weighted sum AV; other FLOPs count the query scaling,
+the softmax (3 per score), the biases and the optional sigmoid gate.
+"""
+from __future__ import annotations
+
+from ..errors import short
+from .base import REQUIRED, Layer, Result, Rule, prod
+
+MHA_DEFAULTS = {
+    "num_heads": REQUIRED, "key_dim": REQUIRED, "value_dim": None, "dropout": 0.0, "use_bias": True,
+    "output_shape": None, "attention_axes": None, "sliding_window": None, "flash_attention": None,
+    "kernel_initializer": "glorot_uniform", "bias_initializer": "zeros", "kernel_regularizer": None,
+    "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None, "use_gate": False, "seed": None,
+}
+
+
+def multi_head_attention(layer: Layer) -> Result:
+    """Inputs: query, value and optionally key (Keras's call order), each (steps, features)."""
+    if len(layer.input_shapes) > 3:
+        raise layer.error("takes query, value and key; an attention_mask input is not analyzed yet")
+    query, value = layer.input_shapes[0], layer.input_shapes[1] if len(layer.input_shapes) > 1 else None
+    if value is None:
+        raise layer.error("takes at least a query and a value", "call it as mha(query, value)")
+    key = layer.input_shapes[2] if len(layer.input_shapes) > 2 else value
+    axes = layer.cfg["attention_axes"]
+    if axes not in (None, [1], (1,), 1, -2, [-2]) or any(len(s) != 2 for s in (query, value, key)):
+        raise layer.error(f"attention over axes {short(axes)} of inputs {[list(s) for s in layer.input_shapes]}: "
+                          "cnnscope's rule covers sequences (steps, features) attended over their steps")
+    heads, key_dim = layer.positive_int("num_heads"), layer.positive_int("key_dim")
+    value_dim = key_dim if layer.cfg["value_dim"] is None else layer.positive_int("value_dim")
+    out_dim = query[-1]
+    if layer.cfg["output_shape"] is not None:
+        shape = layer.cfg["output_shape"]
+        shape = [shape] if isinstance(shape, int) else list(shape)
+        if len(shape) != 1 or not isinstance(shape[0], int) or shape[0] <= 0:
+            raise layer.error(f"output_shape={short(layer.cfg['output_shape'])} must be one positive size here")
+        out_dim = shape[0]
+    bias = 1 if layer.cfg["use_bias"] else 0
+    (tq, dq), (tv, dv), (tk, dk) = query, value, key
+    if tk != tv:
+        raise layer.error(f"key has {tk} steps but value has {tv}", "give key and value the same number of steps")
+    gate = bool(layer.cfg["use_gate"])
+    params = ((dq + bias) * heads * key_dim + (dk + bias) * heads * key_dim + (dv + bias) * heads * value_dim
+              + heads * value_dim * out_dim + bias * out_dim + (gate * (dq + bias) * heads * value_dim))
+    projections = tq * dq * heads * key_dim + tk * dk * heads * key_dim + tv * dv * heads * value_dim \
+        + tq * heads * value_dim * out_dim + gate * tq * dq * heads * value_dim
+    scores = heads * tq * tk
+    macs = projections + scores * key_dim + scores * value_dim  # QKᵀ and AV
+    biases = bias * (tq * heads * key_dim + tk * heads * key_dim + tv * heads * value_dim + tq * out_dim
+                     + gate * tq * heads * value_dim)
+    other = tq * heads * key_dim + 3 * scores + biases + gate * 2 * tq * heads * value_dim  # scale, softmax, gate
+    return Result(output_shape=(tq, out_dim), params=params, macs=macs, extra_flops=other)
+
+
+RULES = [Rule(("MultiHeadAttention",), MHA_DEFAULTS, multi_head_attention, min_inputs=2, max_inputs=3)]
