@@ -17,6 +17,13 @@ from .rules.base import RF_NONE, UNKNOWN, known, prod
 from .stack import LayerSpec
 
 MANY = 2**31
+# Layers whose saved config carries code or a path to code: Keras's safe mode refuses some, and none is
+# rebuilt from an untrusted file here.
+FOREIGN_CODE = {
+    "Lambda": "Python bytecode", "TFSMLayer": "a path to a TensorFlow SavedModel",
+    "JaxLayer": "a serialized JAX function", "FlaxLayer": "a serialized Flax module",
+    "TorchModuleWrapper": "a pickled PyTorch module",
+}
 
 
 def import_modules(modules) -> None:
@@ -64,10 +71,9 @@ def _from_config(cls):
     def compute(layer: Layer) -> Result:
         import keras
 
-        if cls.__name__ == "Lambda":  # its config holds Python bytecode: Keras's safe mode refuses to run it
-            raise layer.error("is a Lambda saved with Python bytecode, which cnnscope does not run",
-                              "analyze the live model in Python (cnnscope.stack_from_keras_model), or replace "
-                              "the Lambda with a registered custom layer")
+        if cls.__name__ in FOREIGN_CODE:  # a file from a pull request does not get to run code here
+            raise layer.error(f"is a {cls.__name__} saved with {FOREIGN_CODE[cls.__name__]}, which cnnscope does not "
+                              "load from a file", "analyze the live model in Python (cnnscope.stack_from_keras_model)")
         config = {k: v for k, v in layer.cfg.items() if k not in BASE_ARGS or v != BASE_ARGS[k]}
         try:
             # Keras names hold no "/": a flattened "outer/inner" name is for cnnscope's rows only

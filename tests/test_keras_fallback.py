@@ -129,7 +129,7 @@ def test_a_lambda_in_a_file_is_not_run(tmp_path):
 
     model = _model(keras.layers.Lambda(lambda x: x * 2))
     model.save(tmp_path / "lambda.keras")
-    with pytest.raises(cnnscope.CnnscopeError, match="Lambda saved with Python bytecode"):
+    with pytest.raises(cnnscope.CnnscopeError, match="Lambda saved with Python bytecode, which cnnscope does not load"):
         cnnscope.analyze_target(str(tmp_path / "lambda.keras"))
 
 
