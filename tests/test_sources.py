@@ -243,3 +243,28 @@ def test_unknown_dimensions_keep_counts_exact_and_make_sizes_unknown(tmp_path):
 def test_a_dense_on_an_unknown_last_axis_is_refused_as_keras_refuses_it():
     with pytest.raises(cnnscope.CnnscopeError, match="weights depend on an input dimension that is None"):
         cnnscope.analyze(cnnscope.stack_from_spec({"input_shape": [4, None], "layers": [{"type": "Dense", "units": 2}]}))
+
+
+def test_input_shape_per_named_input(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cnnscope.cli import main
+
+    spec = {"layers": [{"type": "InputLayer", "name": "image", "shape": [None, None, 3]},
+                       {"type": "InputLayer", "name": "mask", "shape": [None, None, 1]},
+                       {"type": "Concatenate", "inputs": ["image", "mask"]},
+                       {"type": "Conv2D", "filters": 2, "kernel_size": 3}]}
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(spec))
+    run = lambda *args: CliRunner().invoke(main, ["summary", str(path), "--format", "json", *args])  # noqa: E731
+    data = json.loads(run("--input-shape", "image=16,16,3", "--input-shape", "mask=16,16,1").stdout)
+    assert data["input_shape"] == [[16, 16, 3], [16, 16, 1]] and data["totals"]["macs"] == 14 * 14 * 2 * 9 * 4
+    for args, message in ((["--input-shape", "16,16,3"], "give one --input-shape NAME=H,W,C per input"),
+                          (["--input-shape", "img=16,16,3"], "no input 'img'; its inputs are image, mask"),
+                          (["--input-shape", "16,16,3", "--input-shape", "mask=1,1,1"], "--input-shape")):
+        result = run(*args)
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
+    arch = CliRunner().invoke(main, ["summary", "lenet", "--input-shape", "x=32,32,1"])
+    assert arch.exit_code == 2 and "takes one --input-shape" in arch.stderr

@@ -374,6 +374,10 @@ class _Walk:
         )
 
 
+def _example(shape) -> str:
+    return ",".join("224" if d is None else str(d) for d in shape)
+
+
 def analyze(
     stack: Stack,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -401,7 +405,10 @@ def analyze(
     if any(d is None for shape in inputs for d in shape):
         notes.append("the input has unknown (None) dimensions: output shapes keep them as Keras does, and the "
                      "activation memory, MACs and FLOPs that depend on them are unknown (null); give a concrete "
-                     "--input-shape, e.g. --input-shape " + ",".join("224" if d is None else str(d) for d in inputs[0]))
+                     + (f"--input-shape, e.g. --input-shape {_example(inputs[0])}" if len(inputs) == 1 else
+                        "--input-shape NAME=H,W,C per input, e.g. " + " ".join(
+                            f"--input-shape {spec.name}={_example(shape)}"
+                            for spec, shape in zip(stack.input_layers, inputs))))
     analysis = Analysis(
         model=stack.name,
         input_shape=inputs[0] if len(inputs) == 1 else inputs,

@@ -7,16 +7,30 @@ from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER,
                            POLICIES)
 
 
-def _parse_shape(ctx, param, value):
-    if value is None:
-        return None
+def _shape(text: str) -> list:
     try:  # 28,28,1 or 28x28x1
-        shape = [int(part) for part in value.replace("x", ",").split(",")]
+        shape = [int(part) for part in text.replace("x", ",").split(",")]
     except ValueError:
         shape = []
     if not shape or any(not 0 < d <= 2**31 for d in shape):
-        raise click.BadParameter(f"'{value}' is not a shape; write positive integers like 28,28,1 (no batch axis)")
+        raise click.BadParameter(f"'{text}' is not a shape; write positive integers like 28,28,1 (no batch axis)")
     return shape
+
+
+def _parse_shapes(ctx, param, values):
+    """--input-shape 28,28,1 (one input), or NAME=H,W,C once per input: a list, a {name: shape}, or None."""
+    if not values:
+        return None
+    named, plain = {}, []
+    for value in values:
+        name, sep, text = value.rpartition("=")
+        if sep:
+            named[name.strip()] = _shape(text)
+        else:
+            plain.append(_shape(value))
+    if plain and (named or len(plain) > 1):
+        raise click.BadParameter("give one --input-shape H,W,C, or one --input-shape NAME=H,W,C per input")
+    return plain[0] if plain else named
 
 
 class NameChoice(click.Choice):
@@ -53,8 +67,9 @@ def sets_option(command):
 
 
 def input_shape_option(command):
-    return click.option("--input-shape", callback=_parse_shape,
-                        help="Input shape without the batch axis, e.g. 28,28,1.")(command)
+    return click.option("--input-shape", callback=_parse_shapes, multiple=True, metavar="[NAME=]SHAPE",
+                        help="Input shape without the batch axis, e.g. 28,28,1; NAME=H,W,C once per input of a "
+                             "multi-input model.")(command)
 
 
 def num_classes_option(command):

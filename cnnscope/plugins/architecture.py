@@ -98,10 +98,15 @@ class Architecture:
             values[key] = value
         return values
 
+    def _shape(self, input_shape) -> tuple:
+        if isinstance(input_shape, dict):  # --input-shape NAME=H,W,C is for files with named inputs
+            raise CnnscopeError(f"architecture '{self.name}' takes one --input-shape H,W,C, not NAME=H,W,C")
+        return tuple(input_shape or self.input_shape)
+
     def stack(self, input_shape=None, num_classes=None, overrides=None, *, parse=False) -> Stack:
         from ..sources import stack_from_keras_model, stack_from_spec
 
-        shape = tuple(input_shape or self.input_shape)
+        shape = self._shape(input_shape)
         classes = num_classes or self.num_classes
         hyper = self.resolve(overrides, parse=parse)
         if self.spec is not None:
@@ -128,7 +133,7 @@ class Architecture:
         """The Keras model (imports Keras); rules: the registry's, for plugin layers that take lists."""
         if self.spec is None:
             hyper = self.resolve(overrides, parse=parse)
-            return self._call("build", self.build, tuple(input_shape or self.input_shape),
+            return self._call("build", self.build, self._shape(input_shape),
                               num_classes or self.num_classes, **hyper)
         from ..keras_build import build_keras_model
 

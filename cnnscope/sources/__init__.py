@@ -14,12 +14,23 @@ __all__ = ["load_file", "stack_from_keras_config", "stack_from_keras_model", "st
 
 
 def with_input_shape(stack: Stack, shape) -> Stack:
-    """Replace the single input's shape (the CLI's --input-shape)."""
+    """Replace input shapes (the CLI's --input-shape): a list for a single-input model, or
+    {input name: shape} for any model (--input-shape NAME=H,W,C, once per input)."""
     inputs = stack.input_layers
-    if len(inputs) != 1:
-        raise CnnscopeError(f"--input-shape applies to single-input models; this one has {len(inputs)} inputs")
-    config = {k: v for k, v in inputs[0].config.items() if k not in ("batch_shape", "shape")}
-    inputs[0].config = {**config, "shape": list(shape)}
+    if not isinstance(shape, dict):
+        if len(inputs) != 1:
+            names = ", ".join(layer.name for layer in inputs)
+            raise CnnscopeError(f"this model has {len(inputs)} inputs ({names}): give one --input-shape NAME=H,W,C "
+                                "per input")
+        shape = {inputs[0].name: shape}
+    by_name = {layer.name: layer for layer in inputs}
+    for name, dims in shape.items():
+        if name not in by_name:
+            raise CnnscopeError(f"--input-shape {name}=...: the model has no input '{name}'; its inputs are "
+                                f"{', '.join(by_name)}")
+        layer = by_name[name]
+        config = {k: v for k, v in layer.config.items() if k not in ("batch_shape", "shape")}
+        layer.config = {**config, "shape": list(dims)}
     return stack
 
 
@@ -32,6 +43,8 @@ def load_file(path, input_shape=None) -> Stack:
         stack = load_keras_file(path)
         return with_input_shape(stack, input_shape) if input_shape else stack
     if suffix in SPEC_SUFFIXES:
+        if isinstance(input_shape, dict):  # per named input: replace them once the spec is read
+            return with_input_shape(load_spec_file(path), input_shape)
         return load_spec_file(path, input_shape)
     if suffix in (".h5", ".hdf5"):
         raise CnnscopeError(f"{path}: legacy HDF5 models are not read; re-save it with model.save('model.keras')")

@@ -78,9 +78,19 @@ def stack_from_spec(data, origin: str = "spec", input_shape=None) -> Stack:
     parsed = [_entry(entry, index, origin) for index, entry in enumerate(entries)]
     names = Namer(name for _, _, name in parsed if name)
     layers: list[LayerSpec] = []
+    declared = [index for index, (class_name, _, _) in enumerate(parsed) if class_name == "InputLayer"]
+    if input_shape is not None and declared:  # --input-shape replaces the declared input's shape
+        if len(declared) > 1:
+            names = ", ".join(str(parsed[i][2]) for i in declared)
+            raise CnnscopeError(f"{origin}: this model has {len(declared)} inputs ({names}): give one "
+                                "--input-shape NAME=H,W,C per input")
+        class_name, config, name = parsed[declared[0]]
+        config = {k: v for k, v in config.items() if k not in ("shape", "batch_shape")}
+        parsed[declared[0]] = (class_name, {**config, "shape": _shape(input_shape, f"{origin}: --input-shape")}, name)
+        input_shape = None
     shape = input_shape if input_shape is not None else data.get("input_shape")
     if shape is not None:
-        if data.get("input_shape") is not None and input_shape is None and any(c == "InputLayer" for c, _, _ in parsed):
+        if declared:
             raise CnnscopeError(f"{origin}: give the input either as the top-level input_shape or as InputLayer "
                                 "entries, not both (both would make two inputs)")
         layers.append(input_spec(_shape(shape, f"{origin}: input_shape"), names("InputLayer")))
