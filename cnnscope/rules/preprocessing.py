@@ -24,6 +24,42 @@ def rescaling(layer: Layer) -> Result:
     return Result(output_shape=layer.input_shape, extra_flops=2 * prod(layer.input_shape))
 
 
+# The image augmentation layers (keras/src/layers/preprocessing/image_preprocessing): each transforms
+# its input while training only, so at inference it is the identity, with no weights and no FLOPs.
+# Their defaults are the values Keras saves (tests/test_keras_defaults.py keeps them in step).
+AUGMENTATION_DEFAULTS = {
+    "RandomBrightness": {"factor": REQUIRED, "value_range": [0, 255], "seed": None, "data_format": "channels_last"},
+    "RandomColorDegeneration": {"factor": REQUIRED, "value_range": [0, 255], "data_format": "channels_last", "seed": None},
+    "RandomColorJitter": {"value_range": [0, 255], "brightness_factor": None, "contrast_factor": None, "saturation_factor": None, "hue_factor": None, "seed": None, "data_format": "channels_last"},
+    "RandomContrast": {"factor": REQUIRED, "value_range": [0, 255], "seed": None, "data_format": "channels_last"},
+    "RandomFlip": {"mode": "horizontal_and_vertical", "seed": None, "data_format": "channels_last"},
+    "RandomGaussianBlur": {"factor": [0, 1.0], "kernel_size": [3, 3], "sigma": [0, 1.0], "value_range": [0, 255], "data_format": "channels_last", "seed": None},
+    "RandomGrayscale": {"factor": 0.5, "data_format": "channels_last", "seed": None},
+    "RandomHue": {"factor": REQUIRED, "value_range": [0, 255], "data_format": "channels_last", "seed": None},
+    "RandomInvert": {"factor": [0, 1.0], "value_range": [0, 255], "seed": None, "data_format": "channels_last"},
+    "RandomPerspective": {"factor": [0, 1.0], "scale": 1.0, "interpolation": "bilinear", "fill_value": 0.0, "seed": None, "data_format": "channels_last"},
+    "RandomPosterization": {"factor": REQUIRED, "value_range": [0, 255], "data_format": "channels_last", "seed": None},
+    "RandomRotation": {"factor": REQUIRED, "fill_mode": "reflect", "interpolation": "bilinear", "seed": None, "fill_value": 0.0, "data_format": "channels_last"},
+    "RandomSaturation": {"factor": REQUIRED, "value_range": [0, 255], "data_format": "channels_last", "seed": None},
+    "RandomSharpness": {"factor": REQUIRED, "value_range": [0, 255], "data_format": "channels_last", "seed": None},
+    "RandomShear": {"x_factor": [-0.0, 0.0], "y_factor": [-0.0, 0.0], "interpolation": "bilinear", "fill_mode": "reflect", "fill_value": 0.0, "data_format": "channels_last", "seed": None},
+    "RandomTranslation": {"height_factor": REQUIRED, "width_factor": REQUIRED, "fill_mode": "reflect", "interpolation": "bilinear", "seed": None, "fill_value": 0.0, "data_format": "channels_last"},
+    "RandomZoom": {"height_factor": REQUIRED, "width_factor": None, "fill_mode": "reflect", "interpolation": "bilinear", "seed": None, "fill_value": 0.0, "data_format": "channels_last"},
+    "Solarization": {"addition_factor": [0, 0.0], "threshold_factor": [0, 0.0], "value_range": [0, 255], "seed": None, "data_format": "channels_last"},
+    "RandomErasing": {"factor": [0, 1.0], "scale": [0.02, 0.33], "fill_value": None, "value_range": [0, 255], "seed": None, "data_format": "channels_last"},
+    "RandomElasticTransform": {"factor": [0, 1.0], "scale": [0, 1.0], "interpolation": "bilinear", "fill_mode": "reflect", "fill_value": 0.0, "value_range": [0, 255], "seed": None, "data_format": "channels_last"},
+    "AugMix": {"value_range": [0, 255], "num_chains": 3, "chain_depth": 3, "factor": [0, 0.3], "alpha": 1.0, "all_ops": True, "interpolation": "bilinear", "seed": None, "data_format": "channels_last"},
+    "CutMix": {"factor": [0, 1.0], "seed": None, "data_format": "channels_last"},
+    "MixUp": {"alpha": 0.2, "data_format": "channels_last", "seed": None},
+    "RandAugment": {"value_range": [0, 255], "num_ops": 2, "factor": [0, 0.5], "interpolation": "bilinear", "seed": None, "data_format": "channels_last"},
+}
+
+
+def augmentation(layer: Layer) -> Result:
+    layer.expect_rank(3, "2 spatial axes and a channel axis (an image)")
+    return Result(output_shape=layer.input_shape)
+
+
 RULES = [
     Rule(
         ("Resizing",),
@@ -35,4 +71,5 @@ RULES = [
         resizing,
     ),
     Rule(("Rescaling",), {"scale": REQUIRED, "offset": 0.0}, rescaling),
+    *(Rule((name,), defaults, augmentation) for name, defaults in AUGMENTATION_DEFAULTS.items()),
 ]
