@@ -14,7 +14,7 @@ def _required_args(cls) -> dict:
     stub = {"filters": 2, "kernel_size": 1, "units": 2, "rate": 0.5, "stddev": 0.1, "activation": "relu",
             "target_shape": (2,), "dims": (1,), "n": 2, "scale": 1.0, "height": 2, "width": 2,
             "input_dim": 2, "output_dim": 2, "pool_size": 2, "num_heads": 2, "key_dim": 3,
-            "factor": 1, "height_factor": 0.1, "width_factor": 0.1}
+            "factor": 1, "height_factor": 0.1, "width_factor": 0.1, "output_size": 2}
     if "layer" in sig.parameters:  # a wrapper (Bidirectional) wraps a layer
         import keras
 
@@ -57,6 +57,8 @@ def test_defaults_match_keras(class_name):
             ours = ours or "linear"
         if key == "strides" and ours is None:  # pooling: Keras stores strides resolved to pool_size
             ours = config["pool_size"]
+        if key == "seed" and ours is None:
+            continue  # RandomCrop draws a seed when it is given none
         if class_name == "MultiHeadAttention" and key == "value_dim" and ours is None:
             ours = config["key_dim"]  # Keras stores value_dim resolved to key_dim
         assert _plain(_expand(ours, keras_value)) == _plain(keras_value), key
@@ -121,13 +123,11 @@ def test_an_alias_is_analyzed_and_reported_as_keras_reports_it(alias):
 # keras.layers classes without a rule yet (issue 9): the list may only shrink. A Keras release that adds a
 # layer fails test_every_keras_layer_has_a_rule until it has a rule; a new rule must leave this list.
 NOT_YET = {
-    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
-    "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AdditiveAttention", "Attention", "AutoContrast",
-    "CategoryEncoding", "CenterCrop", "ContrastLimitedAdaptiveHistogramEqualization", "ConvLSTM1D", "ConvLSTM2D",
-    "ConvLSTM3D", "Discretization", "Dot", "EinsumDense", "Equalization", "GRUCell", "GroupQueryAttention",
-    "HashedCrossing", "Hashing", "IntegerLookup", "LSTMCell", "MaxNumBoundingBoxes", "MelSpectrogram", "Pipeline",
-    "RNN", "RandomCrop", "ReversibleEmbedding", "STFTSpectrogram", "SimpleRNNCell", "SpectralNormalization",
-    "StackedRNNCells", "StringLookup", "TextVectorization", "TimeDistributed",
+    "AdditiveAttention", "Attention", "AutoContrast", "CategoryEncoding",
+    "ContrastLimitedAdaptiveHistogramEqualization", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Discretization", "Dot",
+    "EinsumDense", "Equalization", "GRUCell", "GroupQueryAttention", "HashedCrossing", "Hashing", "IntegerLookup",
+    "LSTMCell", "MaxNumBoundingBoxes", "MelSpectrogram", "Pipeline", "RNN", "ReversibleEmbedding", "STFTSpectrogram",
+    "SimpleRNNCell", "SpectralNormalization", "StackedRNNCells", "StringLookup", "TextVectorization", "TimeDistributed",
 }
 # Foreign code and base classes: answered by Keras itself from a live model (keras_fallback.py), never a rule.
 NEVER = {"Layer", "Wrapper", "Lambda", "TFSMLayer", "JaxLayer", "FlaxLayer", "TorchModuleWrapper"}

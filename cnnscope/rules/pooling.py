@@ -1,4 +1,4 @@
-"""Pooling: Max/AveragePooling and GlobalAverage/GlobalMaxPooling (1D/2D/3D).
+"""Pooling: Max/AveragePooling, GlobalAverage/GlobalMaxPooling and AdaptiveAverage/AdaptiveMaxPooling (1D/2D/3D).
 
 Output lengths follow keras.src.ops.operation_utils.compute_pooling_output_shape.
 """
@@ -52,6 +52,16 @@ def global_pooling(layer: Layer) -> Result:
     return Result(output_shape=shape, extra_flops=prod(layer.input_shape), rf=RF_NONE)
 
 
+def adaptive_pooling(layer: Layer) -> Result:
+    """The output has output_size positions per spatial axis, whatever the input's: windows vary in size,
+    so the receptive field is not tracked; every input element is read once."""
+    n = layer.spatial_rank
+    layer.expect_rank(n + 1, f"{n} spatial axes and a channel axis")
+    _, channels = layer.split()
+    return Result(output_shape=layer.join(layer.ints("output_size", n), channels),
+                  extra_flops=prod(layer.input_shape), rf=RF_NONE)
+
+
 RULES = [
     Rule(("MaxPooling1D", "MaxPooling2D", "MaxPooling3D"), MAX_DEFAULTS, pooling),
     Rule(("AveragePooling1D", "AveragePooling2D", "AveragePooling3D"), AVERAGE_DEFAULTS, pooling),
@@ -62,5 +72,13 @@ RULES = [
         ),
         GLOBAL_DEFAULTS,
         global_pooling,
+    ),
+    Rule(
+        (
+            "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+            "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D",
+        ),
+        {"output_size": REQUIRED, "data_format": "channels_last"},
+        adaptive_pooling,
     ),
 ]

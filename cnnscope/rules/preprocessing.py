@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .base import RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule, prod, rf_scale
+from .base import RF_NONE, RF_PASS, REQUIRED, UNKNOWN, Layer, Result, Rule, prod, rf_scale
 from .reshaping import interpolation_macs
 
 
@@ -55,6 +55,18 @@ AUGMENTATION_DEFAULTS = {
 }
 
 
+def crop(layer: Layer) -> Result:
+    """CenterCrop, and RandomCrop at inference: the centre height x width, resized first (bilinear) when the
+    input is smaller, as Keras does."""
+    layer.expect_rank(3, "2 spatial axes and a channel axis (an image)")
+    spatial, channels = layer.split()
+    out = (layer.positive_int("height"), layer.positive_int("width"))
+    shape = layer.join(out, channels)
+    resized = any(w < o for w, o in zip(spatial, out))
+    return Result(output_shape=shape, macs=interpolation_macs("bilinear", 2, prod(shape)) if resized else 0,
+                  rf=RF_NONE if resized else RF_PASS)
+
+
 def augmentation(layer: Layer) -> Result:
     layer.expect_rank(3, "2 spatial axes and a channel axis (an image)")
     return Result(output_shape=layer.input_shape)
@@ -72,4 +84,6 @@ RULES = [
     ),
     Rule(("Rescaling",), {"scale": REQUIRED, "offset": 0.0}, rescaling),
     *(Rule((name,), defaults, augmentation) for name, defaults in AUGMENTATION_DEFAULTS.items()),
+    Rule(("CenterCrop",), {"height": REQUIRED, "width": REQUIRED, "data_format": "channels_last"}, crop),
+    Rule(("RandomCrop",), {"height": REQUIRED, "width": REQUIRED, "seed": None, "data_format": "channels_last"}, crop),
 ]
