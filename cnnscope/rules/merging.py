@@ -1,7 +1,8 @@
 """Merge layers: several inputs, one output (keras.src.layers.merging)."""
 from __future__ import annotations
 
-from .base import UNKNOWN, Layer, Result, Rule, prod
+from ..errors import short
+from .base import REQUIRED, RF_NONE, UNKNOWN, Layer, Result, Rule, prod
 
 
 def broadcast(layer: Layer, a: tuple, b: tuple) -> tuple:
@@ -50,9 +51,28 @@ def concatenate(layer: Layer) -> Result:
     return Result(output_shape=tuple(out))
 
 
+def dot(layer: Layer) -> Result:
+    """Keras's Dot: contracts one axis of each input (axes count the batch as 0); the output is the
+    remaining axes of the first, then of the second, or (1,) when none remain."""
+    a, b = layer.input_shapes
+    axes = layer.cfg["axes"]
+    pair = [axes, axes] if isinstance(axes, int) and not isinstance(axes, bool) else axes
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in pair):
+        raise layer.error(f"axes={short(axes)} must be an integer or a pair of integers")
+    ia, ib = (layer.axis(pair[0], len(a)), layer.axis(pair[1], len(b)))
+    if a[ia] != b[ib] and UNKNOWN not in (a[ia], b[ib]):
+        raise layer.error(f"cannot contract axis {pair[0]} of size {a[ia]} with axis {pair[1]} of size {b[ib]}",
+                          "choose axes of equal size")
+    shape = tuple(d for i, d in enumerate(a) if i != ia) + tuple(d for i, d in enumerate(b) if i != ib) or (1,)
+    extra = 3 * (prod(a) + prod(b)) if layer.cfg["normalize"] else 0  # l2-normalize each input first
+    return Result(output_shape=shape, macs=prod(shape) * a[ia], extra_flops=extra, rf=RF_NONE)
+
+
 MANY = 1 << 30
 RULES = [
     Rule(("Add", "Multiply", "Average", "Maximum", "Minimum"), {}, elementwise, min_inputs=1, max_inputs=MANY),
     Rule(("Subtract",), {}, elementwise, min_inputs=2, max_inputs=2),
     Rule(("Concatenate",), {"axis": -1}, concatenate, min_inputs=1, max_inputs=MANY),
+    Rule(("Dot",), {"axes": REQUIRED, "normalize": False}, dot, min_inputs=2, max_inputs=2),
 ]
