@@ -123,7 +123,7 @@ def test_an_alias_is_analyzed_and_reported_as_keras_reports_it(alias):
 # keras.layers classes without a rule yet (issue 9): the list may only shrink. A Keras release that adds a
 # layer fails test_every_keras_layer_has_a_rule until it has a rule; a new rule must leave this list.
 NOT_YET = {
-    "AdditiveAttention", "Attention", "AutoContrast", "CategoryEncoding",
+    "AutoContrast", "CategoryEncoding",
     "ContrastLimitedAdaptiveHistogramEqualization", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Discretization",
     "EinsumDense", "Equalization", "GRUCell", "GroupQueryAttention", "HashedCrossing", "Hashing", "IntegerLookup",
     "LSTMCell", "MaxNumBoundingBoxes", "MelSpectrogram", "Pipeline", "RNN", "ReversibleEmbedding", "STFTSpectrogram",

@@ -1,4 +1,4 @@
-"""Attention layers: MultiHeadAttention (keras/src/layers/attention).
+"""Attention layers: MultiHeadAttention, Attention, AdditiveAttention (keras/src/layers/attention).
 
 Attention is never free: MACs count the query, key, value and output
 projections, QKᵀ and the weighted sum AV; other FLOPs count the query scaling,
@@ -55,4 +55,43 @@ def multi_head_attention(layer: Layer) -> Result:
     return Result(output_shape=(tq, out_dim), params=params, macs=macs, extra_flops=other)
 
 
-RULES = [Rule(("MultiHeadAttention",), MHA_DEFAULTS, multi_head_attention, min_inputs=2, max_inputs=3)]
+def _sequences(layer: Layer):
+    """(query, value, key) of an attention layer called on [query, value] or [query, value, key]."""
+    if any(len(s) != 2 for s in layer.input_shapes):
+        raise layer.error(f"expects sequences (steps, features), got {[list(s) for s in layer.input_shapes]}")
+    query, value = layer.input_shapes[:2]
+    key = layer.input_shapes[2] if len(layer.input_shapes) > 2 else value
+    if key[0] != value[0]:
+        raise layer.error(f"key has {key[0]} steps but value has {value[0]}", "give key and value the same steps")
+    if query[-1] != key[-1]:
+        raise layer.error(f"query has {query[-1]} features but key has {key[-1]}", "give them the same size")
+    return query, value, key
+
+
+def dot_attention(layer: Layer) -> Result:
+    """Attention (Luong): scores QKᵀ ("dot") or Σ tanh(q + k) ("concat"), softmax, then AV; no projections."""
+    (tq, d), (tv, dv), (tk, _) = _sequences(layer)
+    mode = layer.choice("score_mode", ("dot", "concat"))
+    scores = tq * tk
+    params = int(bool(layer.cfg["use_scale"])) + (1 if mode == "concat" else 0)
+    macs = (scores * d if mode == "dot" else 0) + scores * dv
+    other = (0 if mode == "dot" else 3 * scores * d) + params * scores + 3 * scores  # concat terms, scales, softmax
+    return Result(output_shape=(tq, dv), params=params, macs=macs, extra_flops=other)
+
+
+def additive_attention(layer: Layer) -> Result:
+    """AdditiveAttention (Bahdanau): scores Σ scale·tanh(q + k), softmax, then AV."""
+    (tq, d), (tv, dv), (tk, _) = _sequences(layer)
+    scores = tq * tk
+    scale = d if layer.cfg["use_scale"] else 0
+    return Result(output_shape=(tq, dv), params=scale, macs=scores * dv,
+                  extra_flops=(4 if scale else 3) * scores * d + 3 * scores)
+
+
+RULES = [
+    Rule(("MultiHeadAttention",), MHA_DEFAULTS, multi_head_attention, min_inputs=2, max_inputs=3),
+    Rule(("Attention",), {"use_scale": False, "score_mode": "dot", "dropout": 0.0, "seed": None}, dot_attention,
+         min_inputs=2, max_inputs=3),
+    Rule(("AdditiveAttention",), {"use_scale": True, "dropout": 0.0, "seed": None}, additive_attention,
+         min_inputs=2, max_inputs=3),
+]
