@@ -16,6 +16,16 @@ import cnnscope
     ("EfficientNetB0", None, set()),
     ("MobileNetV3Small", [224, 224, 3], set()),
     ("MobileNetV3Small", None, set()),  # its default input is (None, None, 3): shapes keep the None
+    # one of every other family
+    ("VGG16", None, set()),
+    ("ResNet50", None, set()),
+    ("ResNet50V2", None, set()),
+    ("InceptionV3", None, set()),
+    ("InceptionResNetV2", None, {"CustomScaleLayer"}),
+    ("Xception", None, set()),
+    ("DenseNet121", None, set()),
+    ("NASNetMobile", None, set()),
+    ("EfficientNetV2B0", None, set()),
 ])
 def test_application_layer_by_layer(tmp_path, name, input_shape, from_keras):
     import keras
