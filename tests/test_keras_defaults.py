@@ -127,7 +127,7 @@ NOT_YET = {
     "ContrastLimitedAdaptiveHistogramEqualization", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Discretization",
     "EinsumDense", "Equalization", "GRUCell", "GroupQueryAttention", "HashedCrossing", "Hashing", "IntegerLookup",
     "LSTMCell", "MaxNumBoundingBoxes", "MelSpectrogram", "Pipeline", "RNN", "ReversibleEmbedding", "STFTSpectrogram",
-    "SimpleRNNCell", "SpectralNormalization", "StackedRNNCells", "StringLookup", "TextVectorization", "TimeDistributed",
+    "SimpleRNNCell", "SpectralNormalization", "StackedRNNCells", "StringLookup", "TextVectorization",
 }
 # Foreign code and base classes: answered by Keras itself from a live model (keras_fallback.py), never a rule.
 NEVER = {"Layer", "Wrapper", "Lambda", "TFSMLayer", "JaxLayer", "FlaxLayer", "TorchModuleWrapper"}

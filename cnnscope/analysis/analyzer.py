@@ -312,7 +312,7 @@ class _Walk:
         _check_inputs(spec, index, rule)
         in_shapes = [self.shapes[source] for source in spec.inputs]
         try:
-            result = rule.compute(Layer(spec.name, index, spec.class_name, cfg, in_shapes))
+            result = rule.compute(Layer(spec.name, index, spec.class_name, cfg, in_shapes, self.rules))
             out_shape = tuple(result.output_shape)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
             # A rule checks the arguments Keras checks; a value of a type no Keras config holds

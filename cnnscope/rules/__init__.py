@@ -1,32 +1,18 @@
 """The rule registry: Keras class name -> Rule. Built-ins here; plugins may add more.
 
 One module per family of keras/src/layers (convolutional, pooling, normalization, activations,
-regularization, reshaping, preprocessing, merging, rnn, attention, core), so a rule sits where Keras keeps its layer.
+regularization, reshaping, preprocessing, merging, rnn, attention, wrappers, core), so a rule sits where Keras keeps its layer.
 """
 from __future__ import annotations
 
 from ..errors import CnnscopeError
 from . import (activations, attention, convolutional, core, merging, normalization, pooling, preprocessing,
-               regularization, reshaping, rnn)
+               regularization, reshaping, rnn, wrappers)
+from .aliases import ALIASES
 from .base import BASE_ARGS, REQUIRED, RF, Layer, Result, Rule
 
 __all__ = ["ALIASES", "BASE_ARGS", "REQUIRED", "RF", "Layer", "Result", "Rule", "RuleSet", "builtin_rules"]
 
-# Other names keras.layers exports for the same classes (tests/test_keras_defaults.py keeps this in step).
-# A layer is reported under its class's own name, as Keras's model.summary() shows it.
-ALIASES = {
-    "AvgPool1D": "AveragePooling1D", "AvgPool2D": "AveragePooling2D", "AvgPool3D": "AveragePooling3D",
-    "Convolution1D": "Conv1D", "Convolution2D": "Conv2D", "Convolution3D": "Conv3D",
-    "Convolution1DTranspose": "Conv1DTranspose", "Convolution2DTranspose": "Conv2DTranspose",
-    "Convolution3DTranspose": "Conv3DTranspose",
-    "GlobalAvgPool1D": "GlobalAveragePooling1D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
-    "GlobalAvgPool3D": "GlobalAveragePooling3D",
-    "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
-    "GlobalMaxPool3D": "GlobalMaxPooling3D",
-    "MaxPool1D": "MaxPooling1D", "MaxPool2D": "MaxPooling2D", "MaxPool3D": "MaxPooling3D",
-    "SeparableConvolution1D": "SeparableConv1D", "SeparableConvolution2D": "SeparableConv2D",
-    "GroupQueryAttention": "GroupedQueryAttention",  # exported under one name only, saved under its class's
-}
 
 
 class RuleSet:
@@ -74,7 +60,7 @@ def builtin_rules() -> RuleSet:
     if _BUILTIN is None:
         rules = RuleSet()
         for module in (core, convolutional, pooling, normalization, activations, regularization, reshaping,
-                       preprocessing, merging, rnn, attention):
+                       preprocessing, merging, rnn, attention, wrappers):
             for rule in module.RULES:
                 rules.add(rule)
         _BUILTIN = rules

@@ -148,14 +148,15 @@ class Rule:
 class Layer:
     """One layer as a rule sees it: merged config, input shapes, and ways to fail clearly."""
 
-    __slots__ = ("name", "index", "class_name", "cfg", "input_shapes")
+    __slots__ = ("name", "index", "class_name", "cfg", "input_shapes", "rules")
 
-    def __init__(self, name, index, class_name, cfg, input_shapes):
+    def __init__(self, name, index, class_name, cfg, input_shapes, rules=None):
         self.name = name
         self.index = index
         self.class_name = class_name
         self.cfg = cfg
         self.input_shapes = input_shapes
+        self.rules = rules  # the analysis's RuleSet: a wrapper (TimeDistributed) asks it for its layer's rule
 
     @property
     def input_shape(self) -> tuple:
