@@ -40,3 +40,25 @@ def assert_parity(stack, analysis=None):
     assert ours(analysis) == keras_layers(model)
     assert analysis.params == model.count_params()
     return analysis, model
+
+
+def assert_same_verdict(stack) -> bool:
+    """Keras and cnnscope accept and refuse the same stack; where both accept, they agree layer by layer.
+    Returns whether Keras built it."""
+    try:
+        model = build_keras_model(stack)
+        keras_error = None
+    except Exception as exc:  # Keras's own verdict, whatever it raises
+        model, keras_error = None, exc
+    try:
+        analysis = cnnscope.analyze(stack)
+        our_error = None
+    except cnnscope.CnnscopeError as exc:
+        analysis, our_error = None, exc
+    if keras_error is not None:
+        assert our_error is not None, f"Keras rejects this stack but cnnscope accepts it: {keras_error}"
+        return False
+    assert our_error is None, f"cnnscope rejects a stack Keras builds: {our_error}"
+    assert ours(analysis) == keras_layers(model)
+    assert analysis.params == model.count_params()
+    return True

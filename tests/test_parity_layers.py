@@ -2,8 +2,7 @@
 import pytest
 
 import cnnscope
-from cnnscope.keras_build import build_keras_model
-from keras_oracle import assert_parity
+from keras_oracle import assert_parity, assert_same_verdict
 
 I2 = [13, 11, 4]
 I1 = [17, 3]
@@ -153,19 +152,9 @@ def test_broadcasting_add_and_three_way_concatenate():
 @pytest.mark.parametrize("axes, a, b", [(1, [4], [4]), (-1, [3, 4], [5, 4]), ([2, 2], [3, 4], [5, 4]),
                                         ([1, 1], [3, 4], [3, 5]), (2, [3, 4], [4, 5])])
 def test_dot_against_keras(axes, a, b):
-    import keras
-
     spec = {"layers": [{"type": "InputLayer", "name": "a", "shape": a}, {"type": "InputLayer", "name": "b", "shape": b},
                        {"type": "Dot", "axes": axes, "inputs": ["a", "b"]}]}
-    stack = cnnscope.stack_from_spec(spec)
-    try:
-        model = build_keras_model(stack)
-    except Exception:  # Keras refuses: so must cnnscope
-        with pytest.raises(cnnscope.CnnscopeError):
-            cnnscope.analyze(stack)
-        return
-    analysis = cnnscope.analyze(stack)
-    assert analysis.layers[-1].output_shape == list(model.output.shape[1:])
+    assert_same_verdict(cnnscope.stack_from_spec(spec))  # the last case: sizes 4 and 5 do not contract
 
 
 def test_a_saved_transformer_block(tmp_path):

@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cnnscope
-from cnnscope.keras_build import build_keras_model
-from keras_oracle import keras_layers, ours
+from keras_oracle import assert_same_verdict
 
 EXAMPLES = int(os.environ.get("CNNSCOPE_HYPOTHESIS_EXAMPLES", "200"))
 
@@ -175,20 +174,4 @@ def stacks(draw):
 )
 @given(stacks())
 def test_random_stacks_agree_with_keras(spec):
-    stack = cnnscope.stack_from_spec(spec)
-    try:
-        model = build_keras_model(stack)
-        keras_error = None
-    except Exception as exc:  # Keras's own verdict, whatever it raises
-        model, keras_error = None, exc
-    try:
-        analysis = cnnscope.analyze(stack)
-        our_error = None
-    except cnnscope.CnnscopeError as exc:
-        analysis, our_error = None, exc
-    if keras_error is not None:
-        assert our_error is not None, f"Keras rejects this stack but cnnscope accepts it: {keras_error}"
-        return
-    assert our_error is None, f"cnnscope rejects a stack Keras builds: {our_error}"
-    assert ours(analysis) == keras_layers(model)
-    assert analysis.params == model.count_params()
+    assert_same_verdict(cnnscope.stack_from_spec(spec))

@@ -7,7 +7,7 @@ the softmax (3 per score), the biases and the optional sigmoid gate.
 from __future__ import annotations
 
 from ..errors import short
-from .base import REQUIRED, Layer, Result, Rule, prod
+from .base import REQUIRED, Layer, Result, Rule
 
 MHA_DEFAULTS = {
     "num_heads": REQUIRED, "key_dim": REQUIRED, "value_dim": None, "dropout": 0.0, "use_bias": True,
