@@ -30,15 +30,21 @@ def timed(cmd, env) -> float:
     return time.perf_counter() - start
 
 
-def alternated(first, second, env, rounds: int) -> tuple[list, list]:
-    """Times of FIRST and SECOND run in alternation, so drift on a shared machine hits both alike."""
-    timed(first, env)  # warm the file cache (and write bytecode) for both, untimed
-    timed(second, env)
-    a, b = [], []
+def alternated(commands: list, env, rounds: int) -> list:
+    """Times of each command, run in alternation so that drift on a shared machine hits all alike."""
+    for command in commands:
+        timed(command, env)  # warm the file cache (and write bytecode) for each, untimed
+    times = [[] for _ in commands]
     for _ in range(rounds):
-        a.append(timed(first, env))
-        b.append(timed(second, env))
-    return a, b
+        for command, out in zip(commands, times):
+            out.append(timed(command, env))
+    return times
+
+
+def user_env() -> dict:
+    """As installed for a user: bytecode cached (pip compiles site-packages; an editable checkout caches
+    on its first run unless PYTHONDONTWRITEBYTECODE is set, as on some CI machines)."""
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def summary_command() -> list:
@@ -48,15 +54,33 @@ def summary_command() -> list:
     return [*prefix, "summary", str(VGG16)]
 
 
-def side_by_side(title: str, other_label: str, other_cmd: list, rounds: int, goal: str, other_over_ours: bool,
-                 env: dict) -> None:
-    ours, other = alternated(summary_command(), other_cmd, env, rounds)
-    ratios = [(o / c) if other_over_ours else (c / o) for c, o in zip(ours, other)]
-    print(f"{title}, {rounds} alternated rounds")
-    print(f"  cnnscope summary          median {statistics.median(ours) * 1000:8.1f} ms")
-    print(f"  {other_label:<24}  median {statistics.median(other) * 1000:8.1f} ms")
-    name = f"{other_label} / cnnscope" if other_over_ours else f"cnnscope / {other_label}"
-    print(f"  ratio {name:<19} median {statistics.median(ratios):8.2f}x  (goal {goal})")
+def _median_ms(times) -> str:
+    return f"median {statistics.median(times) * 1000:8.1f} ms"
+
+
+def startup(rounds: int, env: dict) -> None:
+    """A cold summary against a bare interpreter, and against the floor its libraries set: click (the CLI),
+    tabulate (the table) and tomllib (the spec), imported and nothing else."""
+    bare = [sys.executable, "-c", "pass"]
+    floor = [sys.executable, "-c", "import click, tabulate, tomllib"]
+    ours, base, libs = alternated([summary_command(), bare, floor], env, rounds)
+    print(f"VGG-16 summary against a bare interpreter, {rounds} alternated rounds")
+    print(f"  cnnscope summary                  {_median_ms(ours)}")
+    print(f"  python -c pass                    {_median_ms(base)}")
+    print(f"  import click, tabulate, tomllib   {_median_ms(libs)}")
+    print(f"  ratio cnnscope / bare           median {statistics.median(o / b for o, b in zip(ours, base)):6.2f}x"
+          "  (goal <= 2.5x)")
+    print(f"  ratio libraries alone / bare    median {statistics.median(f / b for f, b in zip(libs, base)):6.2f}x"
+          "  (the floor before any cnnscope code)")
+
+
+def against_keras(rounds: int, env: dict) -> None:
+    ours, theirs = alternated([summary_command(), [sys.executable, "-c", KERAS_SUMMARY]], env, rounds)
+    print(f"VGG-16 summary against Keras, cold processes, {rounds} alternated rounds")
+    print(f"  cnnscope summary          {_median_ms(ours)}")
+    print(f"  Keras build + summary()   {_median_ms(theirs)}")
+    print(f"  ratio Keras / cnnscope    median {statistics.median(k / c for c, k in zip(ours, theirs)):8.1f}x"
+          "  (goal >= 50x)")
 
 
 def applications(folder: Path, rounds: int) -> None:
@@ -65,7 +89,7 @@ def applications(folder: Path, rounds: int) -> None:
     import json
 
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = user_env()
     names = [n for n, f in inspect.getmembers(__import__("keras").applications) if callable(f) and n[0].isupper()]
     print(f"keras.applications, cold `cnnscope summary NAME.keras`, median of {rounds}")
     fast = []
@@ -101,14 +125,10 @@ def main() -> None:
     if args.applications:
         applications(args.applications, args.rounds)
         return
-    # As installed for a user: bytecode cached (pip compiles site-packages; an editable checkout
-    # caches on its first run unless PYTHONDONTWRITEBYTECODE is set, as on some CI machines).
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    side_by_side("VGG-16 summary against a bare interpreter", "python -c pass", [sys.executable, "-c", "pass"],
-                 max(args.rounds, 21), "<= 2.5x", False, env)
+    env = user_env()
+    startup(max(args.rounds, 21), env)
     if not args.skip_keras:
-        side_by_side("VGG-16 summary against Keras, cold processes", "Keras build + summary()",
-                     [sys.executable, "-c", KERAS_SUMMARY], args.rounds, ">= 50x", True, env)
+        against_keras(args.rounds, env)
     scaling(args.rounds)
 
 

@@ -135,3 +135,20 @@ def test_plugin_commands_cannot_replace_builtins():
     registry = discovery.Registry(None, [info], {}, None)
     assert registry.commands(reserved=BUILTIN_COMMANDS) == {}
     assert any("replace cnnscope's own" in w for w in registry.take_warnings())
+
+
+def test_a_clash_still_fails_its_commands_after_the_warning(monkeypatch):
+    """One process can run several commands (a notebook, CliRunner): the warning must not forget the clash."""
+    import cnnscope.cli as cli
+    from cnnscope.errors import CnnscopeError
+    from cnnscope.plugins import discovery
+    from cnnscope.rules import builtin_rules
+
+    registry = discovery.Registry(None, [], {}, builtin_rules().copy(),
+                                  clashes={"lenet": "architecture 'lenet' is registered twice"})
+    monkeypatch.setattr(discovery, "_REGISTRY", registry)
+    cli._show_plugin_warnings(succeeded=True)
+    cli._show_plugin_warnings(succeeded=True)
+    assert registry.clash_warned
+    with pytest.raises(CnnscopeError, match="registered twice"):
+        registry.architecture("lenet")

@@ -28,9 +28,9 @@ def _show_plugin_warnings(succeeded: bool = False) -> None:
         return
     warn(registry.take_warnings())
     clashes = [*registry.clashes, *registry.rules.clashes]
-    if succeeded and clashes:  # the commands that use a clashing name fail with it; the others say it once
+    if succeeded and clashes and not registry.clash_warned:  # commands that use a clashing name fail with it
         warn([f"{len(clashes)} name clash(es) between plugins; `cnnscope plugins` shows them"])
-        registry.clashes.clear()
+        registry.clash_warned = True
 
 
 class CnnscopeGroup(click.Group):

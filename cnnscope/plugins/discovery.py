@@ -51,6 +51,7 @@ class Registry:
     warnings: list = field(default_factory=list)  # lines not yet shown to the user
     clashes: dict = field(default_factory=dict)  # architecture name -> the error for commands that use it
     strict: bool = False
+    clash_warned: bool = False  # the one warning about clashes, for commands that do not touch them
     _commands: dict | None = None
 
     def take_warnings(self) -> list:
@@ -123,11 +124,11 @@ def _load_plugins(registry: Registry) -> None:
         info = PluginInfo(ep.name, dist, version)
         registry.plugins.append(info)
         try:
-            with guarded("load"):
+            with guarded():
                 info.module = ep.load()
                 registry.manager.register(info.module, name=info.key)  # pluggy validates the hookimpls here
         except CnnscopeError as exc:
-            registry.fail(info, "load", CnnscopeError(str(exc).removeprefix("load: ")))
+            registry.fail(info, "load", exc)
             continue
         for hook in HOOKS:
             for impl in getattr(registry.manager.hook, hook).get_hookimpls():
@@ -144,10 +145,10 @@ def _call_each(registry: Registry, hook: str, *args, plugins=None) -> None:
         if info.error or hook not in info.hooks:
             continue
         try:
-            with guarded(hook):
+            with guarded():
                 info.hooks[hook](*args)
         except CnnscopeError as exc:
-            registry.fail(info, hook, CnnscopeError(str(exc).removeprefix(f"{hook}: ")))
+            registry.fail(info, hook, exc)
 
 
 def _collect(registry: Registry) -> None:

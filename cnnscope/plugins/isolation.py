@@ -23,8 +23,9 @@ def _on_sigint(signum, frame):
 
 
 @contextlib.contextmanager
-def guarded(message: str):
-    """Run the block; anything it raises becomes CnnscopeError(f"{message}: {what it raised}")."""
+def guarded(message: str = ""):
+    """Run the block; anything it raises becomes CnnscopeError(f"{message}: {what it raised}"), or just
+    what it raised when there is no message."""
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _on_sigint) if in_main else None
     try:
@@ -32,7 +33,7 @@ def guarded(message: str):
     except (_UserInterrupt, CnnscopeError):
         raise
     except BaseException as exc:  # noqa: BLE001 (the point: a plugin's SystemExit too)
-        raise CnnscopeError(f"{message}: {describe(exc)}") from exc
+        raise CnnscopeError(f"{message}: {describe(exc)}" if message else describe(exc)) from exc
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)

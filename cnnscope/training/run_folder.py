@@ -81,13 +81,18 @@ class RunFolder:
         return (self / self.HISTORY).is_file()
 
     def read_history(self) -> list:
-        try:
-            with open(self / self.HISTORY, newline="", encoding="utf-8") as handle:
-                rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
-                        for row in csv.DictReader(handle)]
-        except FileNotFoundError:
-            raise CnnscopeError(f"{self.path} has no {self.HISTORY}; is it a cnnscope run folder?") from None
-        except (ValueError, TypeError, AttributeError, UnicodeDecodeError, csv.Error) as exc:
+        from ..sources.bounds import MAX_SPEC_BYTES, decode_utf8, read_regular_file
+
+        if not (self / self.HISTORY).exists():
+            raise CnnscopeError(f"{self.path} has no {self.HISTORY}; is it a cnnscope run folder?")
+        try:  # bounded, as every file cnnscope reads: a folder may come from elsewhere
+            text = decode_utf8(read_regular_file(self / self.HISTORY, MAX_SPEC_BYTES, "history file"),
+                               str(self / self.HISTORY))
+            rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+                    for row in csv.DictReader(io.StringIO(text))]
+        except CnnscopeError as exc:
+            raise CnnscopeError(f"the run folder is damaged: {exc}") from None
+        except (ValueError, TypeError, AttributeError, csv.Error) as exc:
             raise CnnscopeError(f"the run folder is damaged: {self / self.HISTORY} cannot be read "
                                 f"({type(exc).__name__})") from None
         if any(set(row) != set(HISTORY_FIELDS) for row in rows):
