@@ -12,7 +12,8 @@ import importlib
 import importlib.util
 
 from .errors import CnnscopeError, describe, printable
-from .rules import BASE_ARGS, Layer, Result, Rule
+from .keras_build import POSITIONAL_INPUTS
+from .rules import ALIASES, BASE_ARGS, Layer, Result, Rule
 from .rules.base import RF_NONE, UNKNOWN, known, prod
 from .stack import LayerSpec
 
@@ -52,8 +53,19 @@ def _find_class(spec: LayerSpec):
             found = keras.saving.get_registered_object(key)
             if found is not None:
                 return found
-    found = getattr(keras.layers, spec.class_name, None)
-    return found if isinstance(found, type) else None
+    # keras.layers may export the class under another name only (GroupQueryAttention for GroupedQueryAttention)
+    for name in (spec.class_name, *(alias for alias, cls in ALIASES.items() if cls == spec.class_name)):
+        found = getattr(keras.layers, name, None)
+        if isinstance(found, type):
+            return found
+    return None
+
+
+def _arguments(class_name: str, inputs: list) -> list:
+    """Call arguments as Keras's builder passes them (keras_build.POSITIONAL_INPUTS): mha(q, v), add([a, b])."""
+    if class_name in POSITIONAL_INPUTS or len(inputs) == 1:
+        return inputs
+    return [inputs]
 
 
 def _answer(layer: Layer, instance, output) -> Result:
@@ -79,7 +91,7 @@ def _from_config(cls):
             # Keras names hold no "/": a flattened "outer/inner" name is for cnnscope's rows only
             instance = cls.from_config({**config, "name": layer.name.replace("/", "_").replace("@", "_")})
             inputs = [keras.Input(shape=tuple(known(shape))) for shape in layer.input_shapes]
-            output = instance(inputs if len(inputs) > 1 else inputs[0])
+            output = instance(*_arguments(cls.__name__, inputs))
         except Exception as exc:  # noqa: BLE001 (Keras's own refusal of the config, whatever its type)
             raise layer.error(f"Keras rejects it: {describe(exc)}") from None
         return _answer(layer, instance, output)
@@ -94,7 +106,7 @@ def _from_instance(instance):
 
         inputs = [keras.KerasTensor((None, *known(shape))) for shape in layer.input_shapes]
         try:
-            output = instance.compute_output_spec(inputs if len(inputs) > 1 else inputs[0])
+            output = instance.compute_output_spec(*_arguments(type(instance).__name__, inputs))
         except Exception as exc:  # noqa: BLE001
             raise layer.error(f"Keras cannot compute its output ({describe(exc)})") from None
         return _answer(layer, instance, output)

@@ -84,6 +84,13 @@ def resolve_architecture(target: str):
     return registry().architecture(name), parse_sets(inline.split(",")) if inline else {}
 
 
+def uncovered(rules, stack: Stack) -> list:
+    """The layer types of STACK that no rule in RULES covers (Keras's aliases resolved)."""
+    from .rules import ALIASES
+
+    return [layer.class_name for layer in stack.layers if rules.get(ALIASES.get(layer.class_name, layer.class_name)) is None]
+
+
 def rules_for(stack: Stack):
     """Every plugin's rules once plugins are loaded; before that, the built-in rules when they cover the stack.
 
@@ -92,12 +99,12 @@ def rules_for(stack: Stack):
     """
     import sys
 
-    from .rules import ALIASES, builtin_rules
+    from .rules import builtin_rules
 
     discovery = sys.modules.get("cnnscope.plugins.discovery")
     if discovery is None or discovery.loaded() is None:
         rules = builtin_rules()
-        if all(rules.get(ALIASES.get(layer.class_name, layer.class_name)) is not None for layer in stack.layers):
+        if not uncovered(rules, stack):
             return rules
     from .plugins import registry
 
@@ -114,13 +121,11 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
     Notes and warnings travel on the Analysis; the caller decides whether to print them.
     """
     from .analysis import analyze
-    from .rules import ALIASES
 
     stack = target if isinstance(target, Stack) else load_target(str(target), input_shape, num_classes, sets)
     given = {key: value for key, value in options.items() if value is not None}
     rules, notes, fallback = rules_for(stack), [], None
-    if keras and any(rules.get(layer.class_name) is None and ALIASES.get(layer.class_name) is None
-                     for layer in stack.layers):
+    if keras and uncovered(rules, stack):
         from .keras_fallback import import_modules, keras_fallback
 
         import_modules(imports)  # only when a layer needs it: the user's module may import TensorFlow

@@ -149,3 +149,19 @@ def test_operation_nodes_of_a_functional_model(tmp_path):
     assert types["Add"].output_shape == [5, 4] and types["Multiply"].output_shape == [5, 4]
     assert types["Mean"].output_shape == [4] and types["Mean"].source == "keras"
     assert analysis.params == model.count_params()
+
+
+def test_a_layer_keras_exports_under_another_name_falls_back_too(tmp_path):
+    """GroupQueryAttention (exported) is class GroupedQueryAttention, called as gqa(query, value): no rule yet,
+    so Keras is asked, from the live model and from its file alike."""
+    import keras
+
+    tokens = keras.Input((6, 8))
+    layer = keras.layers.GroupQueryAttention(head_dim=4, num_query_heads=2, num_key_value_heads=1)
+    model = keras.Model(tokens, layer(tokens, tokens))
+    model.save(tmp_path / "gqa.keras")
+    for target in (cnnscope.stack_from_keras_model(model), str(tmp_path / "gqa.keras")):
+        analysis = cnnscope.analyze_target(target)
+        row = analysis.layers[-1]
+        assert (row.type, row.source, row.output_shape) == ("GroupedQueryAttention", "keras", [6, 8])
+        assert analysis.params == model.count_params()
