@@ -49,6 +49,23 @@ OPTIMIZER_SLOTS = {
 }
 
 
+# FLOPs of one update per trainable weight: the operations of Keras's update formula (docs/conventions.md).
+# Adam: m = b1·m + (1 − b1)·g (3), v = b2·v + (1 − b2)·g² (4), w −= lr·m / (√v + ε) (5).
+OPTIMIZER_UPDATE_FLOPS = {
+    "sgd": 2,  # w −= lr·g
+    "sgd-momentum": 4,  # v = μ·v − lr·g; w += v
+    "rmsprop": 9,  # a = ρ·a + (1 − ρ)·g²; w −= lr·g / (√a + ε)
+    "adagrad": 7,  # a += g²; w −= lr·g / (√a + ε)
+    "adadelta": 14,
+    "adam": 12,
+    "adamw": 15,  # Adam, and w −= lr·λ·w
+    "adamax": 10,  # m as Adam; u = max(b2·u, |g|); w −= lr·m / (u + ε)
+    "nadam": 16,
+    "lion": 10,  # c = b1·m + (1 − b1)·g; w −= lr·(sign(c) + λ·w); m = b2·m + (1 − b2)·g
+    "ftrl": 20,
+}
+
+
 def policy(name: str) -> Policy:
     if not isinstance(name, str) or name not in POLICIES:
         raise CnnscopeError(

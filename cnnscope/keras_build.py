@@ -7,7 +7,7 @@ it needs rather than asking the plugin registry.
 from __future__ import annotations
 
 from .errors import CnnscopeError, LayerError, did_you_mean
-from .rules import RuleSet, builtin_rules
+from .rules import ALIASES, RuleSet, builtin_rules
 from .stack import Stack
 
 
@@ -21,6 +21,9 @@ def layer_class(class_name: str, custom_objects: dict | None = None):
     if custom_objects and class_name in custom_objects:
         return custom_objects[class_name]
     cls = getattr(keras.layers, class_name, None)
+    if cls is None:  # keras.layers may export it under another name only (GroupQueryAttention)
+        cls = next((getattr(keras.layers, alias) for alias, canonical in ALIASES.items()
+                    if canonical == class_name and hasattr(keras.layers, alias)), None)
     if cls is None:
         cls = keras.saving.get_registered_object(class_name)
     if cls is None:
@@ -29,6 +32,24 @@ def layer_class(class_name: str, custom_objects: dict | None = None):
             "a custom layer must be registered with keras.saving.register_keras_serializable or given by a plugin"
         )
     return cls
+
+
+def _holds_layers(value) -> bool:
+    """A serialized layer, or a list of them (Pipeline's layers, RNN's cells)."""
+    if isinstance(value, list):
+        return any(_holds_layers(item) for item in value)
+    return isinstance(value, dict) and "class_name" in value
+
+
+def _with_module(value):
+    """A spec's serialized layers (nested too: StackedRNNCells' cells) with the module Keras's loader wants."""
+    if isinstance(value, list):
+        return [_with_module(item) for item in value]
+    if isinstance(value, dict) and "class_name" in value:
+        config = value.get("config")
+        config = {k: _with_module(v) for k, v in config.items()} if isinstance(config, dict) else config
+        return {"module": "keras.layers", **value, "config": config}
+    return value
 
 
 def build_keras_model(stack: Stack, custom_objects: dict | None = None, rules: RuleSet | None = None):
@@ -56,10 +77,9 @@ def build_keras_model(stack: Stack, custom_objects: dict | None = None, rules: R
             # Keras saved are complete and may hold serialized objects (from_config's job).
             # A shared layer's later call reuses the first call's layer, and so its weights.
             # A wrapper's inner layer (Bidirectional's "layer") is serialized in specs too: from_config's job.
-            serialized = any(isinstance(v, dict) and "class_name" in v for v in config.values())
+            serialized = any(_holds_layers(v) for v in config.values())
             if serialized and stack.source == "spec":  # a spec names Keras's layers without their module
-                config = {k: ({"module": "keras.layers", **v} if isinstance(v, dict) and "class_name" in v else v)
-                          for k, v in config.items()}
+                config = {k: _with_module(v) for k, v in config.items()}
             layer = built[spec.shares] if spec.shares else (
                 cls(**config) if stack.source == "spec" and not serialized else cls.from_config(config))
             built[spec.name] = layer

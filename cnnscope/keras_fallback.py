@@ -15,6 +15,7 @@ from .errors import CnnscopeError, describe, printable
 from .keras_build import POSITIONAL_INPUTS
 from .rules import ALIASES, BASE_ARGS, Layer, Result, Rule
 from .rules.base import RF_NONE, UNKNOWN, known, prod
+from .sources.keras_config import OPS_PREFIX
 from .stack import LayerSpec
 
 MANY = 2**31
@@ -39,6 +40,14 @@ def import_modules(modules) -> None:
 def _find_class(spec: LayerSpec):
     import keras
 
+    if spec.class_name.startswith(OPS_PREFIX):  # an operation node: its class in the keras.src.ops module saved
+        if not (spec.module or "").startswith("keras."):
+            return None
+        try:
+            found = getattr(importlib.import_module(spec.module), spec.class_name[len(OPS_PREFIX):], None)
+        except ImportError:
+            return None
+        return found if isinstance(found, type) else None
     # A class in Keras's own modules (keras.applications' LayerScale, CustomScaleLayer) loads from the module
     # its config names, as Keras's safe loading does; any other module is imported only when --import names it.
     if spec.module and spec.module.split(".")[0] == "keras":
@@ -78,6 +87,23 @@ def _answer(layer: Layer, instance, output) -> Result:
     return Result(output_shape=shape, params=params, non_trainable=non_trainable, macs=None, rf=RF_NONE)
 
 
+def _with_tensors(value, tensors):
+    """An operation's saved call arguments with each {"__tensor__": k} as the k-th symbolic input."""
+    if isinstance(value, dict):
+        if "__tensor__" in value:
+            return tensors[value["__tensor__"]]
+        return {key: _with_tensors(item, tensors) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_tensors(item, tensors) for item in value]
+    return value
+
+
+def _operation(cls, config: dict, inputs: list):
+    args, kwargs = config.pop("args", []), config.pop("kwargs", {})
+    instance = cls.from_config(config)
+    return instance, instance(*_with_tensors(args, inputs), **_with_tensors(kwargs, inputs))
+
+
 def _from_config(cls):
     """Build the layer from its config and call it on symbolic inputs: the shape, and the weights it creates."""
     def compute(layer: Layer) -> Result:
@@ -88,10 +114,13 @@ def _from_config(cls):
                               "load from a file", "analyze the live model in Python (cnnscope.stack_from_keras_model)")
         config = {k: v for k, v in layer.cfg.items() if k not in BASE_ARGS or v != BASE_ARGS[k]}
         try:
-            # Keras names hold no "/": a flattened "outer/inner" name is for cnnscope's rows only
-            instance = cls.from_config({**config, "name": layer.name.replace("/", "_").replace("@", "_")})
             inputs = [keras.Input(shape=tuple(known(shape))) for shape in layer.input_shapes]
-            output = instance(*_arguments(cls.__name__, inputs))
+            if layer.class_name.startswith(OPS_PREFIX):
+                instance, output = _operation(cls, config, inputs)
+            else:
+                # Keras names hold no "/": a flattened "outer/inner" name is for cnnscope's rows only
+                instance = cls.from_config({**config, "name": layer.name.replace("/", "_").replace("@", "_")})
+                output = instance(*_arguments(cls.__name__, inputs))
         except Exception as exc:  # noqa: BLE001 (Keras's own refusal of the config, whatever its type)
             raise layer.error(f"Keras rejects it: {describe(exc)}") from None
         return _answer(layer, instance, output)

@@ -111,13 +111,16 @@ def rules_for(stack: Stack):
     return registry().rules
 
 
-def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras=True, imports=(), **options):
+def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras=True, imports=(), compile=False,
+                   **options):
     """The Analysis of TARGET (a name or path as load_target takes, or a Stack already built),
     with every plugin's layer rules and analyze()'s defaults.
 
     options: batch_size, dtype, optimizer (docs/conventions.md); None means the default.
     keras: a layer no rule covers is asked of Keras (keras_fallback.py) when Keras can load
     its class, after importing the modules in imports; keras=False makes it an error.
+    compile: also ask XLA for its plan of one training step (compiled.py; needs JAX) and attach it as
+    analysis.compiled. TARGET must then be a name or a path, which the compiler's process loads again.
     Notes and warnings travel on the Analysis; the caller decides whether to print them.
     """
     from .analysis import analyze
@@ -132,4 +135,13 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
         fallback = keras_fallback(stack.instances, notes)
     analysis = analyze(stack, rules=rules, fallback=fallback, **given)
     analysis.notes += notes
+    if compile:
+        if isinstance(target, Stack):
+            raise CnnscopeError("compile=True needs the target as a name or a path (a .keras file for a live model: "
+                                "model.save('model.keras'))")
+        from .compiled import compiled_plan
+
+        analysis.compiled = compiled_plan(str(target), batch_size=analysis.batch_size, dtype=analysis.dtype,
+                                          optimizer=analysis.optimizer, input_shape=input_shape,
+                                          num_classes=num_classes, sets=sets, imports=imports)
     return analysis

@@ -9,9 +9,10 @@ from click.testing import CliRunner
 from cnnscope.cli import main
 
 LAYER_KEYS = ["name", "type", "input_shape", "output_shape", "params", "trainable_params", "non_trainable_params",
-              "activation_elements", "activation_bytes", "macs", "receptive_field", "jump", "source", "call"]
+              "activation_elements", "activation_bytes", "training_bytes", "macs", "receptive_field", "jump", "source",
+              "call"]
 TOTAL_KEYS = ["params", "trainable_params", "non_trainable_params", "param_bytes", "activation_bytes",
-              "training_memory_bytes", "macs", "flops", "training_flops"]
+              "training_memory_bytes", "macs", "flops", "training_flops", "optimizer_flops"]
 
 
 def run(*args):

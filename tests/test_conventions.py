@@ -19,6 +19,10 @@ DENSE_MACS = 144 * 2
 CONV_FLOPS = 2 * CONV_MACS + 144 + 144  # multiply-adds, bias adds, ReLU
 DENSE_FLOPS = 2 * DENSE_MACS + 2  # multiply-adds, bias adds
 ELEMENTS = 64 + 144 + 144 + 2  # input, conv, flatten, dense outputs
+# Training step (docs/conventions.md): the batch 64; conv's relu pre-activation 144 and its output 144 (dense
+# reads it through the Flatten view, which keeps nothing); the model output 2 (the loss reads it); and the
+# largest transient, conv's gradient before and after its relu, 2 x 144.
+TRAINING_ELEMENTS = 64 + 144 + 144 + 0 + 2 + 2 * 144
 
 
 def analysis(**kw):
@@ -55,20 +59,20 @@ def test_memory_by_dtype(dtype, weight_bytes, act_bytes):
     assert t["param_bytes"] == PARAMS * weight_bytes
     assert t["activation_bytes"] == ELEMENTS * act_bytes * 8
     # Adam: weights + gradients + 2 moments, all in the variables' dtype.
-    assert t["training_memory_bytes"] == PARAMS * weight_bytes * 4 + ELEMENTS * act_bytes * 8
+    assert t["training_memory_bytes"] == PARAMS * weight_bytes * 4 + TRAINING_ELEMENTS * act_bytes * 8
 
 
 @pytest.mark.parametrize("optimizer, slots", [("sgd", 0), ("rmsprop", 1), ("adam", 2), ("AdamW", 2)])
 def test_optimizer_slots(optimizer, slots):
     t = analysis(batch_size=1, optimizer=optimizer).totals
-    assert t["training_memory_bytes"] == PARAMS * 4 * (2 + slots) + ELEMENTS * 4
+    assert t["training_memory_bytes"] == PARAMS * 4 * (2 + slots) + TRAINING_ELEMENTS * 4
 
 
 def test_max_batch_size_is_the_largest_that_fits():
     a = analysis()
     budget = 1_000_000
     best = a.max_batch_size(budget)
-    assert best == (budget - PARAMS * 4 * 4) // (ELEMENTS * 4)
+    assert best == (budget - PARAMS * 4 * 4) // (TRAINING_ELEMENTS * 4)
     assert a.training_memory_bytes(best) <= budget < a.training_memory_bytes(best + 1)
     assert a.max_batch_size(100) == 0  # not even the weights fit
 
@@ -110,3 +114,39 @@ def test_recurrent_layers_count_their_gates_per_time_step():
     assert lstm.params == 4 * 16 * (8 + 16) + 4 * 16
     assert lstm.macs == 20 * 4 * 16 * (8 + 16)
     assert lstm.flops == 2 * lstm.macs + 20 * (4 * 16 + 4 * 16 + 5 * 16)
+
+
+def test_conv_lstm_worked_example():
+    """docs/conventions.md: ConvLSTM2D(4, 3, padding="same") over 5 frames of 8x8x3."""
+    row = cnnscope.analyze(cnnscope.stack_from_spec({"input_shape": [5, 8, 8, 3], "layers": [
+        {"type": "ConvLSTM2D", "filters": 4, "kernel_size": 3, "padding": "same"}]})).layers[1]
+    assert row.params == 9 * (3 + 4) * 16 + 16
+    assert row.macs == 5 * 64 * 16 * 9 * (3 + 4) == 322_560
+    assert row.flops == 2 * row.macs + 5 * 64 * (16 + 16 + 20)
+
+
+def test_mel_spectrogram_worked_example():
+    row = cnnscope.analyze(cnnscope.stack_from_spec({"input_shape": [16000], "layers": [
+        {"type": "MelSpectrogram", "fft_length": 512, "sequence_stride": 160, "num_mel_bins": 40}]})).layers[1]
+    frames, bins = (16000 + 161) // 160, 257
+    assert row.output_shape == [40, frames]
+    assert row.macs == frames * bins * 40 == 1_038_280
+    assert row.flops == 2 * row.macs + frames * (int(2.5 * 512 * 9) + 3 * bins) + 2 * 40 * frames
+
+
+def test_einsum_dense_counts_the_kernel_letters_the_input_lacks():
+    row = cnnscope.analyze(cnnscope.stack_from_spec({"input_shape": [4, 5], "layers": [
+        {"type": "EinsumDense", "equation": "abc,cde->abde", "output_shape": [4, 2, 8], "bias_axes": "de"}]})).layers[1]
+    assert row.macs == 4 * 5 * 2 * 8  # as a Dense of 5 -> 16 at each of 4 positions
+    assert row.flops == 2 * row.macs + 4 * 2 * 8
+
+
+def test_training_step_worked_example():
+    """docs/conventions.md "Training step": mnist-cnn at batch 32 holds 367,130 elements per sample."""
+    analysis = cnnscope.analyze_target("mnist-cnn", batch_size=32)
+    kept = {r.name: r.training_elements for r in analysis.layers}
+    assert kept == {"input_layer": 784, "conv2d": 2 * 21632, "conv2d_1": 2 * 36864, "max_pooling2d": 9216,
+                    "dropout": 2 * 9216, "flatten": 0, "dense": 2 * 128, "dropout_1": 2 * 128, "dense_1": 10}
+    assert max(r.transient_elements for r in analysis.layers) == 6 * 36864
+    assert analysis.training_bytes_per_sample == (145946 + 221184) * 4
+    assert analysis.totals.training_memory_bytes == 1199882 * 4 * 4 + 32 * 367130 * 4

@@ -8,6 +8,10 @@ import textwrap
 import pytest
 
 import cnnscope
+from cnnscope.analysis import analyze
+from cnnscope.keras_fallback import keras_fallback
+from cnnscope.rules import builtin_rules
+from cnnscope.targets import load_target
 from keras_oracle import keras_layers, ours
 
 MODULE = textwrap.dedent('''
@@ -134,8 +138,8 @@ def test_a_lambda_in_a_file_is_not_run(tmp_path):
 
 
 def test_operation_nodes_of_a_functional_model(tmp_path):
-    """x + y, x * 2 and ops.mean(x, 1) are saved as operation nodes: arithmetic meets the merge rules,
-    an operation without a rule is asked of Keras (from Keras's own ops modules)."""
+    """x + y, x * 2 and ops.mean(x, 1) are saved as operation nodes, which rules cover (rules/ops.py); an
+    operation without a rule is asked of Keras (from Keras's own ops modules)."""
     import keras
     from keras import ops
 
@@ -146,14 +150,19 @@ def test_operation_nodes_of_a_functional_model(tmp_path):
     model.save(tmp_path / "ops.keras")
     analysis = cnnscope.analyze_target(str(tmp_path / "ops.keras"))
     types = {row.type: row for row in analysis.layers}
-    assert types["Add"].output_shape == [5, 4] and types["Multiply"].output_shape == [5, 4]
-    assert types["Mean"].output_shape == [4] and types["Mean"].source == "keras"
+    assert types["ops.Add"].output_shape == [5, 4] and types["ops.Multiply"].output_shape == [5, 4]
+    assert types["ops.Mean"].output_shape == [4] and types["ops.Mean"].source == "cnnscope"
     assert analysis.params == model.count_params()
+    without = builtin_rules().copy()
+    without._rules.pop("ops.Mean")  # as if no rule covered it: Keras answers
+    mean = next(r for r in analyze(load_target(str(tmp_path / "ops.keras")), rules=without,
+                                   fallback=keras_fallback()).layers if r.type == "ops.Mean")
+    assert (mean.output_shape, mean.source, mean.macs) == ([4], "keras", None)
 
 
 def test_a_layer_keras_exports_under_another_name_falls_back_too(tmp_path):
-    """GroupQueryAttention (exported) is class GroupedQueryAttention, called as gqa(query, value): no rule yet,
-    so Keras is asked, from the live model and from its file alike."""
+    """GroupQueryAttention (exported) is class GroupedQueryAttention, called as gqa(query, value): its rule
+    answers from the live model and from its file alike; without the rule, Keras finds the class by its alias."""
     import keras
 
     tokens = keras.Input((6, 8))
@@ -163,5 +172,9 @@ def test_a_layer_keras_exports_under_another_name_falls_back_too(tmp_path):
     for target in (cnnscope.stack_from_keras_model(model), str(tmp_path / "gqa.keras")):
         analysis = cnnscope.analyze_target(target)
         row = analysis.layers[-1]
-        assert (row.type, row.source, row.output_shape) == ("GroupedQueryAttention", "keras", [6, 8])
+        assert (row.type, row.source, row.output_shape) == ("GroupedQueryAttention", "cnnscope", [6, 8])
         assert analysis.params == model.count_params()
+    without = builtin_rules().copy()
+    without._rules.pop("GroupedQueryAttention")
+    analysis = analyze(load_target(str(tmp_path / "gqa.keras")), rules=without, fallback=keras_fallback())
+    assert (analysis.layers[-1].source, analysis.params) == ("keras", model.count_params())

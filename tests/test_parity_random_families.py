@@ -25,7 +25,31 @@ def cell(r: random.Random, sequences: bool) -> dict:
 def sequence_layer(r: random.Random, features: int) -> dict:
     """A layer for a (steps, features) tensor; some of them keep the rank, some end the sequence."""
     kind = r.choice(["rnn", "rnn", "bidirectional", "attention", "attention", "norm", "norm", "regularize",
-                     "dense", "conv"])
+                     "dense", "conv", "gqa", "einsum", "cells", "spectral", "conv-lstm"])
+    if kind == "gqa":
+        kv = r.randint(1, 3)
+        return {"type": "GroupedQueryAttention", "head_dim": r.randint(1, 4), "num_key_value_heads": kv,
+                "num_query_heads": kv * r.randint(1, 2) + (1 if r.random() < 0.1 else 0),  # sometimes indivisible
+                "use_bias": r.random() < 0.8, "use_gate": r.random() < 0.2}
+    if kind == "einsum":
+        return r.choice([
+            {"type": "EinsumDense", "equation": "abc,cd->abd", "output_shape": [None, r.randint(1, 6)],
+             "bias_axes": r.choice([None, "d"])},
+            {"type": "EinsumDense", "equation": "...c,cd->...d", "output_shape": r.randint(1, 6)},
+            {"type": "EinsumDense", "equation": "abc,cde->abde", "output_shape": [None, 2, r.randint(1, 3)],
+             "bias_axes": r.choice([None, "e", "de"])},
+        ])
+    if kind == "cells":
+        cells = [{"class_name": cell(r, True)["class_name"] + "Cell", "config": {"units": r.randint(1, 5)}}
+                 for _ in range(r.randint(1, 3))]
+        return {"type": "RNN", "cell": cells if len(cells) > 1 or r.random() < 0.5 else cells[0],
+                "return_sequences": r.random() < 0.7}
+    if kind == "spectral":
+        return {"type": "SpectralNormalization", "layer": r.choice([
+            {"class_name": "Dense", "config": {"units": r.randint(1, 5)}},
+            {"class_name": "Conv1D", "config": {"filters": r.randint(1, 4), "kernel_size": r.randint(1, 3)}}])}
+    if kind == "conv-lstm":  # a sequence of 1-D signals needs an extra axis: Keras and cnnscope both refuse it
+        return {"type": "ConvLSTM1D", "filters": r.randint(1, 3), "kernel_size": r.randint(1, 2)}
     if kind == "rnn":
         inner = cell(r, r.random() < 0.7)
         return {"type": inner["class_name"], **inner["config"]}
@@ -66,7 +90,7 @@ def sequence_stacks(draw):
         layer = sequence_layer(r, width) if rank == 2 else {"type": "Dense", "units": r.randint(1, 6)}
         layer["name"] = f"l{i}"
         previous = layers[-1]["name"] if layers else "input_layer"
-        if layer["type"] == "MultiHeadAttention":
+        if layer["type"] in ("MultiHeadAttention", "GroupedQueryAttention"):
             layer["inputs"] = [previous, previous]
         layers.append(layer)
         # track the rank and width of the output, for the next layer's choice
@@ -80,6 +104,16 @@ def sequence_stacks(draw):
             width = layer.get("output_shape", width)
         elif kind in ("Dense",):
             width = layer["units"]
+        elif kind == "RNN":
+            cells = layer["cell"] if isinstance(layer["cell"], list) else [layer["cell"]]
+            rank, width = (2 if layer["return_sequences"] else 1), cells[-1]["config"]["units"]
+        elif kind == "EinsumDense":
+            shape = layer["output_shape"]
+            width = shape if isinstance(shape, int) else shape[-1]
+            rank = 2 if isinstance(shape, int) or len(shape) == 2 else 3
+        elif kind == "SpectralNormalization":
+            inner = layer["layer"]["config"]
+            width = inner.get("units", inner.get("filters"))
         elif kind == "Conv1D":
             width = layer["filters"]
     return {"input_shape": [steps, features], "layers": layers}

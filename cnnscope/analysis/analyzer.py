@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from . import receptive_field
-from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE, Policy, optimizer_slots,
-                           policy)
+from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE,
+                           OPTIMIZER_UPDATE_FLOPS, Policy, optimizer_slots, policy)
 from ..errors import CnnscopeError, LayerError, describe, did_you_mean, printable, short
 from .lint import lint
+from .training_step import training_step
 from ..rules import ALIASES, BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
 from ..rules.base import RF_NONE, RF_PASS, UNKNOWN, known, prod
 from ..rules.keras_names import names_for
@@ -34,16 +35,20 @@ class LayerReport:
     receptive_field: list | None
     jump: list | None
     source: str = "cnnscope"  # whose rule gave the numbers: cnnscope, a plugin's distribution, or "keras"
+    training_bytes: int | None = 0  # what it keeps for the backward pass at the batch size (training_step.py)
     call: int = 0  # a shared layer's later calls (1, 2, ...) reuse the first call's weights: params 0 there
     # Not part of the per-layer JSON: used for totals, warnings and diffs.
     flops: int | None = 0  # None, as macs, where no rule counts them (a layer whose numbers come from Keras)
     training_flops: int | None = 0
+    training_elements: int | None = 0  # per sample: training_bytes / (batch × activation bytes)
+    transient_elements: int | None = 0  # per sample, held only while its backward runs (training_step.py)
     config: dict = field(default_factory=dict, repr=False)
     step: RF = field(default=RF_PASS, repr=False)  # the rule's receptive-field step: window, stride, ...
 
     JSON_KEYS = (
         "name", "type", "input_shape", "output_shape", "params", "trainable_params", "non_trainable_params",
-        "activation_elements", "activation_bytes", "macs", "receptive_field", "jump", "source", "call",
+        "activation_elements", "activation_bytes", "training_bytes", "macs", "receptive_field", "jump", "source",
+        "call",
     )
 
     def to_dict(self) -> dict:
@@ -68,6 +73,10 @@ def _fold(name: str, inner: list, model_class: str) -> "LayerReport":
         params=total("params"), trainable_params=total("trainable_params"),
         non_trainable_params=total("non_trainable_params"), activation_elements=total("activation_elements"),
         activation_bytes=total("activation_bytes"), macs=_known_sum(r.macs for r in inner),
+        training_bytes=_known_sum(r.training_bytes for r in inner),
+        training_elements=_known_sum(r.training_elements for r in inner),
+        transient_elements=None if any(r.transient_elements is None for r in inner) else max(
+            (r.transient_elements for r in inner), default=0),
         receptive_field=last.receptive_field, jump=last.jump,
         source="keras" if any(r.source == "keras" for r in inner) else first.source, call=first.call,
         flops=_known_sum(r.flops for r in inner), training_flops=_known_sum(r.training_flops for r in inner),
@@ -91,6 +100,7 @@ class Totals:
     macs: int | None  # None when a layer's numbers come from Keras, which counts no MACs
     flops: int | None
     training_flops: int | None
+    optimizer_flops: int  # per step, not per sample: the update of every trainable weight
 
     def __getitem__(self, key: str):
         return getattr(self, key)
@@ -110,6 +120,7 @@ class Analysis:
     warnings: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> its model class
+    compiled: dict | None = None  # XLA's plan for one training step (compiled.py), when asked for
 
     @property
     def dtype(self) -> str:
@@ -142,10 +153,20 @@ class Analysis:
         elements = _known_sum(layer.activation_elements for layer in self.layers)
         return None if elements is None else elements * self.policy.activation_bytes
 
+    @property
+    def training_bytes_per_sample(self) -> int | None:
+        """What the backward pass keeps per sample (training_step.py): every layer's kept tensors, and the
+        largest transient buffers of one layer's backward beside them. None when a size is unknown."""
+        kept = _known_sum(layer.training_elements for layer in self.layers)
+        transient = [layer.transient_elements for layer in self.layers if layer.type != "InputLayer"]
+        if kept is None or None in transient:
+            return None
+        return (kept + max(transient, default=0)) * self.policy.activation_bytes
+
     def training_memory_bytes(self, batch_size: int | None = None) -> int | None:
-        """Weights + gradients + optimizer slots + every layer output kept for the backward pass."""
+        """Weights + gradients + optimizer slots + what the backward pass keeps, at the batch size."""
         batch = self.batch_size if batch_size is None else batch_size
-        per_sample = self.activation_bytes_per_sample
+        per_sample = self.training_bytes_per_sample
         return None if per_sample is None else self.fixed_training_bytes + batch * per_sample
 
     @property
@@ -158,15 +179,16 @@ class Analysis:
 
     def layer_training_memory_bytes(self, layer: LayerReport) -> int | None:
         """One layer's share of training_memory_bytes() at the analysis's batch size."""
-        return None if layer.activation_bytes is None else self.state_bytes(layer) + layer.activation_bytes
+        return None if layer.training_bytes is None else self.state_bytes(layer) + layer.training_bytes
 
     def max_batch_size(self, budget_bytes: int) -> int:
         """The largest batch whose training memory fits in budget_bytes (0 if even the weights do not)."""
-        if self.activation_bytes_per_sample is None:
+        per_sample = self.training_bytes_per_sample
+        if per_sample is None:
             raise CnnscopeError("the largest batch depends on the activation memory, which is unknown: the input "
                                 "has None dimensions; give a concrete --input-shape")
         room = budget_bytes - self.fixed_training_bytes
-        return max(0, room // self.activation_bytes_per_sample) if self.activation_bytes_per_sample else 0
+        return max(0, room // per_sample) if per_sample else 0
 
     @property
     def totals(self) -> Totals:
@@ -181,6 +203,7 @@ class Analysis:
             macs=_known_sum(layer.macs for layer in self.layers),
             flops=_known_sum(layer.flops for layer in self.layers),
             training_flops=_known_sum(layer.training_flops for layer in self.layers),
+            optimizer_flops=self.trainable_params * OPTIMIZER_UPDATE_FLOPS[self.optimizer],
         )
 
     def folded(self, depth: int) -> "Analysis":
@@ -200,7 +223,7 @@ class Analysis:
         return replace(self, layers=rows)
 
     def to_dict(self) -> dict:
-        return {
+        answer = {
             "model": self.model,
             "input_shape": self.input_shape,
             "batch_size": self.batch_size,
@@ -209,6 +232,9 @@ class Analysis:
             "totals": self.totals.to_dict(),
             "schema_version": SCHEMA_VERSION,
         }
+        if self.compiled is not None:
+            answer["compiled"] = self.compiled
+        return answer
 
 
 def _check_keras_name(spec, index: int, key: str, value, strict: bool, notes: list) -> None:
@@ -399,7 +425,8 @@ def analyze(
     notes: list[str] = list(stack.notes)
     walk = _Walk(rules or builtin_rules(), stack.source == "spec" if strict is None else strict,
                  pol.activation_bytes * batch_size, notes, fallback)
-    reports = [walk.layer(index, spec) for index, spec in enumerate(stack.layers)]
+    reports = training_step(stack, [walk.layer(index, spec) for index, spec in enumerate(stack.layers)],
+                            walk.act_bytes)
 
     inputs = [known(walk.shapes[spec.name]) for spec in stack.input_layers]
     if any(d is None for shape in inputs for d in shape):

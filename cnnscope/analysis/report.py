@@ -59,9 +59,29 @@ def _total_lines(analysis) -> list[str]:
         f"Trainable params: {t['trainable_params']:,} ({format_bytes(t['trainable_params'] * wb)})",
         f"Non-trainable params: {t['non_trainable_params']:,} ({format_bytes(t['non_trainable_params'] * wb)})",
         f"Forward per sample: {_count(t['macs'])} MACs, {_count(t['flops'])} FLOPs; "
-        f"training step per sample: {_count(t['training_flops'])} FLOPs",
+        f"training step per sample: {_count(t['training_flops'])} FLOPs, + {_count(t['optimizer_flops'])} per "
+        f"step for the {analysis.optimizer} update",
         f"Activations (batch {analysis.batch_size}, {analysis.dtype}): {_bytes(t['activation_bytes'])}",
         f"Training memory (batch {analysis.batch_size}, {analysis.optimizer}): {_bytes(t['training_memory_bytes'])}",
+        *_compiled_lines(analysis),
+    ]
+
+
+def _compiled_lines(analysis) -> list[str]:
+    plan = analysis.compiled
+    if plan is None:
+        return []
+    static = analysis.totals.training_memory_bytes
+    ratio = f"; static / compiled = {static / plan['peak_bytes']:.2f}" if static and plan["peak_bytes"] else ""
+    flops = plan.get("flops")
+    training = analysis.totals.training_flops
+    step = training * analysis.batch_size + analysis.totals.optimizer_flops if training else None
+    flops_ratio = f"; static / compiled = {step / flops:.2f}" if flops and step else ""
+    return [
+        f"Compiled training step ({plan['backend']}, XLA on {plan['device']}): peak {_bytes(plan['peak_bytes'])} = "
+        f"arguments {_bytes(plan['argument_bytes'])} + outputs {_bytes(plan['output_bytes'])} - aliased "
+        f"{_bytes(plan['alias_bytes'])} + temporaries {_bytes(plan['temp_bytes'])}{ratio}",
+        f"Compiled FLOPs per step: {_count(flops)}{flops_ratio}",
     ]
 
 
@@ -87,6 +107,20 @@ def render(analysis, fmt: str) -> str:
         table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="simple", disable_numparse=True)
         return f'Model: "{printable(analysis.model)}"\n{table}\n' + "\n".join(_total_lines(analysis))
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def render_compiled_max_batch(analysis, budget_bytes: int, fmt: str, static_best: int, compiled_best: int,
+                              compiled_peak) -> str:
+    """Both answers to --max-batch-size-for SIZE --compile: the static estimate's and the compiler's."""
+    if fmt == "json":
+        return json.dumps({
+            "model": analysis.model, "dtype": analysis.dtype, "optimizer": analysis.optimizer,
+            "budget_bytes": budget_bytes, "max_batch_size": compiled_best, "static_max_batch_size": static_best,
+            "compiled_peak_bytes": compiled_peak,
+        }, indent=2)
+    peak = f", compiled peak {format_bytes(compiled_peak)}" if compiled_peak else ""
+    return (f"{compiled_best} (largest batch whose compiled training step fits in {format_bytes(budget_bytes)}{peak}, "
+            f"with {analysis.dtype} and {analysis.optimizer}); the static estimate says {static_best}")
 
 
 def render_max_batch(analysis, budget_bytes: int, fmt: str) -> tuple[str, int]:

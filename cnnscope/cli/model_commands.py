@@ -37,10 +37,12 @@ def _analyze(target, input_shape=None, num_classes=None, sets=(), quiet=False, *
               help="Print the largest batch whose training memory fits in SIZE (e.g. 16GiB) instead.")
 @click.option("--depth", type=click.IntRange(0, 64), metavar="N",
               help="Fold sub-models nested deeper than N into one row each, with their totals.")
+@click.option("--compile", "compile_step", is_flag=True,
+              help="Also compile one training step with XLA (JAX) and show its memory plan and FLOPs.")
 @output_option
 @keras_options
-def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer, fmt, memory, depth, output, imports,
-            no_keras):
+def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer, fmt, memory, depth, compile_step,
+            output, imports, no_keras):
     """Per-layer shapes, parameters, memory, MACs and RF.
 
     TARGET is a spec file (.toml, .json, .yaml), a saved .keras file, or an
@@ -51,11 +53,19 @@ def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer
 
     budget = parse_size(memory) if memory is not None else None
     analysis = _analyze(target, input_shape, num_classes, sets, batch_size=batch_size, dtype=dtype, optimizer=optimizer,
-                        keras=not no_keras, imports=imports)
+                        keras=not no_keras, imports=imports, compile=compile_step and budget is None)
     if budget is None:
         emit(render(analysis if depth is None else analysis.folded(depth), fmt), output)
         return
     text, best = render_max_batch(analysis, budget, fmt)
+    if compile_step:
+        from ..analysis.report import render_compiled_max_batch
+        from ..compiled import largest_compiled_batch
+
+        compiled_best, peak = largest_compiled_batch(target, budget, best, dtype=analysis.dtype,
+                                                     optimizer=analysis.optimizer, input_shape=input_shape,
+                                                     num_classes=num_classes, sets=sets, imports=imports)
+        text, best = render_compiled_max_batch(analysis, budget, fmt, best, compiled_best, peak), compiled_best
     emit(text, output)
     if best == 0:
         sys.exit(1)

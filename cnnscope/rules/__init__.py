@@ -1,13 +1,14 @@
 """The rule registry: Keras class name -> Rule. Built-ins here; plugins may add more.
 
 One module per family of keras/src/layers (convolutional, pooling, normalization, activations,
-regularization, reshaping, preprocessing, merging, rnn, attention, wrappers, core), so a rule sits where Keras keeps its layer.
+regularization, reshaping, preprocessing, merging, rnn, attention, wrappers, core), so a rule sits where Keras keeps its layer;
+ops holds the operation nodes (keras/src/ops) of functional models.
 """
 from __future__ import annotations
 
 from ..errors import CnnscopeError
-from . import (activations, attention, convolutional, core, merging, normalization, pooling, preprocessing,
-               regularization, reshaping, rnn, wrappers)
+from . import (activations, attention, convolutional, core, merging, normalization, ops, pooling, preprocessing,
+               preprocessing_audio, preprocessing_features, regularization, reshaping, rnn, wrappers)
 from .aliases import ALIASES
 from .base import BASE_ARGS, REQUIRED, RF, Layer, Result, Rule
 
@@ -60,7 +61,8 @@ def builtin_rules() -> RuleSet:
     if _BUILTIN is None:
         rules = RuleSet()
         for module in (core, convolutional, pooling, normalization, activations, regularization, reshaping,
-                       preprocessing, merging, rnn, attention, wrappers):
+                       preprocessing, preprocessing_features, preprocessing_audio, merging, rnn, attention, wrappers,
+                       ops):
             for rule in module.RULES:
                 rules.add(rule)
         _BUILTIN = rules

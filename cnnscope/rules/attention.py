@@ -1,4 +1,5 @@
-"""Attention layers: MultiHeadAttention, Attention, AdditiveAttention (keras/src/layers/attention).
+"""Attention layers: MultiHeadAttention, GroupedQueryAttention, Attention, AdditiveAttention
+(keras/src/layers/attention).
 
 Attention is never free: MACs count the query, key, value and output
 projections, QKᵀ and the weighted sum AV; other FLOPs count the query scaling,
@@ -55,6 +56,35 @@ def multi_head_attention(layer: Layer) -> Result:
     return Result(output_shape=(tq, out_dim), params=params, macs=macs, extra_flops=other)
 
 
+def grouped_query_attention(layer: Layer) -> Result:
+    """GroupedQueryAttention(query, value, key): num_key_value_heads key/value heads shared by groups of query
+    heads; the output has the query's shape. Counted like MultiHeadAttention, with fewer key/value projections."""
+    if len(layer.input_shapes) > 3 or any(len(s) != 2 for s in layer.input_shapes):
+        raise layer.error(f"expects query, value and optionally key as sequences (steps, features), got "
+                          f"{[list(s) for s in layer.input_shapes]}")
+    query, value = layer.input_shapes[:2]
+    key = layer.input_shapes[2] if len(layer.input_shapes) > 2 else value
+    head_dim, q_heads = layer.positive_int("head_dim"), layer.positive_int("num_query_heads")
+    kv_heads = layer.positive_int("num_key_value_heads")
+    if q_heads % kv_heads:
+        raise layer.error(f"num_query_heads={q_heads} is not divisible by num_key_value_heads={kv_heads}")
+    if query[-1] != value[-1]:
+        raise layer.error(f"query has {query[-1]} features but value has {value[-1]}", "give them the same size")
+    if key[0] != value[0]:
+        raise layer.error(f"key has {key[0]} steps but value has {value[0]}", "give key and value the same steps")
+    (tq, dq), (tv, dv), (tk, dk) = query, value, key
+    bias, gate = (1 if layer.cfg["use_bias"] else 0), (1 if layer.cfg["use_gate"] else 0)
+    q_width, kv_width = q_heads * head_dim, kv_heads * head_dim
+    params = ((dq + bias) * q_width * (1 + gate) + (dk + bias) * kv_width + (dv + bias) * kv_width
+              + q_width * dq + bias * dq)
+    scores = q_heads * tq * tk
+    macs = (tq * dq * q_width * (1 + gate) + tk * dk * kv_width + tv * dv * kv_width + tq * q_width * dq
+            + scores * head_dim * 2)  # projections, QKᵀ, AV
+    biases = bias * (tq * q_width * (1 + gate) + tk * kv_width + tv * kv_width + tq * dq)
+    other = tq * q_width + 3 * scores + biases + gate * 2 * tq * q_width  # scale, softmax, sigmoid and product
+    return Result(output_shape=query, params=params, macs=macs, extra_flops=other)
+
+
 def _sequences(layer: Layer):
     """(query, value, key) of an attention layer called on [query, value] or [query, value, key]."""
     if any(len(s) != 2 for s in layer.input_shapes):
@@ -90,6 +120,11 @@ def additive_attention(layer: Layer) -> Result:
 
 RULES = [
     Rule(("MultiHeadAttention",), MHA_DEFAULTS, multi_head_attention, min_inputs=2, max_inputs=3),
+    Rule(("GroupedQueryAttention",), {
+        "head_dim": REQUIRED, "num_query_heads": REQUIRED, "num_key_value_heads": REQUIRED, "dropout": 0.0,
+        "use_bias": True, "sliding_window": None, "flash_attention": None, "kernel_initializer": "glorot_uniform",
+        "bias_initializer": "zeros", "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
+        "bias_constraint": None, "use_gate": False, "seed": None}, grouped_query_attention, min_inputs=2, max_inputs=3),
     Rule(("Attention",), {"use_scale": False, "score_mode": "dot", "dropout": 0.0, "seed": None}, dot_attention,
          min_inputs=2, max_inputs=3),
     Rule(("AdditiveAttention",), {"use_scale": True, "dropout": 0.0, "seed": None}, additive_attention,

@@ -60,7 +60,7 @@ def transpose_length(size, kernel, stride, padding, output_padding, dilation) ->
     return (size - 1) * stride + kernel % 2 + output_padding
 
 
-class _Geometry:
+class ConvGeometry:
     """The arguments every convolution validates the same way Keras does."""
 
     def __init__(self, layer: Layer, causal_ok: bool):
@@ -98,7 +98,7 @@ class _Geometry:
 
 
 def conv(layer: Layer) -> Result:
-    g = _Geometry(layer, causal_ok=layer.spatial_rank == 1)
+    g = ConvGeometry(layer, causal_ok=layer.spatial_rank == 1)
     filters = layer.positive_int("filters")
     groups = layer.positive_int("groups")
     if filters % groups:
@@ -121,7 +121,7 @@ def conv(layer: Layer) -> Result:
 
 
 def conv_transpose(layer: Layer) -> Result:
-    g = _Geometry(layer, causal_ok=False)
+    g = ConvGeometry(layer, causal_ok=False)
     filters = layer.positive_int("filters")
     output_padding = layer.cfg["output_padding"]
     if output_padding is not None:
@@ -153,7 +153,7 @@ def conv_transpose(layer: Layer) -> Result:
 
 
 def depthwise_conv(layer: Layer) -> Result:
-    g = _Geometry(layer, causal_ok=False)
+    g = ConvGeometry(layer, causal_ok=False)
     multiplier = layer.positive_int("depth_multiplier")
     out_spatial = g.output_spatial(layer)
     out_channels = g.channels * multiplier
@@ -168,7 +168,7 @@ def depthwise_conv(layer: Layer) -> Result:
 
 
 def separable_conv(layer: Layer) -> Result:
-    g = _Geometry(layer, causal_ok=False)
+    g = ConvGeometry(layer, causal_ok=False)
     multiplier = layer.positive_int("depth_multiplier")
     filters = layer.positive_int("filters")
     out_spatial = g.output_spatial(layer)

@@ -1,7 +1,8 @@
 """Normalization layers (keras/src/layers/normalization, and the Normalization preprocessing layer)."""
 from __future__ import annotations
 
-from .base import Layer, Result, Rule, prod
+from .base import REQUIRED, Layer, Result, Rule, prod
+from .wrappers import wrapped
 
 _AFFINE = {
     "epsilon": 1e-3, "center": True, "scale": True, "beta_initializer": "zeros", "gamma_initializer": "ones",
@@ -83,7 +84,24 @@ def unit_normalization(layer: Layer) -> Result:
     return Result(output_shape=layer.input_shape, extra_flops=3 * prod(layer.input_shape))
 
 
+def spectral_normalization(layer: Layer) -> Result:
+    """SpectralNormalization(layer): the wrapped Dense or convolution, plus its power-iteration vector u of one
+    entry per output unit (kept, not trained). At inference the kernel is already normalized: no extra FLOPs."""
+    class_name, config, inner = wrapped(layer, layer.cfg["layer"], layer.input_shape)
+    if class_name == "Dense":
+        units = config["units"]
+    elif class_name in ("Conv1D", "Conv2D", "Conv3D"):
+        units = config["filters"]
+    else:
+        raise layer.error(f"wraps {class_name}: cnnscope's rule covers Dense and Conv1D/2D/3D, whose kernel's last "
+                          "axis is the output units")
+    inner.params += units
+    inner.non_trainable += units
+    return inner
+
+
 RULES = [
+    Rule(("SpectralNormalization",), {"layer": REQUIRED, "power_iterations": 1}, spectral_normalization),
     Rule(("BatchNormalization",), BATCH_NORM_DEFAULTS, batch_normalization),
     Rule(("LayerNormalization",), LAYER_NORM_DEFAULTS, layer_normalization),
     Rule(("Normalization",), {"axis": -1, "mean": None, "variance": None, "invert": False}, normalization),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from ..errors import short
 from .base import RF_NONE, RF_PASS, REQUIRED, UNKNOWN, Layer, Result, Rule, prod, rf_scale
 from .reshaping import interpolation_macs
 
@@ -72,6 +73,37 @@ def augmentation(layer: Layer) -> Result:
     return Result(output_shape=layer.input_shape)
 
 
+# Image adjustments applied at inference too, per input element: AutoContrast finds each channel's minimum and
+# maximum and rescales (4); Equalization builds a histogram and maps through it (2); CLAHE does so per tile and
+# blends the four nearest tiles' mappings bilinearly (6).
+ADJUSTMENT_FLOPS = {"AutoContrast": 4, "Equalization": 2, "ContrastLimitedAdaptiveHistogramEqualization": 6}
+
+
+def adjustment(layer: Layer) -> Result:
+    layer.expect_rank(3, "2 spatial axes and a channel axis (an image)")
+    return Result(output_shape=layer.input_shape,
+                  extra_flops=ADJUSTMENT_FLOPS.get(layer.class_name, 0) * prod(layer.input_shape))
+
+
+def pipeline(layer: Layer) -> Result:
+    """Pipeline(layers): each layer's rule in turn on the previous one's output."""
+    from .wrappers import wrapped
+
+    steps = layer.cfg["layers"]
+    if not isinstance(steps, list):
+        raise layer.error(f"layers={short(steps)} must be a list of serialized layers")
+    shape, total = layer.input_shape, Result(output_shape=layer.input_shape, rf=RF_PASS)
+    for step in steps:
+        _, _, one = wrapped(layer, step, shape, "each of layers")
+        shape = tuple(one.output_shape)
+        macs = None if one.macs is None or total.macs is None else total.macs + one.macs
+        total = Result(output_shape=shape, params=total.params + one.params,
+                       non_trainable=total.non_trainable + one.non_trainable, macs=macs,
+                       extra_flops=total.extra_flops + one.extra_flops,
+                       rf=total.rf if one.rf == RF_PASS else (one.rf if total.rf == RF_PASS else RF_NONE))
+    return total
+
+
 RULES = [
     Rule(
         ("Resizing",),
@@ -84,6 +116,15 @@ RULES = [
     ),
     Rule(("Rescaling",), {"scale": REQUIRED, "offset": 0.0}, rescaling),
     *(Rule((name,), defaults, augmentation) for name, defaults in AUGMENTATION_DEFAULTS.items()),
+    Rule(("AutoContrast",), {"value_range": [0, 255], "data_format": "channels_last"}, adjustment),
+    Rule(("Equalization",), {"value_range": [0, 255], "bins": 256, "data_format": "channels_last"}, adjustment),
+    Rule(("ContrastLimitedAdaptiveHistogramEqualization",), {
+        "value_range": [0, 255], "clip_limit": 4.0, "tile_grid_size": [8, 8], "data_format": "channels_last"},
+         adjustment),
+    # bounding boxes travel beside the image: the image itself passes unchanged
+    Rule(("MaxNumBoundingBoxes",), {"max_number": REQUIRED, "fill_value": -1, "data_format": "channels_last"},
+         adjustment),
+    Rule(("Pipeline",), {"layers": REQUIRED}, pipeline),
     Rule(("CenterCrop",), {"height": REQUIRED, "width": REQUIRED, "data_format": "channels_last"}, crop),
     Rule(("RandomCrop",), {"height": REQUIRED, "width": REQUIRED, "seed": None, "data_format": "channels_last"}, crop),
 ]

@@ -1,15 +1,18 @@
-"""Recurrent layers: SimpleRNN, LSTM, GRU and the Bidirectional wrapper (keras/src/layers/rnn).
+"""Recurrent layers: SimpleRNN, LSTM, GRU, RNN over cells, ConvLSTM and the Bidirectional wrapper
+(keras/src/layers/rnn).
 
 Per time step a cell multiplies its input (kernel) and its previous output
 (recurrent kernel) into `gates` blocks of `units`; MACs are that, times the
 time steps. The other FLOPs per step, as docs/conventions.md counts them: one
 bias add and one activation per gate unit, plus the state update (LSTM: c =
 f·c + i·g and h = o·tanh(c), 5 per unit; GRU: r·h and the interpolation, 4).
+ConvLSTM does the same per output position, with convolutions for the products.
 """
 from __future__ import annotations
 
 from ..errors import short
-from .base import BASE_ARGS, RF_NONE, REQUIRED, Layer, Result, Rule
+from .base import BASE_ARGS, RF_NONE, REQUIRED, Layer, Result, Rule, prod
+from .convolutional import ConvGeometry
 
 _RECURRENT = {
     "units": REQUIRED, "activation": "tanh", "use_bias": True, "kernel_initializer": "glorot_uniform",
@@ -26,6 +29,12 @@ CELLS = {  # class -> (defaults, gates, state-update FLOPs per unit)
     "LSTM": (LSTM_DEFAULTS, 4, 5),
     "GRU": (GRU_DEFAULTS, 3, 4),
 }
+_SEQUENCE_ARGS = {"return_sequences": False, "return_state": False, "go_backwards": False, "stateful": False,
+                  "unroll": False, "zero_output_for_mask": False}
+# The cells (SimpleRNNCell, ...): one time step, run over a sequence by RNN(cell=...).
+CELL_OF = {"SimpleRNNCell": "SimpleRNN", "LSTMCell": "LSTM", "GRUCell": "GRU"}
+CELL_DEFAULTS = {cell: {k: v for k, v in CELLS[layer][0].items() if k not in _SEQUENCE_ARGS and k != "use_cudnn"}
+                 for cell, layer in CELL_OF.items()}
 
 
 def _cell(layer: Layer, class_name: str, cfg: dict, shape: tuple) -> Result:
@@ -47,6 +56,69 @@ def _cell(layer: Layer, class_name: str, cfg: dict, shape: tuple) -> Result:
     per_step_other = biases + gates * units + update * units
     return Result(output_shape=(steps, units) if cfg["return_sequences"] else (units,), params=params,
                   macs=steps * per_step_macs, extra_flops=steps * per_step_other, rf=RF_NONE)
+
+
+def _cells(layer: Layer, value) -> list:
+    """RNN's cell argument: one serialized cell, a list of them, or StackedRNNCells -> [(class, config)]."""
+    items = value if isinstance(value, list) else [value]
+    cells = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("config"), dict):
+            raise layer.error(f"cell must be a serialized cell, like {{\"class_name\": \"LSTMCell\", \"config\": "
+                              f"{{\"units\": 8}}}}; got {short(item)}")
+        if item.get("class_name") == "StackedRNNCells":
+            cells += _cells(layer, item["config"].get("cells"))
+            continue
+        if item.get("class_name") not in CELL_OF:
+            raise layer.error(f"cell {short(item.get('class_name'))} is not one of {', '.join(CELL_OF)}")
+        defaults = CELL_DEFAULTS[item["class_name"]]
+        unknown = [key for key in item["config"] if key not in defaults and key not in BASE_ARGS]
+        if unknown:
+            raise layer.error(f"its {item['class_name']} has an unknown argument '{unknown[0]}'")
+        cells.append((CELL_OF[item["class_name"]], {**defaults, **_SEQUENCE_ARGS, **item["config"]}))
+    if not cells:
+        raise layer.error("cell is an empty list of cells")
+    return cells
+
+
+def rnn(layer: Layer) -> Result:
+    """RNN(cell): the cells stacked, each one's output feeding the next, over every time step."""
+    cells = _cells(layer, layer.cfg["cell"])
+    shape, params, macs, other = layer.input_shape, 0, 0, 0
+    for index, (class_name, cfg) in enumerate(cells):
+        last = index == len(cells) - 1
+        one = _cell(layer, class_name, {**cfg, "return_sequences": True, "return_state": layer.cfg["return_state"]},
+                    shape)
+        params, macs, other = params + one.params, macs + one.macs, other + one.extra_flops
+        shape = one.output_shape if not last or layer.cfg["return_sequences"] else one.output_shape[1:]
+    return Result(output_shape=shape, params=params, macs=macs, extra_flops=other, rf=RF_NONE)
+
+
+def cell(layer: Layer) -> Result:
+    raise layer.error("is a recurrent cell: called on its own it takes and returns states (several tensors)",
+                      "run it over a sequence with RNN(cell=...)")
+
+
+def conv_lstm(layer: Layer) -> Result:
+    """ConvLSTM1D/2D/3D: an LSTM whose products are convolutions; input (time, *spatial, channels)."""
+    n = layer.spatial_rank
+    layer.expect_rank(n + 2, f"a time axis, {n} spatial axes and a channel axis")
+    if layer.cfg["return_state"]:
+        raise layer.error("return_state=True gives several outputs; cnnscope follows layers of one output",
+                          "analyze it with return_state=False")
+    steps, step = layer.input_shape[0], tuple(layer.input_shape[1:])
+    g = ConvGeometry(Layer(layer.name, layer.index, layer.class_name, layer.cfg, [step]), causal_ok=False)
+    filters = layer.positive_int("filters")
+    out_spatial = g.output_spatial(layer)
+    positions, window = prod(out_spatial), prod(g.kernel)
+    bias = 4 * filters if layer.cfg["use_bias"] else 0
+    # input kernel k x C x 4F, recurrent kernel k x F x 4F ("same" padding, stride 1), one bias per gate unit
+    params = window * (g.channels + filters) * 4 * filters + bias
+    out = layer.join(out_spatial, filters)
+    per_step_other = positions * ((bias > 0) * 4 * filters + 4 * filters + 5 * filters)
+    return Result(output_shape=(steps, *out) if layer.cfg["return_sequences"] else out, params=params,
+                  macs=steps * positions * 4 * filters * window * (g.channels + filters),
+                  extra_flops=steps * per_step_other, rf=RF_NONE)
 
 
 def recurrent(layer: Layer) -> Result:
@@ -71,7 +143,17 @@ def bidirectional(layer: Layer) -> Result:
                   extra_flops=2 * one.extra_flops + merge, rf=RF_NONE)
 
 
+CONV_LSTM_DEFAULTS = {
+    **{k: v for k, v in LSTM_DEFAULTS.items() if k not in ("units", "use_cudnn")},
+    "filters": REQUIRED, "kernel_size": REQUIRED, "strides": 1, "padding": "valid", "data_format": "channels_last",
+    "dilation_rate": 1, "activity_regularizer": None,
+}
+
 RULES = [
+    Rule(("RNN",), {"cell": REQUIRED, **_SEQUENCE_ARGS}, rnn),
+    *(Rule((name,), defaults, cell) for name, defaults in CELL_DEFAULTS.items()),
+    Rule(("StackedRNNCells",), {"cells": REQUIRED}, cell),
+    Rule(("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"), CONV_LSTM_DEFAULTS, conv_lstm),
     Rule(("SimpleRNN",), SIMPLE_RNN_DEFAULTS, recurrent),
     Rule(("LSTM",), LSTM_DEFAULTS, recurrent),
     Rule(("GRU",), GRU_DEFAULTS, recurrent),

@@ -10,18 +10,17 @@ from .aliases import ALIASES
 from .base import BASE_ARGS, REQUIRED, RF_NONE, Layer, Result, Rule
 
 
-def time_distributed(layer: Layer) -> Result:
-    inner = layer.cfg["layer"]
+def wrapped(layer: Layer, inner, shape: tuple, what: str = "layer") -> tuple:
+    """(class name, config, Result) of the serialized layer INNER that LAYER applies to SHAPE, by the
+    analysis's own rules (plugins' too)."""
     if not isinstance(inner, dict) or not isinstance(inner.get("class_name"), str) or not isinstance(
             inner.get("config", {}), dict):
-        raise layer.error(f"layer must be a serialized Keras layer, like {{\"class_name\": \"Dense\", \"config\": "
+        raise layer.error(f"{what} must be a serialized Keras layer, like {{\"class_name\": \"Dense\", \"config\": "
                           f"{{\"units\": 8}}}}; got {short(inner)}")
     class_name = ALIASES.get(inner["class_name"], inner["class_name"])
-    rule = layer.rules.get(class_name) if layer.rules is not None else None  # the analyzer's rules, plugins' too
+    rule = layer.rules.get(class_name) if layer.rules is not None else None
     if rule is None or rule.max_inputs != 1:
         raise layer.error(f"wraps {short(inner['class_name'])}, which has no single-input rule in cnnscope yet")
-    if len(layer.input_shape) < 2:
-        raise layer.error(f"expects input with a time axis and at least one more, got {list(layer.input_shape)}")
     config = inner.get("config", {})
     unknown = [key for key in config if key not in rule.defaults and key not in BASE_ARGS]
     if unknown:
@@ -29,9 +28,15 @@ def time_distributed(layer: Layer) -> Result:
     missing = [key for key, value in rule.defaults.items() if value is REQUIRED and key not in config]
     if missing:
         raise layer.error(f"its {class_name} lacks the required argument '{missing[0]}'")
+    config = {**BASE_ARGS, **rule.defaults, **config}
+    return class_name, config, rule.compute(Layer(layer.name, layer.index, class_name, config, [shape], layer.rules))
+
+
+def time_distributed(layer: Layer) -> Result:
+    if len(layer.input_shape) < 2:
+        raise layer.error(f"expects input with a time axis and at least one more, got {list(layer.input_shape)}")
     steps, step_shape = layer.input_shape[0], tuple(layer.input_shape[1:])
-    one = rule.compute(Layer(layer.name, layer.index, class_name, {**BASE_ARGS, **rule.defaults, **config},
-                             [step_shape], layer.rules))
+    _, _, one = wrapped(layer, layer.cfg["layer"], step_shape)
     macs = None if one.macs is None else steps * one.macs
     return Result(output_shape=(steps, *one.output_shape), params=one.params, non_trainable=one.non_trainable,
                   macs=macs, extra_flops=steps * one.extra_flops, rf=one.rf if one.rf.kind == "pass" else RF_NONE)

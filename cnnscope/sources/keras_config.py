@@ -11,6 +11,32 @@ from ..stack import LayerSpec, Stack
 from .bounds import MAX_LAYERS, MAX_MODEL_NESTING
 
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
+OPS_PREFIX = "ops."  # an operation node (x + y, ops.mean): "ops.Add", never the Add layer
+
+
+def is_operation(entry: dict) -> bool:
+    """A keras.ops node of a functional model: its saved module is one of keras.src.ops."""
+    module = entry.get("module")
+    return isinstance(module, str) and (module.startswith("keras.src.ops.") or module.startswith("keras.ops"))
+
+
+def _call_arguments(node: dict) -> tuple:
+    """A node's (args, kwargs) with each KerasTensor as {"__tensor__": k}, k its place among the node's
+    inputs: an operation's constants (x * 2, x[:, 1:3]) live in its call, not in its config."""
+    count = 0
+
+    def mark(value):
+        nonlocal count
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__":
+                count += 1
+                return {"__tensor__": count - 1}
+            return {key: mark(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [mark(item) for item in value]
+        return value
+
+    return mark(node.get("args", [])), mark(node.get("kwargs") or {})
 
 
 class _Malformed(CnnscopeError):
@@ -55,9 +81,11 @@ def _history_names(args) -> list[tuple]:
     return []
 
 
-def _node_inputs(node) -> list[tuple]:
+def _node_inputs(node, operation: bool = False) -> list[tuple]:
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
         kwargs = node.get("kwargs") or {}
+        if operation:  # every tensor of the call, in the order _call_arguments numbers them
+            return _history_names(node.get("args", [])) + _history_names(kwargs)
         named = [kwargs[k] for k in ("query", "value", "key") if isinstance(kwargs, dict) and k in kwargs]
         return _history_names(node.get("args", [])) + _history_names(named)  # attention called by keyword
     # Keras 2: [[layer_name, node_index, tensor_index, kwargs], ...]
@@ -95,10 +123,16 @@ class _Flattener:
         self.calls: dict[str, int] = {}  # first call's name -> calls so far
         self.submodels: dict[str, str] = {}  # flattened prefix -> the nested model's class
 
-    def add(self, entry: dict, name: str, inputs: list[str], trainable: bool, identity: str = "") -> str:
+    def add(self, entry: dict, name: str, inputs: list[str], trainable: bool, identity: str = "",
+            node=None) -> str:
         if len(self.layers) >= MAX_LAYERS:
             raise _Malformed(f"more than {MAX_LAYERS:,} layers")
         config = {k: v for k, v in entry.get("config", {}).items() if k != "name"}
+        class_name = entry["class_name"]
+        if is_operation(entry):
+            class_name = OPS_PREFIX + class_name
+            if isinstance(node, dict):
+                config["args"], config["kwargs"] = _call_arguments(node)
         if not trainable:
             config["trainable"] = False
         registered = entry.get("registered_name")
@@ -106,7 +140,7 @@ class _Flattener:
         call = self.calls.get(first, 0)
         self.calls[first] = call + 1
         module = entry.get("module")
-        self.layers.append(LayerSpec(entry["class_name"], config, name, inputs,
+        self.layers.append(LayerSpec(class_name, config, name, inputs,
                                      registered if isinstance(registered, str) else None, call,
                                      first if first != name else None, module if isinstance(module, str) else None))
         return name
@@ -162,15 +196,16 @@ class _Flattener:
             nodes = _list(layer.get("inbound_nodes", []), f"layer '{prefix + own}' inbound_nodes")
             for call, node in enumerate(nodes):
                 name = prefix + own + (f"@{call}" if call else "")
-                missing = [source for source in _node_inputs(node) if source not in alias]
+                sources = _node_inputs(node, is_operation(layer))
+                missing = [source for source in sources if source not in alias]
                 if missing:
                     raise _Malformed(f"layer '{name}' takes its input from {short(missing[0][0])} (call "
                                      f"{short(missing[0][1])}), which is no earlier layer call")
-                sources = [alias[source] for source in _node_inputs(node)]
+                sources = [alias[source] for source in sources]
                 if _is_model(layer):
                     alias[(own, call)] = self.model(layer, sources, name + "/", trainable, idprefix + own + "/")[0]
                 else:
-                    alias[(own, call)] = self.add(layer, name, sources, trainable, idprefix + own)
+                    alias[(own, call)] = self.add(layer, name, sources, trainable, idprefix + own, node)
         outputs = _endpoints(cfg["output_layers"], f"{prefix}output_layers")
         unknown = [pair for pair in outputs if pair not in alias]
         if unknown:

@@ -1,0 +1,110 @@
+"""The child process of compiled.py: builds the model with KERAS_BACKEND=jax and prints XLA's plan as JSON.
+
+    python -m cnnscope.compiled_step < request.json
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+from .errors import CnnscopeError, short
+
+
+def _keras_model(request: dict):
+    """The Keras model the parent analyzed: a .keras file as saved, an architecture or a spec as built."""
+    import keras
+
+    from .keras_build import build_keras_model
+    from .keras_fallback import import_modules
+    from .plugins import registry
+    from .targets import is_file_target, load_target, parse_sets, resolve_architecture
+
+    import_modules(request["imports"])
+    target, shape, classes = request["target"], request["input_shape"], request["num_classes"]
+    if target.lower().endswith(".keras") and shape is None:
+        return keras.saving.load_model(target, compile=False)
+    if is_file_target(target):  # a spec, or a saved model given a concrete input shape: built from its stack
+        return build_keras_model(load_target(target, shape, classes, request["sets"]), rules=registry().rules)
+    architecture, inline = resolve_architecture(target)
+    return architecture.keras_model(shape, classes, {**inline, **parse_sets(request["sets"])},
+                                    rules=registry().rules)
+
+
+def _loss(keras, outputs):
+    """Sparse categorical cross-entropy for a classifier's (batch, classes) output, else mean squared error."""
+    def loss(targets, predictions):
+        if len(predictions.shape) == 2 and len(outputs) == 1:
+            return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(targets, predictions))
+        return keras.ops.mean(keras.ops.square(predictions - targets))
+    return loss
+
+
+def _plan(request: dict) -> dict:
+    import jax
+    import keras
+
+    from .conventions import POLICIES
+
+    if request["dtype"] == "float64":  # JAX computes in 32 bits unless told otherwise
+        jax.config.update("jax_enable_x64", True)
+    keras.config.set_dtype_policy(POLICIES[request["dtype"]].name)
+    model = _keras_model(request)
+    optimizer = (keras.optimizers.SGD(momentum=0.9) if request["optimizer"] == "sgd-momentum"
+                 else keras.optimizers.get(request["optimizer"]))
+    optimizer.build(model.trainable_variables)
+    batch = request["batch_size"]
+    outputs = model.outputs if isinstance(model.outputs, list) else [model.outputs]
+    loss = _loss(keras, outputs)
+    single = len(outputs) == 1
+    x_specs = [jax.ShapeDtypeStruct((batch, *t.shape[1:]), t.dtype) for t in model.inputs]
+    y_specs = [jax.ShapeDtypeStruct((batch,), "int32") if len(o.shape) == 2 and single
+               else jax.ShapeDtypeStruct((batch, *o.shape[1:]), o.dtype) for o in outputs]
+    if any(d is None for s in x_specs + y_specs for d in s.shape):
+        return {"error": "the model has None dimensions: give a concrete --input-shape to compile it"}
+
+    def step(trainable, non_trainable, optimizer_vars, xs, ys):
+        def forward(trainable, non_trainable):
+            predictions, non_trainable = model.stateless_call(trainable, non_trainable,
+                                                              xs if len(xs) > 1 else xs[0], training=True)
+            predictions = predictions if isinstance(predictions, (list, tuple)) else [predictions]
+            return sum(loss(y, p) for y, p in zip(ys, predictions)), non_trainable
+
+        (value, non_trainable), grads = jax.value_and_grad(forward, has_aux=True)(trainable, non_trainable)
+        trainable, optimizer_vars = optimizer.stateless_apply(optimizer_vars, grads, trainable)
+        return value, trainable, non_trainable, optimizer_vars
+
+    def specs(variables):
+        return [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in variables]
+
+    lowered = jax.jit(step, donate_argnums=(0, 1, 2)).lower(
+        specs(model.trainable_variables), specs(model.non_trainable_variables), specs(optimizer.variables),
+        x_specs, y_specs)
+    compiled = lowered.compile()
+    memory = compiled.memory_analysis()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost  # a list of one dict in older JAX releases
+    device = jax.devices()[0]
+    plan = {
+        "backend": "jax", "device": f"{device.platform}:{getattr(device, 'device_kind', '')}".rstrip(":"),
+        "argument_bytes": int(memory.argument_size_in_bytes), "output_bytes": int(memory.output_size_in_bytes),
+        "alias_bytes": int(memory.alias_size_in_bytes), "temp_bytes": int(memory.temp_size_in_bytes),
+        "flops": int(cost.get("flops", 0)) if cost else None,
+    }
+    plan["peak_bytes"] = plan["argument_bytes"] + plan["output_bytes"] - plan["alias_bytes"] + plan["temp_bytes"]
+    return plan
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.read())
+    try:
+        answer = _plan(request)
+    except CnnscopeError as exc:
+        answer = {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 (XLA's or Keras's refusal, whatever its type: one line for the parent)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        answer = {"error": f"XLA cannot compile a training step: {type(exc).__name__}: {short(first, 300)}"}
+    print(json.dumps(answer))
+
+
+if __name__ == "__main__":
+    main()
