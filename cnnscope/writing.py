@@ -61,6 +61,10 @@ def atomic_write_text(path, text: str) -> None:
     _replace_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), ".tmp")
 
 
+def atomic_write_bytes(path, data: bytes) -> None:
+    _replace_atomically(path, lambda tmp: Path(tmp).write_bytes(data), ".tmp")
+
+
 def atomic_keras_save(model, path) -> None:
     """model.save to a temporary .keras beside path, then rename (Keras insists on the .keras suffix)."""
     _replace_atomically(path, model.save, ".keras")

@@ -104,3 +104,17 @@ def test_reading_learning_curves():
 def test_bad_sizes(text):
     with pytest.raises(CnnscopeError):
         parse_sizes(text)
+
+
+def test_progress_says_run_i_of_n_with_the_time_left():
+    from cnnscope.training.experiments import Progress
+
+    now, lines = [0.0], []
+    progress = Progress(3, lines.append, clock=lambda: now[0])
+    progress.start("a")
+    now[0] = 40.0
+    progress.start("b")
+    now[0] = 100.0
+    progress.start("c")
+    assert lines == ["run 1 of 3 (a): 0s elapsed", "run 2 of 3 (b): 40s elapsed, about 1m20s left",
+                     "run 3 of 3 (c): 1m40s elapsed, about 50s left"]

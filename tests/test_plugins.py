@@ -274,3 +274,41 @@ def test_environment_booleans_and_missing_distributions(site):
     assert odd.returncode == 0 and "not a boolean" in odd.stderr
     missing = cnnscope(site, "list", CNNSCOPE_LOAD_PLUGINS="tiny-plugin,no-such-plugin")
     assert missing.returncode == 0 and "'no-such-plugin', which is not installed" in missing.stderr
+
+
+TRACKER = '''
+import json, os
+from cnnscope import hookimpl
+
+@hookimpl
+def register_callbacks(register, options):
+    import keras
+
+    class Tracker(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            with open(os.environ["TRACKER_FILE"], "a") as handle:
+                handle.write(json.dumps({"epoch": epoch + 1, "val_loss": logs["val_loss"],
+                                         "architecture": options.architecture}) + "\\n")
+
+    register(Tracker())
+'''
+BROKEN_TRACKER = '''
+from cnnscope import hookimpl
+
+@hookimpl
+def register_callbacks(register, options):
+    register("not a callback")
+'''
+
+
+def test_a_plugin_adds_keras_callbacks_to_training(site, tmp_path):
+    make_dist(site, "tracker-plugin", "tracker_plugin", TRACKER)
+    make_dist(site, "broken-tracker", "broken_tracker", BROKEN_TRACKER)
+    log = tmp_path / "tracked.jsonl"
+    result = cnnscope(site, "train", "mnist-cnn", "--epochs", "2", "--train-size", "200", "--output",
+                      str(tmp_path / "run"), TRACKER_FILE=str(log))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2] and rows[0]["architecture"] == "mnist-cnn"
+    # the broken one is skipped with one warning, and the run goes on
+    assert "skipping plugin 'broken_tracker'" in result.stderr and "keras.callbacks.Callback" in result.stderr

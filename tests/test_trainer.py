@@ -112,8 +112,9 @@ def test_interrupted_run_resumes_with_an_unbroken_history(tmp_path):
 def test_jax_backend(tmp_path):
     run = tmp_path / "jax"
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-m", "cnnscope", "train", "lenet", "--epochs", "1", "--output", str(run)],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, "-m", "cnnscope", "train", "lenet", "--epochs", "1", "--augment",
+                             "--augment-rotation", "0.05", "--output", str(run)],
+                            capture_output=True, text=True, env=env)  # Keras's augmentation layers on JAX too
     assert result.returncode == 0, result.stderr
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["backend"] == "jax" and metrics["epochs_run"] == 1 and 0 <= metrics["test_error"] <= 1
@@ -264,3 +265,34 @@ def test_training_a_keras_file_is_refused_before_tensorflow_loads(tmp_path):
              "    print('EXIT', e.code, 'tensorflow' in sys.modules, file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "m.keras")], capture_output=True, text=True)
     assert "EXIT 2 False" in result.stderr, result.stderr
+
+
+def test_early_stopping_and_tensorboard_use_keras_callbacks(tmp_path):
+    # a learning rate of 0 never improves val_loss: patience 2 stops after epoch 3 of 10
+    run, metrics = train(tmp_path, "mnist-cnn", "--epochs", "10", "--train-size", "200", "--learning-rate", "1e-12",
+                         "--early-stopping", "2", "--tensorboard")
+    assert metrics["epochs_run"] == 3
+    logs = list((run / "tensorboard").rglob("events.out.tfevents.*"))
+    assert logs, "TensorBoard wrote no event files"
+
+
+def test_augmentation_translates_without_wrapping_and_is_deterministic():
+    from cnnscope.training.trainer import TrainOptions, _augmented
+
+    x = np.zeros((64, 16, 16, 1), dtype="float32")
+    x[:, :, -1, 0] = 1.0  # a bright right edge: np.roll's wrap-around would carry it to the left edge
+    y = np.zeros(64, dtype="int64")
+    opts = TrainOptions(architecture="", augment=True, seed=3, augment_zoom=0.1)
+    first = [_augmented(x, y, 16, opts, epoch=0)[i][0] for i in range(4)]
+    again = [_augmented(x, y, 16, opts, epoch=0)[i][0] for i in range(4)]
+    other = _augmented(x, y, 16, opts, epoch=1)[0][0]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], other)
+    images = np.concatenate(first)
+    assert images[:, :, :2, 0].max() < 0.5  # nothing wrapped around to the left
+    assert not np.allclose(images, x)  # and the images did move
+
+
+def test_rotation_and_zoom_need_augment(tmp_path):
+    result = CliRunner().invoke(main, ["train", "lenet", "--augment-zoom", "0.1", "--output", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "give --augment too" in result.output

@@ -44,6 +44,7 @@ class LayerReport:
     transient_elements: int | None = 0  # per sample, held only while its backward runs (training_step.py)
     config: dict = field(default_factory=dict, repr=False)
     step: RF = field(default=RF_PASS, repr=False)  # the rule's receptive-field step: window, stride, ...
+    inputs: list = field(default_factory=list, repr=False)  # the layers it is called on (Keras's "Connected to")
 
     JSON_KEYS = (
         "name", "type", "input_shape", "output_shape", "params", "trainable_params", "non_trainable_params",
@@ -81,6 +82,8 @@ def _fold(name: str, inner: list, model_class: str) -> "LayerReport":
         source="keras" if any(r.source == "keras" for r in inner) else first.source, call=first.call,
         flops=_known_sum(r.flops for r in inner), training_flops=_known_sum(r.training_flops for r in inner),
         step=RF_NONE,
+        inputs=list(dict.fromkeys(source for r in inner for source in r.inputs
+                                  if not source.startswith(name + "/"))),
     )
 
 
@@ -221,6 +224,18 @@ class Analysis:
                 rows.append(_fold(prefix, [r for r in self.layers if r.name.startswith(prefix + "/")],
                                   self.submodels.get(prefix, "Model")))
         return replace(self, layers=rows)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows an Analysis as cnnscope's HTML report fragment."""
+        from ..views.html import STYLE, analysis_fragment
+        from .report import total_lines
+
+        return f"<style>{STYLE}</style>" + analysis_fragment(self, total_lines(self))
+
+    def _repr_markdown_(self) -> str:
+        from .report import render
+
+        return render(self, "markdown")
 
     def to_dict(self) -> dict:
         answer = {
@@ -397,6 +412,7 @@ class _Walk:
             training_flops=training,
             config=cfg,
             step=result.rf,
+            inputs=list(spec.inputs),
         )
 
 

@@ -8,7 +8,7 @@ import json
 from ..errors import printable
 from ..units import format_bytes, format_count
 
-FORMATS = ("table", "json", "markdown", "csv")
+FORMATS = ("table", "json", "markdown", "csv", "html", "mermaid", "dot")
 
 
 def _shape(shape) -> str:
@@ -51,7 +51,7 @@ def _count(value) -> str:
     return format_count(value) if value else "0"
 
 
-def _total_lines(analysis) -> list[str]:
+def total_lines(analysis) -> list[str]:
     t = analysis.totals
     wb = analysis.policy.weight_bytes
     return [
@@ -88,6 +88,12 @@ def _compiled_lines(analysis) -> list[str]:
 def render(analysis, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(analysis.to_dict(), indent=2)
+    if fmt in ("html", "mermaid", "dot"):  # pictures and pages: views/, loaded only when asked for
+        from ..views import graph, html
+
+        if fmt == "html":
+            return html.analysis_page(analysis, total_lines(analysis))
+        return graph.mermaid(analysis) if fmt == "mermaid" else graph.dot(analysis)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -101,11 +107,11 @@ def render(analysis, fmt: str) -> str:
 
     if fmt == "markdown":
         table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="github", disable_numparse=True)
-        totals = "\n".join(f"- {line}" for line in _total_lines(analysis))
+        totals = "\n".join(f"- {line}" for line in total_lines(analysis))
         return f"### Model: `{printable(analysis.model)}`\n\n{table}\n\n{totals}"
     if fmt == "table":
         table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="simple", disable_numparse=True)
-        return f'Model: "{printable(analysis.model)}"\n{table}\n' + "\n".join(_total_lines(analysis))
+        return f'Model: "{printable(analysis.model)}"\n{table}\n' + "\n".join(total_lines(analysis))
     raise ValueError(f"unknown format {fmt!r}")
 
 

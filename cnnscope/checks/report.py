@@ -15,6 +15,21 @@ def _rows(results):
             yield entry, analysis, name, analysis.totals[limit.total], allowed, limit.format, over.get(name)
 
 
+def _graphs(results) -> str:
+    """Each checked model's layer graph as a Mermaid block, folded: GitHub renders it in a PR comment or in the
+    CI step summary."""
+    from ..views.graph import mermaid
+
+    blocks, seen = [], set()
+    for entry, analysis, _, _ in results:
+        if analysis is None or entry.target in seen:
+            continue
+        seen.add(entry.target)
+        blocks.append(f"<details><summary>Graph of <code>{printable(entry.target)}</code></summary>\n\n"
+                      f"```mermaid\n{mermaid(analysis)}\n```\n\n</details>")
+    return ("\n\n" + "\n\n".join(blocks)) if blocks else ""
+
+
 def render_checks(results, fmt: str) -> str:
     if fmt == "json":
         out = []
@@ -38,7 +53,7 @@ def render_checks(results, fmt: str) -> str:
                                                           tablefmt="github", disable_numparse=True)
         if failed:
             text += "\n\n" + "\n".join(f"- `{e.target}`: {v.describe()}" for e, v in failed)
-        return text
+        return text + _graphs(results)
     lines = []
     for entry, analysis, limits, violations in results:
         status = "FAIL" if violations else "PASS"

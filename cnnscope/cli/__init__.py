@@ -6,6 +6,8 @@ when a name is not a built-in or the command list is shown.
 """
 from __future__ import annotations
 
+import os
+
 import sys
 
 import click
@@ -105,6 +107,8 @@ def main(ctx, debug):
     Shell completion: eval "$(_CNNSCOPE_COMPLETE=bash_source cnnscope)" (zsh_source, fish_source).
     """
     ctx.default_map = {**_project_defaults(), **(ctx.default_map or {})}
+    # TensorFlow reads it once, on import: set before any command imports it, unless the user chose a level
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 for _command in BUILTIN_COMMANDS.values():

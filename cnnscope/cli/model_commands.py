@@ -32,7 +32,7 @@ def _analyze(target, input_shape=None, num_classes=None, sets=(), quiet=False, *
 @batch_size_option()
 @dtype_option()
 @optimizer_option()
-@format_option("table", "json", "markdown", "csv")
+@format_option("table", "json", "markdown", "csv", "html", "mermaid", "dot")
 @click.option("--max-batch-size-for", "memory", metavar="SIZE",
               help="Print the largest batch whose training memory fits in SIZE (e.g. 16GiB) instead.")
 @click.option("--depth", type=click.IntRange(0, 64), metavar="N",
@@ -195,4 +195,30 @@ def build(arch, sets, input_shape, num_classes, output, fmt):
                else f"saved {architecture.name} ({params:,} parameters) to {output}")
 
 
-COMMANDS = (summary, check, diff, list_architectures, list_plugins, build)
+@click.command()
+@target_options
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="The picture to write: .svg or .png (Graphviz's dot renders it), .mmd or .dot for text.")
+@keras_options
+def graph(target, input_shape, sets, num_classes, output, imports, no_keras):
+    """Draw the layer graph: SVG or PNG through Graphviz, or its Mermaid/dot text."""
+    from pathlib import Path
+
+    from ..views import graph as views
+    from ..writing import atomic_write_bytes
+
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".svg", ".png", ".mmd", ".dot"):
+        raise CnnscopeError(f"--output {output}: give a .svg, .png, .mmd (Mermaid) or .dot file")
+    analysis = _analyze(target, input_shape, num_classes, sets, keras=not no_keras, imports=imports)
+    if suffix in (".mmd", ".dot"):
+        emit(views.mermaid(analysis) if suffix == ".mmd" else views.dot(analysis), output)
+        return
+    data = views.render_with_dot(analysis, suffix[1:])
+    try:
+        atomic_write_bytes(output, data)
+    except OSError as exc:
+        raise CnnscopeError(f"cannot write {output}: {exc.strerror}") from None
+
+
+COMMANDS = (summary, check, diff, list_architectures, list_plugins, build, graph)

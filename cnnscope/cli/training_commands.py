@@ -23,7 +23,12 @@ def train_options(command):
         optimizer_option(),
         click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Default: the optimizer's."),
         click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True),
-        click.option("--augment", is_flag=True, help="Random shifts (and flips for RGB) in a streaming pipeline."),
+        click.option("--augment", is_flag=True,
+                     help="Keras's RandomTranslation (and RandomFlip for RGB) on each training batch."),
+        click.option("--augment-rotation", type=click.FloatRange(0, 0.5, min_open=True), metavar="FRACTION",
+                     help="With --augment: also RandomRotation by up to FRACTION of a turn (e.g. 0.05)."),
+        click.option("--augment-zoom", type=click.FloatRange(0, 1, min_open=True, max_open=True), metavar="FRACTION",
+                     help="With --augment: also RandomZoom by up to FRACTION (e.g. 0.1)."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--target-error", type=click.FloatRange(0, 1), help="Error you would accept; default Bayes + 0.02."),
         click.option("--bayes-error", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Optimal (Bayes) error."),
@@ -31,11 +36,19 @@ def train_options(command):
         click.option("--mixed-precision", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
                      help="auto: on for a GPU of compute capability >= 7.0, off on CPU."),
         click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True),
+        click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs into the run folder (needs TensorFlow)."),
+        click.option("--early-stopping", type=click.IntRange(min=1), metavar="PATIENCE",
+                     help="Stop when val_loss has not improved for PATIENCE epochs (Keras's EarlyStopping)."),
         click.option("--strategy", type=click.Choice(["mirrored", "multi-worker"]),
                      help="Several devices: tf.distribute on TensorFlow, keras.distribution on JAX (docs/scaling.md)."),
     ]):
         command = decorator(command)
     return command
+
+
+def _progress(line: str) -> None:
+    """An experiment's "run i of N" line, on stderr beside Keras's own progress."""
+    click.echo(line, err=True)
 
 
 def _options(arch, epochs, sets, **kw):
@@ -113,7 +126,7 @@ def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
 
     fractions = parse_sizes(sizes)
     folder = Path(output or f"runs/learning-curve-{run_label(arch)}-{time.strftime('%Y%m%d-%H%M%S')}")
-    rows, verdict = learning_curve(_options(arch, epochs, sets, **kw), fractions, folder)
+    rows, verdict = learning_curve(_options(arch, epochs, sets, **kw), fractions, folder, report=_progress)
     click.echo(_json({"rows": rows, "verdict": verdict}) if fmt == "json" else learning_curve_table(rows, verdict, folder))
 
 
@@ -132,7 +145,7 @@ def compare(specs, epochs, output, fmt, sets, **kw):
     from ..training.experiments import compare_table
 
     folder = Path(output or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
-    rows = run_compare(_options("", epochs, sets, **kw), list(specs), folder)
+    rows = run_compare(_options("", epochs, sets, **kw), list(specs), folder, report=_progress)
     click.echo(_json(rows) if fmt == "json" else compare_table(rows) + f"\nResults: {folder}")
 
 

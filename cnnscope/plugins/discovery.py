@@ -25,7 +25,7 @@ from .isolation import guarded
 
 GROUP = "cnnscope"
 BUILTIN_DIST = "cnnscope"
-HOOKS = ("register_architectures", "register_layer_rules", "register_commands")
+HOOKS = ("register_architectures", "register_layer_rules", "register_commands", "register_callbacks")
 
 
 @dataclass
@@ -73,6 +73,21 @@ class Registry:
                 else:
                     self._commands[name] = command
         return self._commands
+
+    def callbacks(self, options) -> list:
+        """The Keras callbacks plugins add to a training run; a plugin whose hook fails is skipped, with a
+        warning, and the run goes on."""
+        import keras
+
+        found: list = []
+
+        def register(callback) -> None:
+            if not isinstance(callback, keras.callbacks.Callback):
+                raise TypeError(f"register() takes a keras.callbacks.Callback, got {type(callback).__name__}")
+            found.append(callback)
+
+        _call_each(self, "register_callbacks", register, options)
+        return found
 
     @property
     def failures(self) -> list:

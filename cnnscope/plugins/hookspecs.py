@@ -28,3 +28,10 @@ def register_layer_rules(register):
 @hookspec
 def register_commands(cli):
     """Add click commands to the `cnnscope` command group, e.g. @cli.command()."""
+
+
+@hookspec
+def register_callbacks(register, options):
+    """Call register(keras.callbacks.Callback(...)) for each callback to add to a training run (a tracker's
+    logger, say). options: the run's cnnscope.training.trainer.TrainOptions, to read, not to change.
+    Called only by `train` and the experiments, after Keras is imported."""

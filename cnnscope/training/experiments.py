@@ -64,7 +64,33 @@ def read_learning_curve(rows: list, target_error: float, bayes_error: float) -> 
     return f"the curves have met near the target ({last['val_error']:.2%} validation error): more data is not needed"
 
 
-def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
+class Progress:
+    """"run i of N" lines for experiments that train many times, with the time so far and an estimate of the
+    rest (the mean run so far times the runs left)."""
+
+    def __init__(self, total: int, report=None, clock=None):
+        import time
+
+        self.total, self.report, self.clock = total, report, clock or time.monotonic
+        self.started, self.done = self.clock(), 0
+
+    def start(self, label: str) -> None:
+        if self.report is None:
+            return
+        elapsed = self.clock() - self.started
+        line = f"run {self.done + 1} of {self.total} ({label}): {_duration(elapsed)} elapsed"
+        if self.done:
+            line += f", about {_duration(elapsed / self.done * (self.total - self.done))} left"
+        self.report(line)
+        self.done += 1
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def learning_curve(opts, sizes: list, output: Path, report=None) -> tuple[list, str]:
     from .datasets import load_adapted, validation_split
     from .diagnosis import DEFAULT_MARGIN
     from .plots import learning_curve_plot
@@ -75,8 +101,9 @@ def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
     arch, _ = resolve_architecture(opts.architecture)
     ds, _ = load_adapted(opts.dataset, opts.data_dir, tuple(arch.input_shape))
     available = len(validation_split(ds.x_train, ds.y_train, opts.val_split, opts.seed)[0])
-    rows = []
+    rows, progress = [], Progress(len(sizes), report)
     for fraction in sizes:
+        progress.start(f"{fraction:g} of the training set")
         size = round(fraction * available)
         if size < ds.num_classes:
             raise CnnscopeError(f"--sizes {fraction} gives {size} examples, fewer than the {ds.num_classes} classes")
@@ -94,7 +121,7 @@ def learning_curve(opts, sizes: list, output: Path) -> tuple[list, str]:
     return rows, verdict
 
 
-def compare(opts, targets: list, output: Path) -> list:
+def compare(opts, targets: list, output: Path, report=None) -> list:
     from .plots import validation_curves
     from ..targets import run_label
     from .trainer import train
@@ -102,8 +129,9 @@ def compare(opts, targets: list, output: Path) -> list:
     if len(set(targets)) != len(targets):
         raise CnnscopeError("compare: each SPEC must be different")
     folder = _fresh_folder(output)
-    rows, curves = [], {}
+    rows, curves, progress = [], {}, Progress(len(targets), report)
     for target in targets:
+        progress.start(target)
         run, d = train(replace(opts, architecture=target, output=str(folder / run_label(target))))
         sub = RunFolder(run)
         metrics, totals = sub.read_metrics(), sub.read_json(RunFolder.SUMMARY)["totals"]

@@ -11,6 +11,7 @@ an interrupted or killed run leaves a consistent folder that --resume continues.
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 import signal
 import sys
@@ -48,6 +49,10 @@ class TrainOptions:
     strategy: str | None = None  # mirrored | multi-worker (distribution.py)
     mixed_precision: str = "auto"
     jit_compile: str = "auto"
+    augment_rotation: float | None = None  # with augment: RandomRotation's factor (a fraction of a full turn)
+    augment_zoom: float | None = None  # with augment: RandomZoom's height factor
+    tensorboard: bool = False  # Keras's TensorBoard callback, logging into RUN_DIR/tensorboard
+    early_stopping: int | None = None  # Keras's EarlyStopping on val_loss with this patience (epochs)
 
 
 class Interrupted(CnnscopeError):
@@ -97,12 +102,30 @@ def epoch_order(seed: int, epoch: int, n: int):
     return np.random.default_rng((seed, epoch)).permutation(n)
 
 
-def _augmented(x, y, batch_size, seed, epoch):
-    """One epoch of randomly shifted (and for RGB, flipped) batches, fed by worker threads; deterministic
-    per (seed, epoch, batch)."""
+def augmentation_layers(input_shape, rotation=None, zoom=None) -> list:
+    """Keras's preprocessing layers for --augment: shifts of up to 10% that fill with zeros (they translate,
+    never wrap pixels around), horizontal flips for RGB images only (a flipped digit is another symbol), and
+    rotation (a fraction of a full turn) and zoom when asked for."""
     import keras
 
-    order = epoch_order(seed, epoch, len(x))
+    layers = [keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant")]
+    if input_shape[-1] == 3:
+        layers.append(keras.layers.RandomFlip("horizontal"))
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation, fill_mode="constant"))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="constant"))
+    return layers
+
+
+def _augmented(x, y, batch_size, opts, epoch):
+    """One epoch of augmented batches: whole batches transformed by Keras's preprocessing layers with the
+    backend's ops (on the device), fed by worker threads; deterministic per (seed, epoch, batch), since each
+    batch draws from its own seed generator."""
+    import keras
+
+    order = epoch_order(opts.seed, epoch, len(x))
+    layers = augmentation_layers(x.shape[1:], opts.augment_rotation, opts.augment_zoom)
 
     class Augmented(keras.utils.PyDataset):
         def __init__(self):
@@ -112,15 +135,14 @@ def _augmented(x, y, batch_size, seed, epoch):
             return math.ceil(len(x) / batch_size)
 
         def __getitem__(self, index):
-            rng = np.random.default_rng((seed, epoch, index))
             picked = order[index * batch_size:(index + 1) * batch_size]
-            batch = x[picked].copy()
-            for i in range(len(batch)):
-                dy, dx = rng.integers(-2, 3, size=2)
-                batch[i] = np.roll(batch[i], (dy, dx), axis=(0, 1))
-                if batch.shape[-1] == 3 and rng.random() < 0.5:
-                    batch[i] = batch[i, :, ::-1]
-            return batch, y[picked]
+            images = keras.ops.convert_to_tensor(x[picked])
+            for k, layer in enumerate(layers):
+                seed = int(np.random.SeedSequence((opts.seed, epoch, index, k)).generate_state(1)[0])
+                change = layer.get_random_transformation(images, training=True,
+                                                         seed=keras.random.SeedGenerator(seed))
+                images = layer.transform_images(images, change, training=True)
+            return keras.ops.convert_to_numpy(images), y[picked]
 
     return Augmented()
 
@@ -262,6 +284,8 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
     for name, value in (("--epochs", opts.epochs), ("--batch-size", opts.batch_size)):
         if value < 1:
             raise CnnscopeError(f"{name} must be at least 1")
+    if (opts.augment_rotation or opts.augment_zoom) and not opts.augment:
+        raise CnnscopeError("--augment-rotation and --augment-zoom add to --augment: give --augment too")
     arch, inline = resolve_architecture(opts.architecture)
     hyper = arch.resolve({**inline, **opts.sets}, parse=True)
 
@@ -362,25 +386,57 @@ def _train_in_scope(run: _Run):
     return finish(run, status="diverged" if run.state.get("diverged") else "completed")
 
 
+def _callbacks(run: _Run) -> tuple[list, object]:
+    """(Keras callbacks for every fit, the early stopper or None): TensorBoard, EarlyStopping, and those that
+    plugins add through the register_callbacks hook."""
+    import keras
+
+    callbacks, stopper = [], None
+    if run.opts.tensorboard:
+        missing = [name for name in ("tensorflow", "tensorboard") if importlib.util.find_spec(name) is None]
+        if missing:  # Keras's TensorBoard callback writes through tf.summary, on any backend
+            raise CnnscopeError(f"--tensorboard needs {' and '.join(missing)}: pip install {' '.join(missing)}")
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.folder / "tensorboard")))
+    if run.opts.early_stopping is not None:
+        class AcrossFits(keras.callbacks.EarlyStopping):
+            # _fit calls fit() once per epoch; Keras's EarlyStopping forgets its patience at each fit's start
+            def on_train_begin(self, logs=None):
+                if not getattr(self, "begun", False):
+                    super().on_train_begin(logs)
+                    self.begun = True
+
+        stopper = AcrossFits(monitor="val_loss", patience=run.opts.early_stopping, verbose=1)
+        callbacks.append(stopper)
+    from ..plugins import registry
+
+    callbacks += registry().callbacks(run.opts)
+    return callbacks, stopper
+
+
 def _fit(run: _Run, model) -> None:
     """One fit() per epoch over that epoch's own order of the data (epoch_order): what a run killed after
     epoch k and resumed needs to end exactly as the uninterrupted run."""
     opts, data = run.opts, run.data
     recorder = _recorder(run)
+    extra, stopper = _callbacks(run)
     for epoch in range(run.state["epochs_run"], opts.epochs):
         if opts.augment:
-            fit_data, batch = (_augmented(data.x_train, data.y_train, run.global_batch, opts.seed, epoch),), None
+            fit_data, batch = (_augmented(data.x_train, data.y_train, run.global_batch, opts, epoch),), None
         else:
             order = epoch_order(opts.seed, epoch, len(data.x_train))
             fit_data, batch = (data.x_train[order], data.y_train[order]), run.global_batch
         model.fit(
             *fit_data, batch_size=batch, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
-            validation_data=(data.x_val, data.y_val), validation_batch_size=run.eval_batch, callbacks=[recorder],
+            validation_data=(data.x_val, data.y_val), validation_batch_size=run.eval_batch,
+            callbacks=[recorder, *extra],
             # A terminal gets Keras's progress bar; otherwise the recorder's own line per epoch
             # (on stderr) is the log, so that stdout stays clean for --format json.
             verbose=1 if sys.stdout.isatty() else 0,
         )
         if run.state.get("diverged"):
+            break
+        if stopper is not None and stopper.stopped_epoch:
+            _say(f"early stopping after epoch {epoch + 1}: val_loss has not improved for {opts.early_stopping} epochs")
             break
 
 

@@ -88,3 +88,27 @@ def register_commands(cli):
         for blocks in range(1, max_blocks + 1):
             analysis = analyze(arch.stack(overrides={"blocks": blocks}), rules=reg.rules)
             click.echo(f"ResNet-{6 * blocks + 2}: {analysis.params:,} parameters, {analysis.totals['macs']:,} MACs")
+
+
+@hookimpl
+def register_callbacks(register, options):
+    """An experiment tracker in miniature: with CNNSCOPE_RESNET_TRACK=FILE.jsonl set, every epoch of a
+    resnet-mini run appends its metrics to FILE as one JSON line. A real tracker (MLflow, W&B) would log
+    the same dictionary to its server."""
+    import os
+
+    path = os.environ.get("CNNSCOPE_RESNET_TRACK")
+    if not path or not options.architecture.startswith("resnet-mini"):
+        return
+    import json
+
+    import keras
+
+    class EpochTracker(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"architecture": options.architecture, "dataset": options.dataset, "epoch": epoch + 1,
+                   **{key: float(value) for key, value in (logs or {}).items()}}
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+    register(EpochTracker())

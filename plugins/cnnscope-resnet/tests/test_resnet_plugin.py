@@ -89,3 +89,19 @@ def test_plugin_command():
 
     result = CliRunner().invoke(main, ["resnet-table", "--max-blocks", "3"])
     assert result.exit_code == 0 and "ResNet-20: " in result.output
+
+
+def test_its_tracker_logs_every_epoch_of_a_resnet_run(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from cnnscope.cli import main
+
+    log = tmp_path / "metrics.jsonl"
+    monkeypatch.setenv("CNNSCOPE_RESNET_TRACK", str(log))
+    result = CliRunner().invoke(main, ["train", "resnet-mini", "--set", "blocks=1", "--epochs", "2",
+                                       "--train-size", "100", "--output", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2] and "val_loss" in rows[0]

@@ -1,0 +1,115 @@
+"""One self-contained HTML page for an analysis: no script, no CDN, every picture inline SVG.
+
+It holds Keras's summary columns ("Connected to", "Trainable") with each
+layer's share of the parameters, the totals, a chart of where the training
+memory goes, and the layer graph. The same page fragment is what an Analysis
+shows in a Jupyter cell (_repr_html_).
+"""
+from __future__ import annotations
+
+import html
+import io
+
+from ..units import format_bytes, format_count
+from .graph import _shape, svg_with_networkx
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em; color: #1f2933; }
+table.cnnscope { border-collapse: collapse; font-size: 13px; }
+table.cnnscope th, table.cnnscope td { border-bottom: 1px solid #d9e2ec; padding: 4px 10px; text-align: left; white-space: nowrap; }
+table.cnnscope th { background: #f0f4f8; }
+table.cnnscope td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.cnnscope-figure svg { max-width: 100%; height: auto; }
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _count(value) -> str:
+    return "?" if value is None else (format_count(value) if value else "0")
+
+
+def _bytes(value) -> str:
+    return "?" if value is None else format_bytes(value)
+
+
+def layer_table(analysis) -> str:
+    total = analysis.params or 1
+    head = ["Layer (type)", "Output Shape", "Param #", "% of params", "Trainable", "Connected to", "Activations",
+            "Training bytes", "MACs", "RF"]
+    rows = []
+    for layer in analysis.layers:
+        trainable = "-" if not layer.params else ("Y" if layer.trainable_params == layer.params else
+                                                   "N" if not layer.trainable_params else "partly")
+        rf = "-" if layer.receptive_field is None else "×".join(str(v) for v in layer.receptive_field)
+        cells = [f"{_e(layer.name)} ({_e(layer.type)})", _e(_shape(layer.output_shape)),
+                 f'<td class="num">{layer.params:,}', f'<td class="num">{100 * layer.params / total:.1f}%',
+                 trainable, _e(", ".join(layer.inputs)) or "-", f'<td class="num">{_bytes(layer.activation_bytes)}',
+                 f'<td class="num">{_bytes(layer.training_bytes)}', f'<td class="num">{_count(layer.macs)}', _e(rf)]
+        rows.append("<tr>" + "".join(c + "</td>" if c.startswith("<td") else f"<td>{c}</td>" for c in cells) + "</tr>")
+    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    return (f'<table class="cnnscope"><thead><tr>{header}</tr></thead>\n<tbody>\n' + "\n".join(rows)
+            + "\n</tbody></table>")
+
+
+def totals_list(lines) -> str:
+    return "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>"
+
+
+def memory_parts(analysis, top: int = 10) -> list[tuple[str, int]]:
+    """(label, bytes) of the training memory at the analysis's batch size: weights, gradients, optimizer
+    state, the largest layers' kept tensors, the other layers', and the largest transient buffers."""
+    wb, ab, batch = analysis.policy.weight_bytes, analysis.policy.activation_bytes, analysis.batch_size
+    parts = [("weights", analysis.params * wb), ("gradients", analysis.trainable_params * wb),
+             (f"optimizer state ({analysis.optimizer})", analysis.trainable_params * analysis.slots * wb)]
+    kept = sorted(((layer.name, layer.training_bytes or 0) for layer in analysis.layers), key=lambda p: -p[1])
+    parts += [(f"layer {name}", size) for name, size in kept[:top] if size]
+    rest = sum(size for _, size in kept[top:])
+    if rest:
+        parts.append(("other layers", rest))
+    transient = [layer.transient_elements for layer in analysis.layers if layer.type != "InputLayer"]
+    if transient and None not in transient:
+        parts.append(("backward transient buffers", max(transient) * ab * batch))
+    return parts
+
+
+def memory_chart(analysis) -> str:
+    """A horizontal bar chart of memory_parts as inline SVG (matplotlib)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    parts = memory_parts(analysis)
+    figure, axes = plt.subplots(figsize=(7, 0.35 * len(parts) + 0.8))
+    labels = [label for label, _ in parts][::-1]
+    sizes = [size / 2**20 for _, size in parts][::-1]
+    axes.barh(labels, sizes, color="#4a6fa5")
+    axes.set_xlabel(f"MiB at batch {analysis.batch_size} ({analysis.dtype})")
+    axes.tick_params(labelsize=8)
+    figure.tight_layout()
+    out = io.StringIO()
+    figure.savefig(out, format="svg", metadata={"Date": None})  # the same model gives the same page
+    plt.close(figure)
+    text = out.getvalue()
+    return text[text.index("<svg"):]
+
+
+def analysis_fragment(analysis, total_lines: list, graph: bool = True) -> str:
+    """TOTAL_LINES: the totals as the text report words them (analysis/report.py total_lines)."""
+    parts = [f'<div class="cnnscope"><h2>Model: {_e(analysis.model)}</h2>', layer_table(analysis),
+             totals_list(total_lines), "<h3>Where the training memory goes</h3>",
+             f'<div class="cnnscope-figure" id="memory-chart">{memory_chart(analysis)}</div>']
+    if graph:
+        parts += ["<h3>Graph</h3>", f'<div class="cnnscope-figure" id="graph">{svg_with_networkx(analysis)}</div>']
+    return "\n".join(parts) + "</div>"
+
+
+def page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+            f"<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+def analysis_page(analysis, total_lines: list) -> str:
+    return page(f"cnnscope: {analysis.model}", analysis_fragment(analysis, total_lines))

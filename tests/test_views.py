@@ -1,0 +1,191 @@
+"""Where users look: the Mermaid and dot graph, the HTML report, notebook display, and the same page rendered by
+a real browser (headless Chromium) and from a notebook executed with nbclient."""
+import html.parser
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import cnnscope
+from cnnscope.cli import main
+from cnnscope.views import graph
+
+RESIDUAL = {"input_shape": [16, 16, 8], "layers": [
+    {"type": "Conv2D", "name": "c1", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+    {"type": "Conv2D", "name": "c2", "filters": 8, "kernel_size": 3, "padding": "same"},
+    {"type": "Add", "name": "add", "inputs": ["c2", "input_layer"]},
+    {"type": "GlobalAveragePooling2D", "name": "gap"},
+    {"type": "Dense", "name": "head", "units": 3, "activation": "softmax"},
+]}
+
+
+def _analysis(spec=RESIDUAL, **options):
+    return cnnscope.analyze(cnnscope.stack_from_spec(spec), **options)
+
+
+def test_mermaid_shows_every_layer_and_the_residual_branch():
+    text = graph.mermaid(_analysis())
+    assert text.startswith("flowchart TD")
+    nodes = [line for line in text.splitlines() if line.strip().startswith("n") and "[" in line]
+    assert len(nodes) == 6 and "(None, 16, 16, 8)" in nodes[2]
+    assert "n0 --> n3" in text and "n2 --> n3" in text  # both branches into the Add
+
+
+def test_hostile_names_cannot_break_out_of_a_mermaid_label():
+    spec = {"input_shape": [4], "layers": [{"type": "Dense", "units": 2, "name": 'x"]; click n0 "evil<b>'}]}
+    line = graph.mermaid(_analysis(spec)).splitlines()[2]
+    assert line.count('"') == 2 and "<b>" not in line and "#quot;" in line
+
+
+def test_dot_text_has_nodes_and_edges():
+    text = graph.dot(_analysis())
+    assert text.startswith('digraph "model"') and text.count("->") == 6 and text.rstrip().endswith("}")
+
+
+class _Page(html.parser.HTMLParser):
+    """The rows of the layer table and the ids of the figures."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.ids, self._cells, self._in_cell, self.scripts = [], set(), None, False, 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "script":
+            self.scripts += 1
+        if tag == "tr":
+            self._cells = []
+        elif tag == "td" and self._cells is not None:
+            self._in_cell = True
+            self._cells.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._in_cell = False
+        elif tag == "tr" and self._cells:
+            self.rows.append(self._cells)
+            self._cells = None
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self._cells[-1] += data
+
+
+def _parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    return page
+
+
+def test_the_html_report_is_one_self_contained_page(tmp_path):
+    spec = tmp_path / "residual.json"
+    spec.write_text(json.dumps(RESIDUAL))
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["summary", str(spec), "--format", "html", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    page = _parse(text)
+    assert [row[0] for row in page.rows] == ["input_layer (InputLayer)", "c1 (Conv2D)", "c2 (Conv2D)", "add (Add)",
+                                             "gap (GlobalAveragePooling2D)", "head (Dense)"]
+    add = page.rows[3]
+    assert add[5] == "c2, input_layer"  # Keras's "Connected to"
+    assert sum(float(row[3].rstrip("%")) for row in page.rows) == pytest.approx(100, abs=0.5)
+    assert {"memory-chart", "graph"} <= page.ids and page.scripts == 0
+    # works offline: nothing is fetched (the SVGs' xmlns URIs are names, not downloads)
+    assert not any(f'{attr}="http' in text for attr in ("src", "href", "xlink:href")) and "url(http" not in text
+
+
+def test_notebook_display_and_markdown():
+    analysis = _analysis()
+    assert _parse(analysis._repr_html_()).rows[1][0] == "c1 (Conv2D)"
+    assert analysis._repr_markdown_().startswith("### Model: `model`")
+
+
+def test_graph_command_without_dot_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot here
+    spec = tmp_path / "residual.json"
+    spec.write_text(json.dumps(RESIDUAL))
+    result = CliRunner().invoke(main, ["graph", str(spec), "-o", str(tmp_path / "model.svg")])
+    assert result.exit_code == 2 and "install it (apt-get install graphviz" in result.output
+    assert not (tmp_path / "model.svg").exists()
+    result = CliRunner().invoke(main, ["graph", str(spec), "-o", str(tmp_path / "model.mmd")])
+    assert result.exit_code == 0 and (tmp_path / "model.mmd").read_text().startswith("flowchart TD")
+
+
+def test_graph_command_hands_the_dot_text_to_graphviz(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport sys\ntext = sys.stdin.read()\n"
+                    "sys.stdout.write('<svg>' + str(text.count('->')) + ' edges ' + sys.argv[1] + '</svg>')\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    spec = tmp_path / "residual.json"
+    spec.write_text(json.dumps(RESIDUAL))
+    result = CliRunner().invoke(main, ["graph", str(spec), "-o", str(tmp_path / "model.svg")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "model.svg").read_text() == "<svg>6 edges -Tsvg</svg>"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (.ci/run installs "
+                                    "Debian's chromium where apt-get is available)")
+ARTIFACTS = Path(os.environ.get("CNNSCOPE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+
+
+def _chromium(*args, timeout=120):
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def _render(page: Path, name: str) -> _Page:
+    """The DOM Chromium builds from PAGE, and a screenshot of it kept under test-artifacts/."""
+    dom = _chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-500:]
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"{name}.png"
+    _chromium(f"--screenshot={shot}", "--window-size=1400,1600", page.as_uri())
+    assert shot.exists() and shot.stat().st_size > 10_000
+    return _parse(dom.stdout)
+
+
+@needs_chromium
+def test_chromium_renders_the_report(tmp_path):
+    out = tmp_path / "report.html"
+    spec = tmp_path / "residual.json"
+    spec.write_text(json.dumps(RESIDUAL))
+    assert CliRunner().invoke(main, ["summary", str(spec), "--format", "html", "-o", str(out)]).exit_code == 0
+    page = _render(out, "report")
+    assert len(page.rows) == 6 and {"memory-chart", "graph"} <= page.ids
+
+
+@needs_chromium
+def test_a_notebook_cell_displays_the_analysis(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import cnnscope\n"
+        f"cnnscope.analyze(cnnscope.stack_from_spec({RESIDUAL!r}))")])
+    NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    output = notebook.cells[0].outputs[0]
+    assert "text/html" in output["data"] and "text/markdown" in output["data"]
+    page = tmp_path / "cell.html"
+    page.write_text(f"<!DOCTYPE html><html><body>{output['data']['text/html']}</body></html>")
+    rendered = _render(page, "notebook-cell")
+    assert [row[0] for row in rendered.rows][-1] == "head (Dense)"
+
+
+def test_the_cli_quiets_tensorflow_unless_the_user_chose_a_level(monkeypatch):
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    CliRunner().invoke(main, ["list"])
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    CliRunner().invoke(main, ["list"])
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
