@@ -64,8 +64,6 @@ def _plain(value):
 
 @pytest.mark.parametrize("class_name", CLASS_NAMES)
 def test_defaults_match_keras(class_name):
-    import keras
-
     cls = _keras_class(class_name)
     required = _required_args(cls)
     rule = RULES.get(class_name)
@@ -89,8 +87,6 @@ def test_defaults_match_keras(class_name):
 
 @pytest.mark.parametrize("class_name", CLASS_NAMES)
 def test_every_constructor_argument_is_known(class_name):
-    import keras
-
     params = inspect.signature(_keras_class(class_name).__init__).parameters
     rule = RULES.get(class_name)
     for name in params:
