@@ -189,3 +189,12 @@ def test_the_cli_quiets_tensorflow_unless_the_user_chose_a_level(monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
     CliRunner().invoke(main, ["list"])
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+def test_graph_as_json_lists_nodes_and_edges(tmp_path):
+    spec = tmp_path / "residual.json"
+    spec.write_text(json.dumps(RESIDUAL))
+    result = CliRunner().invoke(main, ["graph", str(spec), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["nodes"]) == 6 and ["input_layer", "add"] in data["edges"] and ["c2", "add"] in data["edges"]

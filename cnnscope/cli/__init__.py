@@ -7,7 +7,6 @@ when a name is not a built-in or the command list is shown.
 from __future__ import annotations
 
 import os
-
 import sys
 
 import click

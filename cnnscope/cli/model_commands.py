@@ -195,26 +195,40 @@ def build(arch, sets, input_shape, num_classes, output, fmt):
                else f"saved {architecture.name} ({params:,} parameters) to {output}")
 
 
+GRAPH_SUFFIXES = {".svg": "svg", ".png": "png", ".mmd": "mermaid", ".dot": "dot", ".json": "json"}
+
+
 @click.command()
 @target_options
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
-              help="The picture to write: .svg or .png (Graphviz's dot renders it), .mmd or .dot for text.")
+@format_option("auto", "svg", "png", "mermaid", "dot", "json")
+@output_option
 @keras_options
-def graph(target, input_shape, sets, num_classes, output, imports, no_keras):
-    """Draw the layer graph: SVG or PNG through Graphviz, or its Mermaid/dot text."""
+def graph(target, input_shape, sets, num_classes, fmt, output, imports, no_keras):
+    """Draw the layer graph (Graphviz, Mermaid, JSON).
+
+    --format auto takes the format from --output's suffix (.svg, .png, .mmd,
+    .dot, .json), else Mermaid. SVG and PNG come from Graphviz's `dot`
+    program; Mermaid, dot and JSON are text.
+    """
+    import json
     from pathlib import Path
 
     from ..views import graph as views
     from ..writing import atomic_write_bytes
 
-    suffix = Path(output).suffix.lower()
-    if suffix not in (".svg", ".png", ".mmd", ".dot"):
-        raise CnnscopeError(f"--output {output}: give a .svg, .png, .mmd (Mermaid) or .dot file")
+    if fmt == "auto":
+        fmt = GRAPH_SUFFIXES.get(Path(output).suffix.lower(), "mermaid") if output else "mermaid"
+    if fmt in ("svg", "png") and output is None:
+        raise CnnscopeError(f"--format {fmt} is a picture: give --output FILE.{fmt}")
     analysis = _analyze(target, input_shape, num_classes, sets, keras=not no_keras, imports=imports)
-    if suffix in (".mmd", ".dot"):
-        emit(views.mermaid(analysis) if suffix == ".mmd" else views.dot(analysis), output)
+    if fmt in ("mermaid", "dot", "json"):
+        text = {"mermaid": views.mermaid, "dot": views.dot}[fmt](analysis) if fmt != "json" else json.dumps(
+            {"nodes": [{"name": layer.name, "type": layer.type, "output_shape": layer.output_shape}
+                       for layer in analysis.layers],
+             "edges": [list(edge) for edge in views.edges(analysis)]}, indent=2)
+        emit(text, output)
         return
-    data = views.render_with_dot(analysis, suffix[1:])
+    data = views.render_with_dot(analysis, fmt)
     try:
         atomic_write_bytes(output, data)
     except OSError as exc:
