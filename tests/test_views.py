@@ -70,7 +70,7 @@ class _Page(html.parser.HTMLParser):
         if tag == "td":
             self._in_cell = False
         elif tag == "tr" and self._cells:
-            self.rows.append(self._cells)
+            self.rows.append([cell.strip() for cell in self._cells])
             self._cells = None
 
     def handle_data(self, data):
@@ -198,3 +198,55 @@ def test_graph_as_json_lists_nodes_and_edges(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert len(data["nodes"]) == 6 and ["input_layer", "add"] in data["edges"] and ["c2", "add"] in data["edges"]
+
+
+def test_check_and_diff_as_html(tmp_path):
+    spec = tmp_path / "residual.json"
+    spec.write_text(json.dumps(RESIDUAL))
+    checked = CliRunner().invoke(main, ["check", str(spec), "--max-params", "1000", "--format", "html"])
+    assert checked.exit_code == 1  # over budget, as the table says
+    page = _parse(checked.output)
+    assert page.rows[0][1:] == ["max-params", "1,195", "1,000", "over"] and page.scripts == 0
+    wider = {**RESIDUAL, "layers": [{**RESIDUAL["layers"][0], "filters": 8}, *RESIDUAL["layers"][1:-1],
+                                    {**RESIDUAL["layers"][-1], "units": 5}]}
+    other = tmp_path / "wider.json"
+    other.write_text(json.dumps(wider))
+    diffed = CliRunner().invoke(main, ["diff", str(spec), str(other), "--format", "html"])
+    assert diffed.exit_code == 0, diffed.output
+    rows = _parse(diffed.output).rows
+    assert ["~ head", "", "(3)", "(5)", "27", "45"] in rows
+
+
+def test_a_training_run_as_an_html_report_and_a_diagnosis_in_a_notebook(tmp_path):
+    run = tmp_path / "run"
+    trained = CliRunner().invoke(main, ["train", "lenet", "--epochs", "2", "--train-size", "200", "--output", str(run)])
+    assert trained.exit_code == 0, trained.output
+    result = CliRunner().invoke(main, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    text = (run / "report.html").read_text()
+    page = _parse(text)
+    assert {"learning-curves", "diagnosis", "recommendations"} & page.ids >= {"learning-curves", "diagnosis"}
+    assert 'src="data:image/png;base64,' in text and page.scripts == 0
+    from cnnscope.training.run_folder import RunFolder
+
+    diagnosis = RunFolder(run).diagnosis()
+    assert _parse(diagnosis._repr_html_()).rows[0] == ["train error", f"{diagnosis.train_error:.2%}"]
+
+
+def test_compare_as_one_page_with_its_curves(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnscope.training.experiments import compare_page
+
+    plt.plot([1, 2], [0.3, 0.2])
+    plt.savefig(tmp_path / "compare.png")
+    plt.close()
+    row = {"model": "a<b>", "params": 10, "training_memory_bytes": 2048, "flops": 5, "train_error": 0.1,
+           "val_error": 0.2, "test_error": 0.25, "avoidable_bias": 0.1, "variance": 0.1, "diagnosis": "high_variance",
+           "seconds_per_epoch": 1.5}
+    text = compare_page([row], tmp_path)
+    page = _parse(text)
+    assert page.rows[0][0] == "a<b>" and "<b>" not in text.split("<table")[1].split("</table>")[0]
+    assert "validation-curves" in page.ids and 'src="data:image/png;base64,' in text

@@ -107,7 +107,7 @@ def render(d: dict, fmt: str) -> str:
         return json.dumps(d, indent=2)
     from tabulate import tabulate
 
-    tablefmt = "github" if fmt == "markdown" else "simple"
+    tablefmt = {"markdown": "github", "html": "html"}.get(fmt, "simple")
     rows = [[f"+ {printable(l['name'])}", l["type"], "", _value(l["output_shape"]), "", f"{l['params']:,}"] for l in d["added"]]
     rows += [[f"- {printable(l['name'])}", l["type"], _value(l["output_shape"]), "", f"{l['params']:,}", ""] for l in d["removed"]]
     for c in d["changed"]:
@@ -125,4 +125,11 @@ def render(d: dict, fmt: str) -> str:
         ["Total", "A", "B", "Change", "Relative"], tablefmt=tablefmt, disable_numparse=True)
     head = f"{'### ' if fmt == 'markdown' else ''}Diff: {printable(d['a'])} -> {printable(d['b'])}"
     counts = f"{len(d['added'])} added, {len(d['removed'])} removed, {len(d['changed'])} changed, {d['unchanged']} unchanged layers"
+    if fmt == "html":  # tabulate's html format escapes every cell
+        import html
+
+        from ..views.html import page
+
+        tables = [t.replace("<table>", '<table class="cnnscope">') for t in (layers, totals)]
+        return page(head, f"<h2>{html.escape(head)}</h2><p>{html.escape(counts)}</p>\n{tables[0]}\n{tables[1]}")
     return f"{head}\n\n{counts}\n\n{layers}\n\n{totals}"

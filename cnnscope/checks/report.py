@@ -1,6 +1,7 @@
 """Renders budget-check results as text, JSON or Markdown."""
 from __future__ import annotations
 
+import html
 import json
 
 from ..errors import printable
@@ -43,6 +44,22 @@ def render_checks(results, fmt: str) -> str:
                                 "top_layers": [{"name": n, "value": c} for n, c in v.top_layers]} for v in violations],
             })
         return json.dumps(out, indent=2)
+    if fmt == "html":
+        from ..views.graph import svg_with_networkx
+        from ..views.html import page, table
+
+        rows = [[printable(e.target), name.replace("_", "-"), fmt_(value), fmt_(allowed), "over" if v else "ok"]
+                for e, _, name, value, allowed, fmt_, v in _rows(results)]
+        body = ["<h2>cnnscope budget check</h2>", table(rows, ["Target", "Budget", "Value", "Limit", "Status"])]
+        body += [f"<p>{html.escape(printable(e.target))}: {html.escape(v.describe())}</p>"
+                 for e, _, _, _, _, _, v in _rows(results) if v]
+        seen = set()
+        for entry, analysis, _, _ in results:
+            if analysis is not None and entry.target not in seen:
+                seen.add(entry.target)
+                body.append(f"<h3>Graph of {html.escape(printable(entry.target))}</h3>"
+                            f'<div class="cnnscope-figure">{svg_with_networkx(analysis)}</div>')
+        return page("cnnscope budget check", "\n".join(body))
     if fmt == "markdown":
         from tabulate import tabulate
 

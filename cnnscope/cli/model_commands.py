@@ -96,7 +96,7 @@ def _given(ctx, **values) -> dict:
 @batch_size_option(None)
 @dtype_option(None)
 @optimizer_option(None)
-@format_option("table", "json", "markdown")
+@format_option("table", "json", "markdown", "html")
 @output_option
 @keras_options
 @click.pass_context
@@ -124,7 +124,7 @@ def check(ctx, target, sets, input_shape, num_classes, batch_size, dtype, optimi
 @click.argument("b")
 @batch_size_option()
 @dtype_option()
-@format_option("table", "json", "markdown")
+@format_option("table", "json", "markdown", "html")
 @output_option
 @keras_options
 def diff(a, b, batch_size, dtype, fmt, output, imports, no_keras):

@@ -135,18 +135,47 @@ def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
 @train_options
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/compare-TIME).")
-@format_option("table", "json")
+@format_option("table", "json", "html")
 def compare(specs, epochs, output, fmt, sets, **kw):
     """Train several models and compare them in one table.
 
     Each SPEC is an architecture (vgg-lite:width=16,depth=2) or a spec file. Imports Keras.
     """
     from ..training.experiments import compare as run_compare
-    from ..training.experiments import compare_table
+    from ..training.experiments import compare_page, compare_table
 
     folder = Path(output or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
     rows = run_compare(_options("", epochs, sets, **kw), list(specs), folder, report=_progress)
+    if fmt == "html":
+        emit(compare_page(rows, folder), str(folder / "compare.html"))
+        click.echo(f"Report: {folder / 'compare.html'}")
+        return
     click.echo(_json(rows) if fmt == "json" else compare_table(rows) + f"\nResults: {folder}")
 
 
-COMMANDS = (train, diagnose, learning_curve_command, compare)
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@format_option("html", "json")
+@output_option
+def report(run_dir, fmt, output):
+    """A finished run as one HTML page (curves, diagnosis).
+
+    The page holds the run's settings, its learning curves and the bias/variance diagnosis with what to try
+    next; it is self-contained (the curves are inline). Default output: RUN_DIR/report.html.
+    """
+    from ..training.run_folder import RunFolder
+    from ..views.html import run_page
+
+    folder = RunFolder(run_dir)
+    diagnosis = folder.diagnosis()
+    metrics = folder.read_metrics()
+    if fmt == "json":
+        emit(_json({**metrics, "diagnosis": diagnosis.to_dict()}), output)
+        return
+    curves = Path(run_dir) / RunFolder.CURVES
+    target = output or str(Path(run_dir) / "report.html")
+    emit(run_page(run_dir, metrics, diagnosis, curves if curves.is_file() else None), target)
+    click.echo(f"Report: {target}")
+
+
+COMMANDS = (train, diagnose, learning_curve_command, compare, report)

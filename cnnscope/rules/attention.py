@@ -8,7 +8,7 @@ the softmax (3 per score), the biases and the optional sigmoid gate.
 from __future__ import annotations
 
 from ..errors import short
-from .base import REQUIRED, Layer, Result, Rule
+from .base import REQUIRED, Layer, Result, Rule, prod
 
 MHA_DEFAULTS = {
     "num_heads": REQUIRED, "key_dim": REQUIRED, "value_dim": None, "dropout": 0.0, "use_bias": True,
@@ -18,18 +18,32 @@ MHA_DEFAULTS = {
 }
 
 
+def _attention_axes(layer: Layer, rank: int) -> list:
+    """MultiHeadAttention's attention_axes as batchless indices (every axis but the features by default).
+    Keras applies them to the projected tensor (..., heads, head size): the input's feature axis is the heads."""
+    axes = layer.cfg["attention_axes"]
+    if axes is None:
+        return list(range(rank - 1))
+    axes = [axes] if isinstance(axes, int) and not isinstance(axes, bool) else axes
+    if not isinstance(axes, (list, tuple)) or not axes:
+        raise layer.error(f"attention_axes={short(layer.cfg['attention_axes'])} must be an axis or a list of axes")
+    return sorted({layer.axis(a, rank) for a in axes})
+
+
 def multi_head_attention(layer: Layer) -> Result:
-    """Inputs: query, value and optionally key (Keras's call order), each (steps, features)."""
+    """Inputs: query, value and optionally key (Keras's call order), each (..., features) of the same rank;
+    attention runs over attention_axes (by default every axis but the batch and the features)."""
     if len(layer.input_shapes) > 3:
         raise layer.error("takes query, value and key; an attention_mask input is not analyzed yet")
     query, value = layer.input_shapes[0], layer.input_shapes[1] if len(layer.input_shapes) > 1 else None
     if value is None:
         raise layer.error("takes at least a query and a value", "call it as mha(query, value)")
     key = layer.input_shapes[2] if len(layer.input_shapes) > 2 else value
-    axes = layer.cfg["attention_axes"]
-    if axes not in (None, [1], (1,), 1, -2, [-2]) or any(len(s) != 2 for s in (query, value, key)):
-        raise layer.error(f"attention over axes {short(axes)} of inputs {[list(s) for s in layer.input_shapes]}: "
-                          "cnnscope's rule covers sequences (steps, features) attended over their steps")
+    rank = len(query)
+    if rank < 2 or len(value) != rank or len(key) != rank:
+        raise layer.error(f"expects query, value and key of one rank, at least (steps, features); got "
+                          f"{[list(s) for s in layer.input_shapes]}")
+    axes = _attention_axes(layer, rank)
     heads, key_dim = layer.positive_int("num_heads"), layer.positive_int("key_dim")
     value_dim = key_dim if layer.cfg["value_dim"] is None else layer.positive_int("value_dim")
     out_dim = query[-1]
@@ -39,21 +53,28 @@ def multi_head_attention(layer: Layer) -> Result:
         if len(shape) != 1 or not isinstance(shape[0], int) or shape[0] <= 0:
             raise layer.error(f"output_shape={short(layer.cfg['output_shape'])} must be one positive size here")
         out_dim = shape[0]
+    if key[:-1] != value[:-1]:
+        raise layer.error(f"key {list(key)} and value {list(value)} differ before their features",
+                          "give key and value the same steps")
     bias = 1 if layer.cfg["use_bias"] else 0
-    (tq, dq), (tv, dv), (tk, dk) = query, value, key
-    if tk != tv:
-        raise layer.error(f"key has {tk} steps but value has {tv}", "give key and value the same number of steps")
+    dq, dv, dk = query[-1], value[-1], key[-1]
+    pq, pv, pk = prod(query[:-1]), prod(value[:-1]), prod(key[:-1])  # positions projected
+    # scores over the projected (..., heads) positions: attended axes pair up, the others (heads too, by
+    # default) are attended separately, like the batch
+    projected_q, projected_k = (*query[:-1], heads), (*key[:-1], heads)
+    tq, tk = prod(projected_q[a] for a in axes), prod(projected_k[a] for a in axes)
+    groups = prod(projected_q[a] for a in range(rank) if a not in axes)
     gate = bool(layer.cfg["use_gate"])
     params = ((dq + bias) * heads * key_dim + (dk + bias) * heads * key_dim + (dv + bias) * heads * value_dim
               + heads * value_dim * out_dim + bias * out_dim + (gate * (dq + bias) * heads * value_dim))
-    projections = tq * dq * heads * key_dim + tk * dk * heads * key_dim + tv * dv * heads * value_dim \
-        + tq * heads * value_dim * out_dim + gate * tq * dq * heads * value_dim
-    scores = heads * tq * tk
+    projections = pq * dq * heads * key_dim + pk * dk * heads * key_dim + pv * dv * heads * value_dim \
+        + pq * heads * value_dim * out_dim + gate * pq * dq * heads * value_dim
+    scores = groups * tq * tk
     macs = projections + scores * key_dim + scores * value_dim  # QKᵀ and AV
-    biases = bias * (tq * heads * key_dim + tk * heads * key_dim + tv * heads * value_dim + tq * out_dim
-                     + gate * tq * heads * value_dim)
-    other = tq * heads * key_dim + 3 * scores + biases + gate * 2 * tq * heads * value_dim  # scale, softmax, gate
-    return Result(output_shape=(tq, out_dim), params=params, macs=macs, extra_flops=other)
+    biases = bias * (pq * heads * key_dim + pk * heads * key_dim + pv * heads * value_dim + pq * out_dim
+                     + gate * pq * heads * value_dim)
+    other = pq * heads * key_dim + 3 * scores + biases + gate * 2 * pq * heads * value_dim  # scale, softmax, gate
+    return Result(output_shape=(*query[:-1], out_dim), params=params, macs=macs, extra_flops=other)
 
 
 def grouped_query_attention(layer: Layer) -> Result:

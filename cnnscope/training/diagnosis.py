@@ -60,6 +60,15 @@ class Diagnosis:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a Diagnosis as its table, reasons and recommendations."""
+        from ..views.html import STYLE, diagnosis_fragment
+
+        return f"<style>{STYLE}</style>" + diagnosis_fragment(self)
+
+    def _repr_markdown_(self) -> str:
+        return "```\n" + report(self) + "\n```"
+
 
 def _check_rate(name: str, value) -> float:
     if value is None or not (0 <= value <= 1):

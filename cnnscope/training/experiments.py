@@ -147,9 +147,25 @@ def compare(opts, targets: list, output: Path, report=None) -> list:
     return rows
 
 
+def compare_page(rows: list, folder) -> str:
+    """compare --format html: the table and the validation curves, in one page."""
+    from ..views.html import embedded_png, page, table
+
+    headers, body = _compare_rows(rows)
+    figure = Path(folder) / "compare.png"
+    curves = f'<div class="cnnscope-figure" id="validation-curves">{embedded_png(figure, "validation curves")}</div>' \
+        if figure.is_file() else ""
+    return page("cnnscope compare", f"<h2>Comparison</h2>\n{table(body, headers)}\n{curves}")
+
+
 def compare_table(rows: list) -> str:
     from tabulate import tabulate
 
+    headers, table = _compare_rows(rows)
+    return tabulate(table, headers, disable_numparse=True)
+
+
+def _compare_rows(rows: list) -> tuple[list, list]:
     from ..units import format_bytes, format_count
 
     pct = lambda v: "n/a" if v is None or v != v else f"{v:.2%}"  # noqa: E731
@@ -159,7 +175,7 @@ def compare_table(rows: list) -> str:
               "n/a" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.1f}"] for r in rows]
     headers = ["Model", "Params", "Train memory", "FLOPs", "Train err", "Val err", "Test err", "Avoid. bias",
                "Variance", "Verdict", "s/epoch"]
-    return tabulate(table, headers, disable_numparse=True)
+    return headers, table
 
 
 def learning_curve_table(rows: list, verdict: str, folder) -> str:

@@ -113,3 +113,50 @@ def page(title: str, body: str) -> str:
 
 def analysis_page(analysis, total_lines: list) -> str:
     return page(f"cnnscope: {analysis.model}", analysis_fragment(analysis, total_lines))
+
+
+def table(rows: list, headers: list) -> str:
+    """Rows of plain text as an escaped HTML table (tabulate's "html" format escapes every cell)."""
+    from tabulate import tabulate
+
+    return tabulate(rows, headers, tablefmt="html", disable_numparse=True).replace("<table>", '<table class="cnnscope">')
+
+
+def embedded_png(path, alt: str) -> str:
+    """A PNG file as an inline image: the page stays one file. Bounded, as every file cnnscope reads."""
+    import base64
+
+    from ..sources.bounds import MAX_CONFIG_BYTES, read_regular_file
+
+    data = read_regular_file(path, MAX_CONFIG_BYTES, "image")
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def diagnosis_fragment(d) -> str:
+    """A Diagnosis: its errors and verdict as a table, the reasons, and what to try next."""
+    def pct(value):
+        return "n/a" if value is None or value != value else f"{value:.2%}"
+
+    rows = [["train error", pct(d.train_error)], ["validation error", pct(d.val_error)],
+            ["test error", pct(d.test_error)], ["Bayes error", pct(d.bayes_error)],
+            ["target error", pct(d.target_error)], ["avoidable bias", pct(d.avoidable_bias)],
+            ["variance", pct(d.variance)]]
+    parts = [f'<div class="cnnscope"><h3 id="diagnosis">Diagnosis: {_e(d.diagnosis.replace("_", " "))}</h3>',
+             table(rows, ["", ""])]
+    parts += [f"<p>because {_e(reason)}</p>" for reason in d.reasons]
+    if d.recommendations:
+        parts.append('<h4>What to try next</h4><ul id="recommendations">'
+                     + "".join(f"<li>{_e(item)}</li>" for item in d.recommendations) + "</ul>")
+    return "\n".join(parts) + "</div>"
+
+
+def run_page(folder, metrics: dict, diagnosis, curves_png=None) -> str:
+    """`cnnscope report RUN_DIR`: the run's settings and results, learning curves and diagnosis."""
+    keys = ("architecture", "dataset", "backend", "device", "epochs_run", "best_epoch", "train_examples", "status")
+    rows = [[key.replace("_", " "), str(metrics[key])] for key in keys if key in metrics]
+    parts = [f"<h2>Training run: {_e(folder)}</h2>", table(rows, ["", ""])]
+    if curves_png is not None:
+        parts += ['<h3>Learning curves</h3><div class="cnnscope-figure" id="learning-curves">',
+                  embedded_png(curves_png, "learning curves"), "</div>"]
+    parts.append(diagnosis_fragment(diagnosis))
+    return page(f"cnnscope run {folder}", "\n".join(parts))
