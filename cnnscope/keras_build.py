@@ -34,6 +34,12 @@ def layer_class(class_name: str, custom_objects: dict | None = None):
     return cls
 
 
+def producer(source: str, layers) -> str:
+    """The layer a source names: "lstm#1" (the LSTM's second output) is the layer "lstm"."""
+    base, _, k = source.rpartition("#")
+    return base if source not in layers and base in layers and k.isdigit() else source
+
+
 def _holds_layers(value) -> bool:
     """A serialized layer, or a list of them (Pipeline's layers, RNN's cells)."""
     if isinstance(value, list):
@@ -87,13 +93,19 @@ def build_keras_model(stack: Stack, custom_objects: dict | None = None, rules: R
             rule = rules.get(spec.class_name)
             many = len(args) > 1 or (rule is not None and rule.max_inputs > 1)
             if spec.class_name in POSITIONAL_INPUTS:  # mha(query, value, key), not mha([query, value])
-                tensors[spec.name] = layer(*args)
+                output = layer(*args)
             else:
-                tensors[spec.name] = layer(args if many else args[0])
+                output = layer(args if many else args[0])
+            if isinstance(output, (list, tuple)):  # several outputs (an LSTM's states): "name#1", "name#2", ...
+                output = keras.tree.flatten(output)  # stacked cells nest their states; Keras numbers them flat
+                for k, tensor in enumerate(output[1:], 1):
+                    tensors[f"{spec.name}#{k}"] = tensor
+                output = output[0]
+            tensors[spec.name] = output
         except (ValueError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LayerError(spec.name, index, spec.class_name, f"Keras rejects it: {first}") from exc
-        consumed.update(spec.inputs)
+        consumed.update(producer(source, built) for source in spec.inputs)
     outputs = [tensors[s.name] for s in stack.layers if s.name not in consumed and s.class_name != "InputLayer"]
     if not outputs:
         raise CnnscopeError("the stack has no layers besides its inputs")

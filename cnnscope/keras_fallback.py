@@ -78,13 +78,18 @@ def _arguments(class_name: str, inputs: list) -> list:
 
 
 def _answer(layer: Layer, instance, output) -> Result:
-    if isinstance(output, (list, tuple)):
-        raise layer.error(f"has {len(output)} outputs; cnnscope follows layers of one output")
+    import keras
+
+    outputs = keras.tree.flatten(output) if isinstance(output, (list, tuple)) else [output]
+    if not outputs or not all(hasattr(o, "shape") for o in outputs):
+        raise layer.error("returns something other than tensors, which cnnscope cannot follow")
+    output = outputs[0]
     # an operation node of a functional model (ops.mean, x * 2, ...) is no layer: it holds no weights
     params = instance.count_params() if hasattr(instance, "count_params") else 0
     non_trainable = sum(prod(w.shape) for w in getattr(instance, "non_trainable_weights", ()))
-    shape = tuple(UNKNOWN if d is None else d for d in output.shape[1:])
-    return Result(output_shape=shape, params=params, non_trainable=non_trainable, macs=None, rf=RF_NONE)
+    shapes = [tuple(UNKNOWN if d is None else d for d in o.shape[1:]) for o in outputs]
+    return Result(output_shape=shapes[0], params=params, non_trainable=non_trainable, macs=None, rf=RF_NONE,
+                  extra_outputs=tuple(shapes[1:]))
 
 
 def _with_tensors(value, tensors):

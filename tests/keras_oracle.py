@@ -17,8 +17,9 @@ def keras_layers(model) -> dict:
     for layer in model.layers:
         if type(layer).__name__ == "InputLayer":
             continue
+        output = layer.output[0] if isinstance(layer.output, (list, tuple)) else layer.output  # states follow
         out[layer.name] = (
-            list(layer.output.shape[1:]),
+            list(output.shape[1:]),
             weight_count(layer.trainable_weights),
             weight_count(layer.non_trainable_weights),
         )

@@ -99,6 +99,20 @@ CASES = {
                                                                                              "return_sequences": True}}},
                            {"type": "Bidirectional", "merge_mode": "sum",
                             "layer": {"class_name": "GRU", "config": {"units": 2}}}]),
+    "return-state": (I1, [{"type": "LSTM", "name": "enc", "units": 4, "return_state": True, "return_sequences": True},
+                          {"type": "GRU", "name": "g", "units": 3, "return_state": True, "inputs": ["enc"]},
+                          {"type": "Concatenate", "name": "states", "inputs": ["enc#1", "enc#2", "g#1", "g"]},
+                          {"type": "Dense", "units": 2}]),
+    "bidirectional-states": (I1, [{"type": "Bidirectional", "name": "bi", "merge_mode": None, "layer": {
+                                      "class_name": "LSTM", "config": {"units": 3, "return_state": True}}},
+                                  {"type": "Concatenate", "inputs": ["bi", "bi#1", "bi#2", "bi#3", "bi#4", "bi#5"]}]),
+    "conv-lstm-state": ([4, 6, 6, 2], [{"type": "ConvLSTM2D", "name": "c", "filters": 3, "kernel_size": 3,
+                                        "return_state": True},
+                                       {"type": "Add", "inputs": ["c#1", "c#2"]}]),
+    "rnn-cells-state": (I1, [{"type": "RNN", "name": "r", "return_state": True, "cell": [
+                                 {"class_name": "LSTMCell", "config": {"units": 4}},
+                                 {"class_name": "GRUCell", "config": {"units": 4}}]},
+                             {"type": "Add", "inputs": ["r#1", "r#2", "r#3", "r"]}]),
     "batchnorm-renorm": (I2, [{"type": "BatchNormalization", "renorm": True}]),
     "batchnorm-frozen": (I2, [{"type": "BatchNormalization", "trainable": False}]),
     "layernorm": (I2, [{"type": "LayerNormalization"}, {"type": "LayerNormalization", "axis": [1, 2], "rms_scaling": True}]),
@@ -244,3 +258,29 @@ def test_multi_head_attention_over_any_axes_agrees_with_keras():
                  "attention_axes": axes if r.random() < 0.8 else axes[0], "inputs": ["input_layer", "input_layer"]}
         built += assert_same_verdict(cnnscope.stack_from_spec({"input_shape": shape, "layers": [layer]}))
     assert built >= 10  # most draws are valid: the test compares numbers, not only refusals
+
+
+def test_a_saved_encoder_decoder_with_states(tmp_path):
+    """Keras's seq2seq pattern: the encoder's states start the decoder (initial_state) and are concatenated;
+    each layer's outputs after the first are "name#1", "name#2", ... and agree with Keras."""
+    import keras
+
+    from keras_oracle import keras_layers, ours
+
+    source, target = keras.Input((7, 5)), keras.Input((6, 4))
+    _, h, c = keras.layers.LSTM(8, return_state=True, name="encoder")(source)
+    decoded = keras.layers.LSTM(8, return_sequences=True, name="decoder")(target, initial_state=[h, c])
+    states = keras.layers.Concatenate(name="states")([h, c])
+    model = keras.Model([source, target], [keras.layers.Dense(3, name="out")(decoded), states])
+    model.save(tmp_path / "seq2seq.keras")
+    analysis = cnnscope.analyze_target(str(tmp_path / "seq2seq.keras"), keras=False)
+    assert ours(analysis) == keras_layers(model) and analysis.params == model.count_params()
+    rows = {row.name: row for row in analysis.layers}
+    assert rows["states"].input_shape == [[8], [8]] and rows["encoder"].activation_elements == 3 * 8
+
+
+def test_an_output_a_layer_does_not_have_is_one_clear_error():
+    spec = {"input_shape": [5, 3], "layers": [{"type": "LSTM", "name": "enc", "units": 4, "return_state": True},
+                                              {"type": "Dense", "units": 2, "inputs": ["enc#3"]}]}
+    with pytest.raises(cnnscope.CnnscopeError, match=r"'enc#3' names an output 'enc' does not have \(it has 3\)"):
+        cnnscope.analyze(cnnscope.stack_from_spec(spec))

@@ -302,7 +302,8 @@ def _check_graph(stack: Stack) -> None:
         if spec.name in seen:
             raise LayerError(spec.name, index, spec.class_name, "its name is used by an earlier layer", "give every layer a unique name")
         for source in spec.inputs:
-            if source not in seen:
+            base, _, k = source.rpartition("#")
+            if source not in seen and not (base in seen and k.isdigit()):  # "lstm#1": the LSTM's second output
                 raise LayerError(
                     spec.name, index, spec.class_name,
                     f"its input '{source}' is not an earlier layer{did_you_mean(source, seen)}",
@@ -351,6 +352,13 @@ class _Walk:
             )
         cfg = merged_config(spec, index, rule, self.strict, self.notes)
         _check_inputs(spec, index, rule)
+        for source in spec.inputs:
+            if source not in self.shapes:  # "name#k" past the producer's outputs
+                base = source.rpartition("#")[0]
+                count = 1 + sum(1 for key in self.shapes if key.startswith(base + "#"))
+                raise LayerError(spec.name, index, spec.class_name,
+                                 f"its input '{source}' names an output '{base}' does not have (it has {count})",
+                                 f"use '{base}' or '{base}#1' ... '{base}#{count - 1}'" if count > 1 else f"use '{base}'")
         in_shapes = [self.shapes[source] for source in spec.inputs]
         try:
             result = rule.compute(Layer(spec.name, index, spec.class_name, cfg, in_shapes, self.rules))
@@ -366,6 +374,9 @@ class _Walk:
             raise LayerError(spec.name, index, spec.class_name, "its weights depend on an input dimension that is "
                              "None", "give that dimension with --input-shape (Keras requires it too)")
         self.shapes[spec.name] = out_shape
+        extra = [tuple(shape) for shape in result.extra_outputs]
+        for k, shape in enumerate(extra, 1):
+            self.shapes[f"{spec.name}#{k}"] = shape
 
         trainable = result.params - result.non_trainable if cfg["trainable"] else 0
         owned = 0 if spec.call else result.params  # weights counted once, on the first call, as count_params() does
@@ -375,11 +386,15 @@ class _Walk:
             merged = receptive_field.combine([self.fields[source] for source in spec.inputs])
             state = receptive_field.apply(result.rf, merged, in_shapes[0], out_shape)
         self.fields[spec.name] = state
+        for k in range(1, len(extra) + 1):
+            self.fields[f"{spec.name}#{k}"] = None  # states have no spatial positions to follow
 
         # Backward: the input gradient costs about one forward pass, and is needed only
         # if something upstream trains; the weight gradient costs about one more.
         needs_input_grad = any(self.upstream_trainable[source] for source in spec.inputs)
         self.upstream_trainable[spec.name] = needs_input_grad or trainable > 0
+        for k in range(1, len(extra) + 1):
+            self.upstream_trainable[f"{spec.name}#{k}"] = self.upstream_trainable[spec.name]
         if result.macs is None or result.macs is UNKNOWN or result.extra_flops is UNKNOWN:
             forward = training = None  # no rule counted them, or they grow with a None dimension: unknown, never zero
         else:
@@ -392,7 +407,7 @@ class _Walk:
             input_shape = known(in_shapes[0])
         else:
             input_shape = [known(shape) for shape in in_shapes]
-        elements = known(prod(out_shape))
+        elements = known(_known_sum(prod(shape) for shape in (out_shape, *extra)))  # every output is kept
         return LayerReport(
             name=spec.name,
             type=spec.class_name,

@@ -63,6 +63,8 @@ def training_step(stack, reports: list, act_bytes: int) -> list:
     consumers: dict[str, list] = {}
     for spec in stack.layers:
         for source in spec.inputs:
+            base, _, k = source.rpartition("#")  # "lstm#1", the LSTM's second output: needed as the LSTM's
+            source = base if source not in by_name and base in by_name and k.isdigit() else source
             consumers.setdefault(source, []).append(by_name[spec.name])
 
     def needed(name: str) -> bool:

@@ -132,6 +132,7 @@ class Result:
     macs: int | None = 0  # None: not counted (no rule for the layer's arithmetic)
     extra_flops: int = 0  # FLOPs that are not multiply-accumulates: bias adds, activations, compares
     rf: RF = RF_PASS
+    extra_outputs: tuple = ()  # the shapes of outputs 1, 2, ... (an LSTM's states): "name#1", "name#2", ...
 
 
 @dataclass(frozen=True)

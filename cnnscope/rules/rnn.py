@@ -29,6 +29,7 @@ CELLS = {  # class -> (defaults, gates, state-update FLOPs per unit)
     "LSTM": (LSTM_DEFAULTS, 4, 5),
     "GRU": (GRU_DEFAULTS, 3, 4),
 }
+STATES = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}  # return_state's states: h, and c for an LSTM
 _SEQUENCE_ARGS = {"return_sequences": False, "return_state": False, "go_backwards": False, "stateful": False,
                   "unroll": False, "zero_output_for_mask": False}
 # The cells (SimpleRNNCell, ...): one time step, run over a sequence by RNN(cell=...).
@@ -42,9 +43,6 @@ def _cell(layer: Layer, class_name: str, cfg: dict, shape: tuple) -> Result:
     if len(shape) != 2:
         raise layer.error(f"expects input with 2 axes besides the batch (time, features), got shape {list(shape)}",
                           "add a Reshape, or use a TimeDistributed/Conv layer for images")
-    if cfg["return_state"]:
-        raise layer.error("return_state=True gives several outputs; cnnscope follows layers of one output",
-                          "analyze it with return_state=False")
     units = cfg["units"]
     if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
         raise layer.error(f"units={short(units)} must be a positive integer")
@@ -54,8 +52,9 @@ def _cell(layer: Layer, class_name: str, cfg: dict, shape: tuple) -> Result:
     params = gates * units * (features + units) + biases
     per_step_macs = gates * units * (features + units)
     per_step_other = biases + gates * units + update * units
+    states = ((units,),) * STATES[class_name] if cfg["return_state"] else ()  # Keras: [output, *states]
     return Result(output_shape=(steps, units) if cfg["return_sequences"] else (units,), params=params,
-                  macs=steps * per_step_macs, extra_flops=steps * per_step_other, rf=RF_NONE)
+                  macs=steps * per_step_macs, extra_flops=steps * per_step_other, rf=RF_NONE, extra_outputs=states)
 
 
 def _cells(layer: Layer, value) -> list:
@@ -84,14 +83,16 @@ def _cells(layer: Layer, value) -> list:
 def rnn(layer: Layer) -> Result:
     """RNN(cell): the cells stacked, each one's output feeding the next, over every time step."""
     cells = _cells(layer, layer.cfg["cell"])
-    shape, params, macs, other = layer.input_shape, 0, 0, 0
+    shape, params, macs, other, states = layer.input_shape, 0, 0, 0, ()
     for index, (class_name, cfg) in enumerate(cells):
         last = index == len(cells) - 1
         one = _cell(layer, class_name, {**cfg, "return_sequences": True, "return_state": layer.cfg["return_state"]},
                     shape)
         params, macs, other = params + one.params, macs + one.macs, other + one.extra_flops
+        states += one.extra_outputs  # every cell's states, in order, after the output
         shape = one.output_shape if not last or layer.cfg["return_sequences"] else one.output_shape[1:]
-    return Result(output_shape=shape, params=params, macs=macs, extra_flops=other, rf=RF_NONE)
+    return Result(output_shape=shape, params=params, macs=macs, extra_flops=other, rf=RF_NONE,
+                  extra_outputs=states)
 
 
 def cell(layer: Layer) -> Result:
@@ -103,9 +104,6 @@ def conv_lstm(layer: Layer) -> Result:
     """ConvLSTM1D/2D/3D: an LSTM whose products are convolutions; input (time, *spatial, channels)."""
     n = layer.spatial_rank
     layer.expect_rank(n + 2, f"a time axis, {n} spatial axes and a channel axis")
-    if layer.cfg["return_state"]:
-        raise layer.error("return_state=True gives several outputs; cnnscope follows layers of one output",
-                          "analyze it with return_state=False")
     steps, step = layer.input_shape[0], tuple(layer.input_shape[1:])
     g = ConvGeometry(Layer(layer.name, layer.index, layer.class_name, layer.cfg, [step]), causal_ok=False)
     filters = layer.positive_int("filters")
@@ -118,7 +116,8 @@ def conv_lstm(layer: Layer) -> Result:
     per_step_other = positions * ((bias > 0) * 4 * filters + 4 * filters + 5 * filters)
     return Result(output_shape=(steps, *out) if layer.cfg["return_sequences"] else out, params=params,
                   macs=steps * positions * 4 * filters * window * (g.channels + filters),
-                  extra_flops=steps * per_step_other, rf=RF_NONE)
+                  extra_flops=steps * per_step_other, rf=RF_NONE,
+                  extra_outputs=(out, out) if layer.cfg["return_state"] else ())  # h and c
 
 
 def recurrent(layer: Layer) -> Result:
@@ -135,12 +134,17 @@ def bidirectional(layer: Layer) -> Result:
     if unknown:
         raise layer.error(f"its {inner['class_name']} has an unknown argument '{unknown[0]}'")
     one = _cell(layer, inner["class_name"], {**defaults, **inner["config"]}, layer.input_shape)
-    mode = layer.choice("merge_mode", ("concat", "sum", "mul", "ave"))
+    mode = layer.cfg["merge_mode"]
+    mode = None if mode is None else layer.choice("merge_mode", ("concat", "sum", "mul", "ave"))
+    states = one.extra_outputs * 2  # the forward layer's states, then the backward layer's
+    if mode is None:  # Keras returns both directions: [forward, backward, *states]
+        return Result(output_shape=one.output_shape, params=2 * one.params, macs=2 * one.macs,
+                      extra_flops=2 * one.extra_flops, rf=RF_NONE, extra_outputs=(one.output_shape, *states))
     shape = (*one.output_shape[:-1], 2 * one.output_shape[-1]) if mode == "concat" else one.output_shape
     merge = 0 if mode == "concat" else (2 if mode == "ave" else 1) * one.output_shape[-1] * (
         one.output_shape[0] if len(one.output_shape) == 2 else 1)
     return Result(output_shape=shape, params=2 * one.params, macs=2 * one.macs,
-                  extra_flops=2 * one.extra_flops + merge, rf=RF_NONE)
+                  extra_flops=2 * one.extra_flops + merge, rf=RF_NONE, extra_outputs=states)
 
 
 CONV_LSTM_DEFAULTS = {

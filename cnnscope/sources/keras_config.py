@@ -70,11 +70,11 @@ def _is_model(entry: dict) -> bool:
 
 
 def _history_names(args) -> list[tuple]:
-    """(producer layer name, its call) of every KerasTensor in a node's args, in order."""
+    """(producer layer name, its call, which of its outputs) of every KerasTensor in a node's args, in order."""
     if isinstance(args, dict):
         if args.get("class_name") == "__keras_tensor__":
             history = args["config"]["keras_history"]
-            return [(history[0], history[1] if len(history) > 1 else 0)]
+            return [(history[0], history[1] if len(history) > 1 else 0, history[2] if len(history) > 2 else 0)]
         return [name for value in args.values() for name in _history_names(value)]
     if isinstance(args, (list, tuple)):
         return [name for value in args for name in _history_names(value)]
@@ -89,7 +89,7 @@ def _node_inputs(node, operation: bool = False) -> list[tuple]:
         named = [kwargs[k] for k in ("query", "value", "key") if isinstance(kwargs, dict) and k in kwargs]
         return _history_names(node.get("args", [])) + _history_names(named)  # attention called by keyword
     # Keras 2: [[layer_name, node_index, tensor_index, kwargs], ...]
-    return [(item[0], item[1]) for item in node]
+    return [(item[0], item[1], item[2] if len(item) > 2 else 0) for item in node]
 
 
 def _endpoints(value, where: str) -> list[tuple]:
@@ -197,11 +197,16 @@ class _Flattener:
             for call, node in enumerate(nodes):
                 name = prefix + own + (f"@{call}" if call else "")
                 sources = _node_inputs(node, is_operation(layer))
-                missing = [source for source in sources if source not in alias]
+                missing = [source for source in sources if source[:2] not in alias]
                 if missing:
                     raise _Malformed(f"layer '{name}' takes its input from {short(missing[0][0])} (call "
                                      f"{short(missing[0][1])}), which is no earlier layer call")
-                sources = [alias[source] for source in sources]
+                bad = [source for source in sources if not isinstance(source[2], int) or isinstance(source[2], bool)
+                       or not 0 <= source[2] < 2**16]
+                if bad:
+                    raise _Malformed(f"layer '{name}' names output {short(bad[0][2])} of {short(bad[0][0])}")
+                # a layer's second, third ... output (an LSTM's states) is "name#1", "name#2", ...
+                sources = [alias[source[:2]] + (f"#{source[2]}" if source[2] else "") for source in sources]
                 if _is_model(layer):
                     alias[(own, call)] = self.model(layer, sources, name + "/", trainable, idprefix + own + "/")[0]
                 else:

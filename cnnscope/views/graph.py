@@ -25,6 +25,9 @@ def edges(analysis) -> list[tuple[str, str]]:
     names = {layer.name for layer in analysis.layers}
 
     def row(name: str) -> str | None:
+        base, _, k = name.rpartition("#")
+        if name not in names and base in names and k.isdigit():  # "lstm#1": the LSTM's second output
+            name = base
         while name not in names and "/" in name:
             name = name.rsplit("/", 1)[0]
         return name if name in names else None
