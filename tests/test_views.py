@@ -250,3 +250,15 @@ def test_compare_as_one_page_with_its_curves(tmp_path):
     page = _parse(text)
     assert page.rows[0][0] == "a<b>" and "<b>" not in text.split("<table")[1].split("</table>")[0]
     assert "validation-curves" in page.ids and 'src="data:image/png;base64,' in text
+
+
+def test_a_comparison_displays_as_a_table_in_a_notebook():
+    from cnnscope.training.experiments import Comparison
+
+    row = {"model": "vgg-lite", "params": 10, "training_memory_bytes": 2048, "flops": None, "train_error": 0.1,
+           "val_error": 0.2, "test_error": None, "avoidable_bias": 0.1, "variance": 0.1, "diagnosis": "good_fit",
+           "seconds_per_epoch": None}
+    comparison = Comparison([row])
+    assert _parse(comparison._repr_html_()).rows[0][:2] == ["vgg-lite", "10"]
+    markdown = comparison._repr_markdown_().splitlines()
+    assert markdown[0].startswith("| Model") and markdown[2].split("|")[1].strip() == "vgg-lite"

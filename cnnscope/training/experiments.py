@@ -121,7 +121,25 @@ def learning_curve(opts, sizes: list, output: Path, report=None) -> tuple[list, 
     return rows, verdict
 
 
-def compare(opts, targets: list, output: Path, report=None) -> list:
+class Comparison(list):
+    """compare()'s rows (one dict per model), which a notebook shows as the comparison table."""
+
+    folder: Path | None = None
+
+    def _repr_html_(self) -> str:
+        from ..views.html import STYLE, table
+
+        headers, body = _compare_rows(self)
+        return f"<style>{STYLE}</style>" + table(body, headers)
+
+    def _repr_markdown_(self) -> str:
+        from tabulate import tabulate
+
+        headers, body = _compare_rows(self)
+        return tabulate(body, headers, tablefmt="github", disable_numparse=True)
+
+
+def compare(opts, targets: list, output: Path, report=None) -> "Comparison":
     from .plots import validation_curves
     from ..targets import run_label
     from .trainer import train
@@ -144,7 +162,9 @@ def compare(opts, targets: list, output: Path, report=None) -> list:
         curves[target] = [(r["epoch"], r["val_error"]) for r in sub.read_history()]
     _write_table(folder, "compare", rows)
     validation_curves(curves, folder / "compare.png")
-    return rows
+    comparison = Comparison(rows)
+    comparison.folder = folder
+    return comparison
 
 
 def compare_page(rows: list, folder) -> str:
