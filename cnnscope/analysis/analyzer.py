@@ -87,7 +87,9 @@ def _fold(name: str, inner: list, model_class: str) -> "LayerReport":
     )
 
 
-SCHEMA_VERSION = 1  # of the JSON summary; `cnnscope diff` refuses summaries of another version
+# Of the JSON summary; `cnnscope diff` refuses summaries of another version. 2: training_memory_bytes follows
+# the training-step model (rows carry training_bytes, totals optimizer_flops), so a version-1 total is not comparable.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
