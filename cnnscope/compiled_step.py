@@ -11,7 +11,9 @@ from .errors import CnnscopeError, short
 
 
 def _keras_model(request: dict):
-    """The Keras model the parent analyzed: a .keras file as saved, an architecture or a spec as built."""
+    """The Keras model the parent analyzed: a .keras file from its config, an architecture or a spec as built.
+    A .keras file's config.json is read with cnnscope's bounded reader and deserialized in Keras's safe mode;
+    its weights, which compiling does not need, are never read."""
     import keras
 
     from .keras_build import build_keras_model
@@ -22,7 +24,11 @@ def _keras_model(request: dict):
     import_modules(request["imports"])
     target, shape, classes = request["target"], request["input_shape"], request["num_classes"]
     if target.lower().endswith(".keras") and shape is None:
-        return keras.saving.load_model(target, compile=False)
+        from pathlib import Path
+
+        from .sources.keras_file import read_keras_config
+
+        return keras.saving.deserialize_keras_object(read_keras_config(Path(target)), safe_mode=True)
     if is_file_target(target):  # a spec, or a saved model given a concrete input shape: built from its stack
         return build_keras_model(load_target(target, shape, classes, request["sets"]), rules=registry().rules)
     architecture, inline = resolve_architecture(target)

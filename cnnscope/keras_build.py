@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .errors import CnnscopeError, LayerError, did_you_mean
 from .rules import ALIASES, RuleSet, builtin_rules
-from .stack import Stack
+from .stack import Stack, producer
 
 
 # Layers whose inputs are separate positional arguments rather than one list.
@@ -32,12 +32,6 @@ def layer_class(class_name: str, custom_objects: dict | None = None):
             "a custom layer must be registered with keras.saving.register_keras_serializable or given by a plugin"
         )
     return cls
-
-
-def producer(source: str, layers) -> str:
-    """The layer a source names: "lstm#1" (the LSTM's second output) is the layer "lstm"."""
-    base, _, k = source.rpartition("#")
-    return base if source not in layers and base in layers and k.isdigit() else source
 
 
 def _holds_layers(value) -> bool:

@@ -37,6 +37,13 @@ class Stack:
         return [layer for layer in self.layers if layer.class_name == "InputLayer"]
 
 
+def producer(source: str, layers) -> str:
+    """The layer an input names: "lstm#1", the second output of the layer "lstm" (its states), is "lstm";
+    any other name is itself. LAYERS: the names known so far (a layer may itself be called "x#1")."""
+    base, _, k = source.rpartition("#")
+    return base if source not in layers and base in layers and k.isdigit() else source
+
+
 def to_snake_case(name: str) -> str:
     """Keras's own rule for default layer names (keras.src.utils.naming.to_snake_case)."""
     name = re.sub(r"\W+", "", name)

@@ -27,6 +27,13 @@ def format_bytes(n: float) -> str:
 MAX_QUANTITY = 2**62  # beyond any model: 4 EiB, 4.6 quintillion parameters
 
 
+def format_shape(shape) -> str:
+    """An output shape as Keras's summary writes it, the batch as None: (None, 28, 28, 1); several, comma-joined."""
+    if shape and isinstance(shape[0], list):
+        return ", ".join(format_shape(s) for s in shape)
+    return "(None, " + ", ".join(str(d) for d in shape) + ")"
+
+
 def _split(text: str, what: str):
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
         raise CnnscopeError(f"cannot read {what} {short(text)}; write a number with an optional unit, e.g. 1.5M or 16GiB")

@@ -121,3 +121,25 @@ def test_every_builtin_compiles():
     for name in ("mnist-cnn", "lenet", "alexnet-lite", "vgg-lite"):
         plan = compiled_plan(name, batch_size=2, dtype="float32", optimizer="adam")
         assert plan["peak_bytes"] > 0 and plan["flops"] > 0, name
+
+
+def test_a_keras_file_compiles_from_its_config_alone(tmp_path):
+    """A .keras file is compiled from its config.json (read with cnnscope's bounds); its weights are not read."""
+    import zipfile
+
+    import keras
+
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x)))
+    full = tmp_path / "full.keras"
+    model.save(full)
+    bare = tmp_path / "config-only.keras"  # the same model with its weights file left out
+    with zipfile.ZipFile(full) as source, zipfile.ZipFile(bare, "w") as target:
+        for item in source.infolist():
+            if not item.filename.endswith(".h5"):
+                target.writestr(item, source.read(item))
+    plan = compiled_plan(str(bare), batch_size=8, dtype="float32", optimizer="adam")
+    assert plan["alias_bytes"] >= 3 * 4 * model.count_params()  # weights and Adam's slots, donated
+    memory, _ = _ratios(str(full), batch=8)
+    assert 0.85 <= memory <= 1.15, f"static / compiled memory = {memory:.2f}"

@@ -57,5 +57,9 @@ def test_typed_input_layer_matches_keras(case):
 
 
 def test_a_cell_on_its_own_says_to_wrap_it_in_rnn():
+    from keras_oracle import assert_same_verdict
+
+    stack = cnnscope.stack_from_spec({"input_shape": [5, 3], "layers": [{"type": "LSTMCell", "units": 2}]})
+    assert not assert_same_verdict(stack)  # Keras refuses it too: a cell called without its states
     with pytest.raises(cnnscope.CnnscopeError, match=r"RNN\(cell=...\)"):
-        cnnscope.analyze(cnnscope.stack_from_spec({"input_shape": [5, 3], "layers": [{"type": "LSTMCell", "units": 2}]}))
+        cnnscope.analyze(stack)

@@ -17,7 +17,7 @@ from .training_step import training_step
 from ..rules import ALIASES, BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
 from ..rules.base import RF_NONE, RF_PASS, UNKNOWN, known, prod
 from ..rules.keras_names import names_for
-from ..stack import Stack
+from ..stack import Stack, producer
 
 
 @dataclass
@@ -304,8 +304,7 @@ def _check_graph(stack: Stack) -> None:
         if spec.name in seen:
             raise LayerError(spec.name, index, spec.class_name, "its name is used by an earlier layer", "give every layer a unique name")
         for source in spec.inputs:
-            base, _, k = source.rpartition("#")
-            if source not in seen and not (base in seen and k.isdigit()):  # "lstm#1": the LSTM's second output
+            if producer(source, seen) not in seen:  # "lstm#1", the LSTM's second output, is the LSTM's
                 raise LayerError(
                     spec.name, index, spec.class_name,
                     f"its input '{source}' is not an earlier layer{did_you_mean(source, seen)}",
@@ -356,7 +355,7 @@ class _Walk:
         _check_inputs(spec, index, rule)
         for source in spec.inputs:
             if source not in self.shapes:  # "name#k" past the producer's outputs
-                base = source.rpartition("#")[0]
+                base = producer(source, self.shapes)
                 count = 1 + sum(1 for key in self.shapes if key.startswith(base + "#"))
                 raise LayerError(spec.name, index, spec.class_name,
                                  f"its input '{source}' names an output '{base}' does not have (it has {count})",

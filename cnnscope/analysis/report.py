@@ -6,16 +6,7 @@ import io
 import json
 
 from ..errors import printable
-from ..units import format_bytes, format_count
-
-FORMATS = ("table", "json", "markdown", "csv", "html", "mermaid", "dot")
-
-
-def _shape(shape) -> str:
-    if shape and isinstance(shape[0], list):
-        return ", ".join(_shape(s) for s in shape)
-    return "(None, " + ", ".join(str(d) for d in shape) + ")"
-
+from ..units import format_bytes, format_count, format_shape
 
 def _axes(values) -> str:
     if values is None:
@@ -28,7 +19,7 @@ def _rows(analysis):
     for layer in analysis.layers:
         yield [
             f"{printable(layer.name)} ({layer.type})",
-            _shape(layer.output_shape),
+            format_shape(layer.output_shape),
             f"{layer.params:,}",
             _bytes(layer.activation_bytes),
             _count(layer.macs),

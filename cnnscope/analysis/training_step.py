@@ -26,6 +26,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..rules.base import prod
+from ..stack import producer
+
 VIEWS = {"Flatten", "Reshape", "Identity", "ops.Reshape", "ops.Squeeze", "ops.ExpandDims", "ops.Cast"}
 PASS_GRADIENT = {  # their backward reads no input values
     "Add", "Subtract", "Concatenate", "Average", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
@@ -62,10 +65,8 @@ def training_step(stack, reports: list, act_bytes: int) -> list:
     by_name = {report.name: report for report in reports}
     consumers: dict[str, list] = {}
     for spec in stack.layers:
-        for source in spec.inputs:
-            base, _, k = source.rpartition("#")  # "lstm#1", the LSTM's second output: needed as the LSTM's
-            source = base if source not in by_name and base in by_name and k.isdigit() else source
-            consumers.setdefault(source, []).append(by_name[spec.name])
+        for source in spec.inputs:  # a consumer of "lstm#1", the LSTM's second output, needs the LSTM
+            consumers.setdefault(producer(source, by_name), []).append(by_name[spec.name])
 
     def needed(name: str) -> bool:
         if not consumers.get(name):
@@ -101,17 +102,8 @@ def training_step(stack, reports: list, act_bytes: int) -> list:
                 kept += n
             transient = 2 * n if fused and activation not in FROM_OUTPUT else n
             if report.type in MAX_POOLING:
-                in_elements = _elements(inputs)
+                in_elements = None if None in inputs else prod(inputs)
                 transient = None if in_elements is None else (1 + MAX_POOLING_BUFFERS) * in_elements
         out.append(replace(report, training_elements=kept, transient_elements=transient,
                            training_bytes=None if kept is None else kept * act_bytes))
     return out
-
-
-def _elements(shape):
-    if shape is None or any(d is None for d in shape):
-        return None
-    total = 1
-    for d in shape:
-        total *= d
-    return total

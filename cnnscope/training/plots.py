@@ -3,19 +3,12 @@ from __future__ import annotations
 
 import math
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ..views.figures import pyplot
 
 
 def learning_curves(history: list, verdict: str, path) -> None:
     """Train/validation error and loss per epoch; Keras's running train error dashed for contrast."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [row["epoch"] for row in history]
     fig, (err_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
     err_ax.plot(epochs, [row["train_error"] for row in history], "o-", label="train error (inference mode)")
@@ -40,7 +33,7 @@ def learning_curves(history: list, verdict: str, path) -> None:
 
 def prediction_grid(images, predicted, true, class_names, path, count: int = 25) -> None:
     """Test images titled "predicted (true)", mistakes in red."""
-    plt = _pyplot()
+    plt = pyplot()
     count = min(count, len(images))
     side = math.ceil(math.sqrt(count))
     fig, axes = plt.subplots(side, side, figsize=(1.8 * side, 1.9 * side))
@@ -59,7 +52,7 @@ def prediction_grid(images, predicted, true, class_names, path, count: int = 25)
 
 def learning_curve_plot(rows: list, verdict: str, target_error: float, path) -> None:
     """Train and validation error against training-set size."""
-    plt = _pyplot()
+    plt = pyplot()
     sizes = [row["train_examples"] for row in rows]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(sizes, [row["train_error"] for row in rows], "o-", label="train error")
@@ -78,7 +71,7 @@ def validation_curves(curves: dict, path) -> None:
     """Validation error per epoch of every compared model."""
     from matplotlib.ticker import MaxNLocator
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, points in curves.items():
         ax.plot([e for e, _ in points], [v for _, v in points], "o-", label=label)

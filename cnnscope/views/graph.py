@@ -12,12 +12,8 @@ import shutil
 import subprocess
 
 from ..errors import CnnscopeError, printable
-
-
-def _shape(shape) -> str:
-    if shape and isinstance(shape[0], list):
-        return ", ".join(_shape(s) for s in shape)
-    return "(None, " + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+from ..stack import producer
+from ..units import format_shape
 
 
 def edges(analysis) -> list[tuple[str, str]]:
@@ -25,9 +21,7 @@ def edges(analysis) -> list[tuple[str, str]]:
     names = {layer.name for layer in analysis.layers}
 
     def row(name: str) -> str | None:
-        base, _, k = name.rpartition("#")
-        if name not in names and base in names and k.isdigit():  # "lstm#1": the LSTM's second output
-            name = base
+        name = producer(name, names)  # "lstm#1", the LSTM's second output, comes from the LSTM's row
         while name not in names and "/" in name:
             name = name.rsplit("/", 1)[0]
         return name if name in names else None
@@ -58,7 +52,7 @@ def mermaid(analysis) -> str:
     lines = ["flowchart TD"]
     for layer in analysis.layers:
         name, kind = (_mermaid_text(printable(text)) for text in (layer.name, layer.type))
-        lines.append(f'    {ids[layer.name]}["{name}<br/>{kind}<br/>{_shape(layer.output_shape)}"]')
+        lines.append(f'    {ids[layer.name]}["{name}<br/>{kind}<br/>{format_shape(layer.output_shape)}"]')
     lines += [f"    {ids[a]} --> {ids[b]}" for a, b in edges(analysis)]
     return "\n".join(lines)
 
@@ -73,7 +67,7 @@ def dot(analysis) -> str:
     lines = [f"digraph {quoted(printable(analysis.model))} {{", "    rankdir=TB;",
              '    node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];']
     for layer in analysis.layers:
-        label = f"{printable(layer.name)}\n{layer.type}\n{_shape(layer.output_shape)}"
+        label = f"{printable(layer.name)}\n{layer.type}\n{format_shape(layer.output_shape)}"
         lines.append(f"    {ids[layer.name]} [label={quoted(label)}];")
     lines += [f"    {ids[a]} -> {ids[b]};" for a, b in edges(analysis)]
     lines.append("}")
@@ -102,16 +96,13 @@ def render_with_dot(analysis, fmt: str) -> bytes:
 def svg_with_networkx(analysis) -> str:
     """The graph as inline SVG without Graphviz: networkx's layered layout (topological generations placed by
     multipartite_layout), drawn by matplotlib."""
-    import io
-
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import networkx as nx
+
+    from .figures import inline_svg, pyplot
 
     graph = nx.DiGraph()
     for layer in analysis.layers:
-        graph.add_node(layer.name, label=f"{printable(layer.name)}\n{layer.type}\n{_shape(layer.output_shape)}")
+        graph.add_node(layer.name, label=f"{printable(layer.name)}\n{layer.type}\n{format_shape(layer.output_shape)}")
     graph.add_edges_from(edges(analysis))
     for depth, generation in enumerate(nx.topological_generations(graph)):
         for node in generation:
@@ -121,7 +112,7 @@ def svg_with_networkx(analysis) -> str:
                 nx.multipartite_layout(graph, subset_key="depth", align="horizontal").items()}
     depth = max((graph.nodes[n]["depth"] for n in graph), default=0) + 1
     width = max((len(g) for g in nx.topological_generations(graph)), default=1)
-    figure, axes = plt.subplots(figsize=(max(4, 3.2 * width), max(3, 1.1 * depth)))
+    figure, axes = pyplot().subplots(figsize=(max(4, 3.2 * width), max(3, 1.1 * depth)))
     near = [(a, b) for a, b in graph.edges if graph.nodes[b]["depth"] - graph.nodes[a]["depth"] == 1]
     skips = [edge for edge in graph.edges if edge not in near]  # residual branches: curved, so they show
     nx.draw_networkx_edges(graph, position, edgelist=near, ax=axes, arrows=True, arrowsize=10,
@@ -133,8 +124,4 @@ def svg_with_networkx(analysis) -> str:
                   bbox={"boxstyle": "round", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"}, gid=f"node-{node}")
     axes.set_axis_off()
     figure.tight_layout()
-    out = io.StringIO()
-    figure.savefig(out, format="svg", metadata={"Date": None})  # the same model gives the same page
-    plt.close(figure)
-    text = out.getvalue()
-    return text[text.index("<svg"):]
+    return inline_svg(figure)

@@ -8,10 +8,9 @@ shows in a Jupyter cell (_repr_html_).
 from __future__ import annotations
 
 import html
-import io
 
-from ..units import format_bytes, format_count
-from .graph import _shape, svg_with_networkx
+from ..units import format_bytes, format_count, format_shape
+from .graph import svg_with_networkx
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em; color: #1f2933; }
@@ -44,7 +43,7 @@ def layer_table(analysis) -> str:
         trainable = "-" if not layer.params else ("Y" if layer.trainable_params == layer.params else
                                                    "N" if not layer.trainable_params else "partly")
         rf = "-" if layer.receptive_field is None else "×".join(str(v) for v in layer.receptive_field)
-        cells = [f"{_e(layer.name)} ({_e(layer.type)})", _e(_shape(layer.output_shape)),
+        cells = [f"{_e(layer.name)} ({_e(layer.type)})", _e(format_shape(layer.output_shape)),
                  f'<td class="num">{layer.params:,}', f'<td class="num">{100 * layer.params / total:.1f}%',
                  trainable, _e(", ".join(layer.inputs)) or "-", f'<td class="num">{_bytes(layer.activation_bytes)}',
                  f'<td class="num">{_bytes(layer.training_bytes)}', f'<td class="num">{_count(layer.macs)}', _e(rf)]
@@ -77,23 +76,17 @@ def memory_parts(analysis, top: int = 10) -> list[tuple[str, int]]:
 
 def memory_chart(analysis) -> str:
     """A horizontal bar chart of memory_parts as inline SVG (matplotlib)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import inline_svg, pyplot
 
     parts = memory_parts(analysis)
-    figure, axes = plt.subplots(figsize=(7, 0.35 * len(parts) + 0.8))
+    figure, axes = pyplot().subplots(figsize=(7, 0.35 * len(parts) + 0.8))
     labels = [label for label, _ in parts][::-1]
     sizes = [size / 2**20 for _, size in parts][::-1]
     axes.barh(labels, sizes, color="#4a6fa5")
     axes.set_xlabel(f"MiB at batch {analysis.batch_size} ({analysis.dtype})")
     axes.tick_params(labelsize=8)
     figure.tight_layout()
-    out = io.StringIO()
-    figure.savefig(out, format="svg", metadata={"Date": None})  # the same model gives the same page
-    plt.close(figure)
-    text = out.getvalue()
-    return text[text.index("<svg"):]
+    return inline_svg(figure)
 
 
 def analysis_fragment(analysis, total_lines: list, graph: bool = True) -> str:
