@@ -29,13 +29,16 @@ def available() -> bool:
 
 
 def compiled_plan(target: str, *, batch_size: int, dtype: str, optimizer: str, input_shape=None, num_classes=None,
-                  sets=(), imports=()) -> dict:
+                  sets=(), imports=(), measure: bool = False) -> dict:
     """XLA's plan for one training step of TARGET: {backend, device, peak_bytes, argument_bytes, output_bytes,
-    alias_bytes, temp_bytes, flops}. Raises CnnscopeError with one line when JAX is missing or XLA refuses."""
+    alias_bytes, temp_bytes, flops}. Raises CnnscopeError with one line when JAX is missing or XLA refuses.
+    measure=True also runs the step on zeros and adds the device's measured_peak_bytes (None on the CPU,
+    which keeps no allocator statistics): benchmarks/memory_on_device.py says how to read it."""
     if not available():
         raise CnnscopeError(INSTALL)
     request = {"target": str(target), "batch_size": batch_size, "dtype": dtype, "optimizer": optimizer,
-               "input_shape": input_shape, "num_classes": num_classes, "sets": list(sets), "imports": list(imports)}
+               "input_shape": input_shape, "num_classes": num_classes, "sets": list(sets), "imports": list(imports),
+               "measure": measure}
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:

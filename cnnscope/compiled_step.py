@@ -4,8 +4,10 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import time
 
 from .errors import CnnscopeError, short
 
@@ -54,10 +56,13 @@ def _plan(request: dict) -> dict:
     if request["dtype"] == "float64":  # JAX computes in 32 bits unless told otherwise
         jax.config.update("jax_enable_x64", True)
     keras.config.set_dtype_policy(POLICIES[request["dtype"]].name)
-    model = _keras_model(request)
-    optimizer = (keras.optimizers.SGD(momentum=0.9) if request["optimizer"] == "sgd-momentum"
-                 else keras.optimizers.get(request["optimizer"]))
-    optimizer.build(model.trainable_variables)
+    measure = bool(request.get("measure"))
+    # Measuring, the model is built on the host, so the device holds nothing but the step's own buffers.
+    with jax.default_device(jax.devices("cpu")[0]) if measure else contextlib.nullcontext():
+        model = _keras_model(request)
+        optimizer = (keras.optimizers.SGD(momentum=0.9) if request["optimizer"] == "sgd-momentum"
+                     else keras.optimizers.get(request["optimizer"]))
+        optimizer.build(model.trainable_variables)
     batch = request["batch_size"]
     outputs = model.outputs if isinstance(model.outputs, list) else [model.outputs]
     loss = _loss(keras, outputs)
@@ -82,10 +87,11 @@ def _plan(request: dict) -> dict:
     def specs(variables):
         return [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in variables]
 
-    lowered = jax.jit(step, donate_argnums=(0, 1, 2)).lower(
-        specs(model.trainable_variables), specs(model.non_trainable_variables), specs(optimizer.variables),
-        x_specs, y_specs)
-    compiled = lowered.compile()
+    arguments = (specs(model.trainable_variables), specs(model.non_trainable_variables), specs(optimizer.variables),
+                 x_specs, y_specs)
+    started = time.perf_counter()
+    compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(*arguments).compile()
+    compile_s = time.perf_counter() - started
     memory = compiled.memory_analysis()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost  # a list of one dict in older JAX releases
@@ -97,7 +103,33 @@ def _plan(request: dict) -> dict:
         "flops": int(cost.get("flops", 0)) if cost else None,
     }
     plan["peak_bytes"] = plan["argument_bytes"] + plan["output_bytes"] - plan["alias_bytes"] + plan["temp_bytes"]
+    if measure:
+        plan.update(_run_and_measure(jax, compiled, arguments), compile_s=round(compile_s, 2))
     return plan
+
+
+def _run_and_measure(jax, compiled, arguments) -> dict:
+    """Runs the compiled step twice on zeros and reads the device allocator's high-water mark.
+
+    The mark counts everything this process ever allocated on the device, compiling included: XLA's GPU
+    autotuner tries convolution algorithms in device memory while compiling. So the caller compiles once
+    with a persistent compilation cache, and measures in a second process that loads the step from it;
+    peak_before_run_bytes shows whether anything before the step set the mark."""
+    import numpy as np
+
+    device = jax.devices()[0]
+    if device.memory_stats() is None:  # the CPU keeps no allocator statistics
+        return {"measured_peak_bytes": None}
+    trainable, non_trainable, optimizer_vars, xs, ys = jax.tree.map(
+        lambda spec: jax.device_put(np.zeros(spec.shape, spec.dtype), device), arguments)
+    before = device.memory_stats()
+    for _ in range(2):
+        _, trainable, non_trainable, optimizer_vars = jax.block_until_ready(
+            compiled(trainable, non_trainable, optimizer_vars, xs, ys))
+    after = device.memory_stats()
+    return {"measured_peak_bytes": int(after["peak_bytes_in_use"]),
+            "in_use_before_run_bytes": int(before["bytes_in_use"]),
+            "peak_before_run_bytes": int(before["peak_bytes_in_use"])}
 
 
 def main() -> None:

@@ -143,3 +143,42 @@ def test_a_keras_file_compiles_from_its_config_alone(tmp_path):
     assert plan["alias_bytes"] >= 3 * 4 * model.count_params()  # weights and Adam's slots, donated
     memory, _ = _ratios(str(full), batch=8)
     assert 0.85 <= memory <= 1.15, f"static / compiled memory = {memory:.2f}"
+
+
+def test_measuring_runs_the_step_and_reads_the_allocator_where_the_device_keeps_statistics():
+    """On the CPU the device keeps no allocator statistics: the step still compiles and the peak is None.
+    The GPU path (the allocator's mark after two runs of the step) is driven here through a device that
+    reports statistics, so the step really runs on every argument the plan lists, donated buffers included."""
+    plan = compiled_plan("lenet", batch_size=4, dtype="float32", optimizer="adam", measure=True)
+    assert plan["measured_peak_bytes"] is None and plan["compile_s"] > 0
+
+    import jax
+
+    from cnnscope import compiled_step
+
+    calls = []
+
+    class Reporting:  # the CPU device, but keeping statistics like a GPU's allocator
+        def __getattr__(self, name):
+            return getattr(jax.devices()[0], name)
+
+        def memory_stats(self):
+            return {"bytes_in_use": 10 * len(calls), "peak_bytes_in_use": 100 + len(calls)}
+
+    class FakeJax:
+        tree, block_until_ready = jax.tree, jax.block_until_ready
+        device_put = staticmethod(lambda value, device: jax.device_put(value))  # onto the real CPU
+
+        @staticmethod
+        def devices(*_):
+            return [Reporting()]
+
+    def step(trainable, non_trainable, optimizer_vars, xs, ys):
+        calls.append([a.shape for a in trainable + xs + ys])
+        return 0.0, [t + 1 for t in trainable], non_trainable, optimizer_vars
+
+    arguments = ([jax.ShapeDtypeStruct((3, 2), "float32")], [], [], [jax.ShapeDtypeStruct((4, 3), "float32")],
+                 [jax.ShapeDtypeStruct((4,), "int32")])
+    measured = compiled_step._run_and_measure(FakeJax, step, arguments)
+    assert calls == [[(3, 2), (4, 3), (4,)]] * 2
+    assert measured == {"measured_peak_bytes": 102, "in_use_before_run_bytes": 0, "peak_before_run_bytes": 100}
