@@ -42,6 +42,7 @@ class LayerReport:
     training_flops: int | None = 0
     training_elements: int | None = 0  # per sample: training_bytes / (batch × activation bytes)
     transient_elements: int | None = 0  # per sample, held only while its backward runs (training_step.py)
+    transient_fixed_elements: int = 0  # held then too, whatever the batch size
     config: dict = field(default_factory=dict, repr=False)
     step: RF = field(default=RF_PASS, repr=False)  # the rule's receptive-field step: window, stride, ...
     inputs: list = field(default_factory=list, repr=False)  # the layers it is called on (Keras's "Connected to")
@@ -78,6 +79,7 @@ def _fold(name: str, inner: list, model_class: str) -> "LayerReport":
         training_elements=_known_sum(r.training_elements for r in inner),
         transient_elements=None if any(r.transient_elements is None for r in inner) else max(
             (r.transient_elements for r in inner), default=0),
+        transient_fixed_elements=max((r.transient_fixed_elements for r in inner), default=0),
         receptive_field=last.receptive_field, jump=last.jump,
         source="keras" if any(r.source == "keras" for r in inner) else first.source, call=first.call,
         flops=_known_sum(r.flops for r in inner), training_flops=_known_sum(r.training_flops for r in inner),
@@ -126,6 +128,9 @@ class Analysis:
     notes: list = field(default_factory=list)
     submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> its model class
     compiled: dict | None = None  # XLA's plan for one training step (compiled.py), when asked for
+    # (per sample, whatever the batch) elements of each layer's transient buffers, taken before rows are folded
+    # for display, so that folding changes no total.
+    transients: tuple = ()
 
     @property
     def dtype(self) -> str:
@@ -161,18 +166,23 @@ class Analysis:
     @property
     def training_bytes_per_sample(self) -> int | None:
         """What the backward pass keeps per sample (training_step.py): every layer's kept tensors, and the
-        largest transient buffers of one layer's backward beside them. None when a size is unknown."""
+        per-sample part of the largest transient buffers of one layer's backward. None when a size is unknown."""
         kept = _known_sum(layer.training_elements for layer in self.layers)
-        transient = [layer.transient_elements for layer in self.layers if layer.type != "InputLayer"]
-        if kept is None or None in transient:
+        if kept is None or any(per_sample is None for per_sample, _ in self.transients):
             return None
-        return (kept + max(transient, default=0)) * self.policy.activation_bytes
+        return (kept + max((per_sample for per_sample, _ in self.transients), default=0)) * self.policy.activation_bytes
+
+    def _kept_and_transient(self, batch: int) -> tuple[int, int] | None:
+        """Elements at BATCH: everything kept, and the largest transient buffers of one layer's backward."""
+        kept = _known_sum(layer.training_elements for layer in self.layers)
+        if kept is None or any(per_sample is None for per_sample, _ in self.transients):
+            return None
+        return batch * kept, max((batch * per_sample + fixed for per_sample, fixed in self.transients), default=0)
 
     def training_memory_bytes(self, batch_size: int | None = None) -> int | None:
-        """Weights + gradients + optimizer slots + what the backward pass keeps, at the batch size."""
-        batch = self.batch_size if batch_size is None else batch_size
-        per_sample = self.training_bytes_per_sample
-        return None if per_sample is None else self.fixed_training_bytes + batch * per_sample
+        """Weights + gradients + optimizer slots + what the backward pass keeps and works with, at the batch size."""
+        parts = self._kept_and_transient(self.batch_size if batch_size is None else batch_size)
+        return None if parts is None else self.fixed_training_bytes + sum(parts) * self.policy.activation_bytes
 
     @property
     def fixed_training_bytes(self) -> int:
@@ -188,12 +198,18 @@ class Analysis:
 
     def max_batch_size(self, budget_bytes: int) -> int:
         """The largest batch whose training memory fits in budget_bytes (0 if even the weights do not)."""
-        per_sample = self.training_bytes_per_sample
-        if per_sample is None:
+        if self._kept_and_transient(1) is None:
             raise CnnscopeError("the largest batch depends on the activation memory, which is unknown: the input "
                                 "has None dimensions; give a concrete --input-shape")
-        room = budget_bytes - self.fixed_training_bytes
-        return max(0, room // per_sample) if per_sample else 0
+        # budget >= fixed + act_bytes × (batch × kept + batch × t + f) for every layer's transient (t, f)
+        kept = sum(layer.training_elements for layer in self.layers)
+        act, room = self.policy.activation_bytes, budget_bytes - self.fixed_training_bytes
+        best = None
+        for per_sample, fixed in self.transients or [(0, 0)]:
+            per_batch = (kept + per_sample) * act
+            fits = (room - fixed * act) // per_batch if per_batch else 0
+            best = fits if best is None else min(best, fits)
+        return max(0, best)
 
     @property
     def totals(self) -> Totals:
@@ -477,6 +493,8 @@ def analyze(
         policy=pol,
         notes=notes,
         submodels=dict(stack.submodels),
+        transients=tuple(dict.fromkeys((r.transient_elements, r.transient_fixed_elements)
+                                       for r in reports if r.type != "InputLayer")),
     )
     analysis.warnings = lint(analysis, num_classes=stack.num_classes)
     return analysis
