@@ -167,20 +167,20 @@ class Analysis:
     def training_bytes_per_sample(self) -> int | None:
         """What the backward pass keeps per sample (training_step.py): every layer's kept tensors, and the
         per-sample part of the largest transient buffers of one layer's backward. None when a size is unknown."""
-        kept = _known_sum(layer.training_elements for layer in self.layers)
-        if kept is None or any(per_sample is None for per_sample, _ in self.transients):
-            return None
-        return (kept + max((per_sample for per_sample, _ in self.transients), default=0)) * self.policy.activation_bytes
+        parts = self._kept_and_transient(1, fixed=False)
+        return None if parts is None else sum(parts) * self.policy.activation_bytes
 
-    def _kept_and_transient(self, batch: int) -> tuple[int, int] | None:
-        """Elements at BATCH: everything kept, and the largest transient buffers of one layer's backward."""
+    def _kept_and_transient(self, batch: int, fixed: bool = True) -> tuple[int, int] | None:
+        """Elements at BATCH: everything kept, and the largest transient buffers of one layer's backward
+        (without the parts that do not grow with the batch, if not FIXED)."""
         kept = _known_sum(layer.training_elements for layer in self.layers)
         if kept is None or any(per_sample is None for per_sample, _ in self.transients):
             return None
-        return batch * kept, max((batch * per_sample + fixed for per_sample, fixed in self.transients), default=0)
+        return batch * kept, max((batch * per_sample + (extra if fixed else 0)
+                                  for per_sample, extra in self.transients), default=0)
 
     def training_memory_bytes(self, batch_size: int | None = None) -> int | None:
-        """Weights + gradients + optimizer slots + what the backward pass keeps and works with, at the batch size."""
+        """Weights + gradients + optimizer slots + what the backward pass keeps and works with, at the batch."""
         parts = self._kept_and_transient(self.batch_size if batch_size is None else batch_size)
         return None if parts is None else self.fixed_training_bytes + sum(parts) * self.policy.activation_bytes
 

@@ -79,12 +79,13 @@ def _relu_like(report) -> bool:
 
 def _dense_depthwise_gradient(report) -> int:
     """Elements of the dense filter gradient XLA's CPU backend computes for a depthwise convolution."""
-    if report.type not in DEPTHWISE or not report.input_shape or report.input_shape[-1] is None:
+    if report.type not in DEPTHWISE or not report.input_shape:
+        return 0
+    channels = report.input_shape[0 if report.config.get("data_format") == "channels_first" else -1]
+    if channels is None:
         return 0
     kernel = report.config.get("kernel_size")
     window = prod(kernel) if isinstance(kernel, (list, tuple)) else (kernel or 1) ** (len(report.input_shape) - 1)
-    channels = report.input_shape[-1] if report.config.get("data_format") != "channels_first" else (
-        report.input_shape[0])
     return DENSE_DEPTHWISE_GRADIENTS * window * channels * channels * (report.config.get("depth_multiplier") or 1)
 
 
