@@ -1,6 +1,7 @@
 """Static training memory, XLA's compiled plan and the GPU's measured peak, side by side (issue 10).
 
     python benchmarks/memory_on_device.py [--batches 1,32,256] [--applications DIR] [--jobs 6] [--json FILE]
+    python benchmarks/memory_on_device.py --recorded benchmarks/results/memory_on_device_h200.json --applications DIR
 
 For each model and batch size: cnnscope's static training_memory_bytes, the
 compiled plan's peak_bytes for the present JAX device, and the peak the device's
@@ -16,46 +17,29 @@ built on the host, so nothing but the step's buffers sits on the device.
 --applications DIR adds VGG16, ResNet50, MobileNetV2 and EfficientNetB0 as
 config-only .keras files (no weights: neither the analyzer nor the compiler reads
 them), written to DIR when not there yet. On the CPU there is no measured peak.
+
+--recorded FILE prints a --json file's compiled and measured figures again,
+beside the static figures of the present model: the plans and peaks stay as
+measured, so the static model can change without a GPU.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
 import tempfile
-import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-try:  # an installed cnnscope (the GPU machine gets a wheel), else this checkout
-    import cnnscope  # noqa: F401
-except ImportError:
+from memory_models import BUILTINS, EXAMPLES, ROOT, config_only_applications
+
+if importlib.util.find_spec("cnnscope") is None:  # an installed cnnscope (the GPU machine gets a wheel)
     sys.path.insert(0, str(ROOT))
 
 from cnnscope.compiled import compiled_plan  # noqa: E402
 from cnnscope.targets import analyze_target  # noqa: E402
-
-BUILTINS = ["mnist-cnn", "lenet", "alexnet-lite", "vgg-lite"]
-EXAMPLES = sorted(str(p) for p in (ROOT / "examples").iterdir() if p.suffix in (".toml", ".json", ".yaml"))
-APPLICATIONS = ["VGG16", "ResNet50", "MobileNetV2", "EfficientNetB0"]
-
-
-def config_only_applications(folder: Path) -> list[str]:
-    """keras.applications models as .keras zips holding config.json alone."""
-    folder.mkdir(parents=True, exist_ok=True)
-    missing = [name for name in APPLICATIONS if not (folder / f"{name}.keras").exists()]
-    if missing:
-        os.environ.setdefault("KERAS_BACKEND", "jax")
-        import keras
-
-        for name in missing:
-            model = getattr(keras.applications, name)(weights=None)
-            config = json.dumps(keras.saving.serialize_keras_object(model))
-            with zipfile.ZipFile(folder / f"{name}.keras", "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr("config.json", config)
-    return [str(folder / f"{name}.keras") for name in APPLICATIONS]
 
 
 def one_case(target: str, batch: int, dtype: str, optimizer: str) -> dict:
@@ -65,6 +49,22 @@ def one_case(target: str, batch: int, dtype: str, optimizer: str) -> dict:
     warm = compiled_plan(target, **options)  # loads the step from the cache
     return {"model": Path(target).stem, "batch": batch, "static_bytes": analysis.totals.training_memory_bytes,
             "cold": cold, "warm": warm}
+
+
+def recorded(path: Path, targets: list[str], dtype: str, optimizer: str) -> list[dict]:
+    """The cases of a --json file, their static_bytes from the present model (dtype and optimizer as measured)."""
+    by_stem = {Path(target).stem: target for target in targets}
+    cases = json.loads(path.read_text())
+    for case in cases:
+        if case["model"] not in by_stem:
+            raise SystemExit(f"{path}: no target named {case['model']} (pass --applications DIR for those)")
+        analysis = analyze_target(by_stem[case["model"]], batch_size=case["batch"], dtype=dtype, optimizer=optimizer)
+        case["static_bytes"] = analysis.totals.training_memory_bytes
+    return cases
+
+
+HEADER = (f"{'model':<16} {'batch':>5} {'static':>10} {'compiled':>10} {'measured':>10} {'cold':>10} "
+          f"{'st/comp':>8} {'st/meas':>8} {'comp/meas':>8} {'warm s':>6} {'cold s':>6}   (MiB)")
 
 
 def row(case: dict) -> str:
@@ -86,17 +86,23 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated targets instead of the built-ins and examples")
     parser.add_argument("--jobs", type=int, default=4, help="cases run at once (each in its own processes)")
     parser.add_argument("--json", type=Path, help="write every case's figures here as they finish")
+    parser.add_argument("--recorded", type=Path, metavar="FILE", help="a --json file to print again, with the "
+                        "present static model, instead of measuring")
     args = parser.parse_args()
     targets = args.only.split(",") if args.only else BUILTINS + EXAMPLES
     if args.applications:
         targets = config_only_applications(args.applications) + targets  # the slowest first
+    if args.recorded:
+        print(HEADER)
+        for case in recorded(args.recorded, targets, args.dtype, args.optimizer):
+            print(row(case))
+        return
     cases = [(t, int(b)) for t in targets for b in args.batches.split(",")]
     os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ.get("JAX_COMPILATION_CACHE_DIR") or tempfile.mkdtemp()
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # several processes share the device
-    print(f"{'model':<16} {'batch':>5} {'static':>10} {'compiled':>10} {'measured':>10} {'cold':>10} "
-          f"{'st/comp':>8} {'st/meas':>8} {'comp/meas':>8} {'warm s':>6} {'cold s':>6}   (MiB)", flush=True)
+    print(HEADER, flush=True)
     done = []
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(one_case, t, b, args.dtype, args.optimizer): (t, b) for t, b in cases}

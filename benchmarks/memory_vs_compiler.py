@@ -6,41 +6,24 @@ For each model and batch size it prints static training_memory_bytes / compiled
 peak_bytes and static training FLOPs / compiled flops (float32 and Adam unless
 told, on this machine's JAX device: the CPU here). The targets of issue 10 are
 0.85-1.15 for memory and 0.90-1.10 for FLOPs. --applications adds VGG16,
-ResNet50, MobileNetV2 and EfficientNetB0 from keras.applications (weights=None),
-saved as .keras files in a temporary folder; each compile takes a minute or more.
+ResNet50, MobileNetV2 and EfficientNetB0 from keras.applications, saved as
+config-only .keras files in a temporary folder; each compile takes a minute or
+more.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from memory_models import BUILTINS, EXAMPLES, ROOT, config_only_applications
+
 sys.path.insert(0, str(ROOT))
 
 from cnnscope.compiled import compiled_plan  # noqa: E402
 from cnnscope.targets import analyze_target  # noqa: E402
-
-BUILTINS = ["mnist-cnn", "lenet", "alexnet-lite", "vgg-lite"]
-EXAMPLES = sorted(str(p) for p in (ROOT / "examples").iterdir() if p.suffix in (".toml", ".json", ".yaml"))
-APPLICATIONS = ["VGG16", "ResNet50", "MobileNetV2", "EfficientNetB0"]
-SAVE = ("import sys, keras; name, path = sys.argv[1:]; "
-        "getattr(keras.applications, name)(weights=None).save(path)")
-
-
-def _save_applications(folder: Path) -> list[str]:
-    paths = []
-    for name in APPLICATIONS:
-        path = folder / f"{name}.keras"
-        subprocess.run([sys.executable, "-c", SAVE, name, str(path)], check=True,
-                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        paths.append(str(path))
-    return paths
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,7 +40,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         targets = args.only.split(",") if args.only else BUILTINS + EXAMPLES
         if args.applications:
-            targets += _save_applications(Path(folder))
+            targets += config_only_applications(Path(folder))
         print(f"{'model':<22} {'batch':>5} {'static MiB':>11} {'compiled MiB':>13} {'memory':>7} {'FLOPs':>6}")
         for target in targets:
             for batch in batches:

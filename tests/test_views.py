@@ -262,3 +262,18 @@ def test_a_comparison_displays_as_a_table_in_a_notebook():
     assert _parse(comparison._repr_html_()).rows[0][:2] == ["vgg-lite", "10"]
     markdown = comparison._repr_markdown_().splitlines()
     assert markdown[0].startswith("| Model") and markdown[2].split("|")[1].strip() == "vgg-lite"
+
+
+@pytest.mark.parametrize("spec", [
+    "mnist-cnn",
+    # a depthwise convolution's dense filter gradient is a transient that does not grow with the batch
+    {"input_shape": [14, 14, 256], "layers": [{"type": "DepthwiseConv2D", "kernel_size": 3},
+                                              {"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 10}]},
+])
+def test_the_memory_chart_adds_up_to_the_training_memory_at_any_depth(spec):
+    from cnnscope.views.html import memory_parts
+
+    analysis = (cnnscope.analyze_target(spec, batch_size=8) if isinstance(spec, str)
+                else cnnscope.analyze(cnnscope.stack_from_spec(spec), batch_size=8))
+    for shown in (analysis, analysis.folded(0)):
+        assert sum(size for _, size in memory_parts(shown)) == analysis.totals.training_memory_bytes

@@ -167,22 +167,31 @@ class Analysis:
     def training_bytes_per_sample(self) -> int | None:
         """What the backward pass keeps per sample (training_step.py): every layer's kept tensors, and the
         per-sample part of the largest transient buffers of one layer's backward. None when a size is unknown."""
-        parts = self._kept_and_transient(1, fixed=False)
-        return None if parts is None else sum(parts) * self.policy.activation_bytes
+        kept = self._kept_elements()
+        return None if kept is None else (kept + max((t for t, _ in self.transients), default=0)) * (
+            self.policy.activation_bytes)
 
-    def _kept_and_transient(self, batch: int, fixed: bool = True) -> tuple[int, int] | None:
-        """Elements at BATCH: everything kept, and the largest transient buffers of one layer's backward
-        (without the parts that do not grow with the batch, if not FIXED)."""
+    def _kept_elements(self) -> int | None:
+        """Per sample, every layer's kept tensors; None when a size, or a transient buffer's, is unknown."""
         kept = _known_sum(layer.training_elements for layer in self.layers)
-        if kept is None or any(per_sample is None for per_sample, _ in self.transients):
-            return None
-        return batch * kept, max((batch * per_sample + (extra if fixed else 0)
-                                  for per_sample, extra in self.transients), default=0)
+        return None if kept is None or any(t is None for t, _ in self.transients) else kept
+
+    def training_memory_parts(self, batch_size: int | None = None) -> dict:
+        """Bytes at the batch size: weights, gradients, optimizer_state, kept (what the backward pass reads) and
+        transient (the largest buffers of one layer's backward, batch × per sample + what does not grow with
+        the batch); kept and transient are None when a size is unknown. They add up to training_memory_bytes."""
+        batch = self.batch_size if batch_size is None else batch_size
+        kept = self._kept_elements()
+        wb, ab = self.policy.weight_bytes, self.policy.activation_bytes
+        return {"weights": self.params * wb, "gradients": self.trainable_params * wb,
+                "optimizer_state": self.trainable_params * self.slots * wb,
+                "kept": None if kept is None else batch * kept * ab,
+                "transient": None if kept is None else ab * max(
+                    (batch * t + fixed for t, fixed in self.transients), default=0)}
 
     def training_memory_bytes(self, batch_size: int | None = None) -> int | None:
         """Weights + gradients + optimizer slots + what the backward pass keeps and works with, at the batch."""
-        parts = self._kept_and_transient(self.batch_size if batch_size is None else batch_size)
-        return None if parts is None else self.fixed_training_bytes + sum(parts) * self.policy.activation_bytes
+        return _known_sum(self.training_memory_parts(batch_size).values())
 
     @property
     def fixed_training_bytes(self) -> int:
@@ -198,18 +207,14 @@ class Analysis:
 
     def max_batch_size(self, budget_bytes: int) -> int:
         """The largest batch whose training memory fits in budget_bytes (0 if even the weights do not)."""
-        if self._kept_and_transient(1) is None:
+        kept = self._kept_elements()
+        if kept is None:
             raise CnnscopeError("the largest batch depends on the activation memory, which is unknown: the input "
                                 "has None dimensions; give a concrete --input-shape")
-        # budget >= fixed + act_bytes × (batch × kept + batch × t + f) for every layer's transient (t, f)
-        kept = sum(layer.training_elements for layer in self.layers)
+        # budget >= fixed + act_bytes × (batch × kept + batch × t + f), for every layer's transient (t, f)
         act, room = self.policy.activation_bytes, budget_bytes - self.fixed_training_bytes
-        best = None
-        for per_sample, fixed in self.transients or [(0, 0)]:
-            per_batch = (kept + per_sample) * act
-            fits = (room - fixed * act) // per_batch if per_batch else 0
-            best = fits if best is None else min(best, fits)
-        return max(0, best)
+        fits = [(room - fixed * act) // ((kept + t) * act) for t, fixed in self.transients or [(0, 0)]]
+        return max(0, min(fits))
 
     @property
     def totals(self) -> Totals:

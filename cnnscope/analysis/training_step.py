@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..rules.base import prod
+from ..rules.base import Layer, prod
 from ..stack import producer
 
 VIEWS = {"Flatten", "Reshape", "Identity", "ops.Reshape", "ops.Squeeze", "ops.ExpandDims", "ops.Cast",
@@ -60,6 +60,9 @@ MAX_POOLING_TRANSIENT = 2
 CONVOLUTIONS = {"Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
                 "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"}
 NORMALIZATIONS = {"BatchNormalization", "LayerNormalization", "GroupNormalization"}
+# Their backward reads none of their input: they pass gradients on, keep their own values (activations), or
+# keep their own copies of it (max pooling).
+KEEP_NOTHING_FOR_THEIR_INPUT = PASS_GRADIENT | ACTIVATIONS | MAX_POOLING
 DEPTHWISE = {"DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"}
 DENSE_DEPTHWISE_GRADIENTS = 2  # the dense filter gradient and its transposed copy
 FROM_OUTPUT = {"tanh", "sigmoid", "softmax", "log_softmax", "exponential"}  # derivative from the output alone
@@ -77,31 +80,34 @@ def _relu_like(report) -> bool:
     return report.type == "Activation" and _activation(report) in RELU_FAMILY
 
 
+def _layer(report) -> Layer:
+    """REPORT as its rule saw it, to read its window arguments with the rules' own parsers."""
+    return Layer(report.name, 0, report.type, report.config, [tuple(report.input_shape)])
+
+
 def _dense_depthwise_gradient(report) -> int:
     """Elements of the dense filter gradient XLA's CPU backend computes for a depthwise convolution."""
-    if report.type not in DEPTHWISE or not report.input_shape:
+    if report.type not in DEPTHWISE:
         return 0
-    channels = report.input_shape[0 if report.config.get("data_format") == "channels_first" else -1]
+    layer = _layer(report)
+    _, channels = layer.split()
     if channels is None:
         return 0
-    kernel = report.config.get("kernel_size")
-    window = prod(kernel) if isinstance(kernel, (list, tuple)) else (kernel or 1) ** (len(report.input_shape) - 1)
-    return DENSE_DEPTHWISE_GRADIENTS * window * channels * channels * (report.config.get("depth_multiplier") or 1)
+    window = prod(layer.ints("kernel_size", layer.spatial_rank))
+    return DENSE_DEPTHWISE_GRADIENTS * window * channels * channels * layer.cfg.get("depth_multiplier", 1)
 
 
 def _pooled_input(report) -> tuple[int | None, int]:
     """(elements per sample of the pooling's input padded to whole windows, 1 if its windows overlap else 0)."""
-    inputs, outputs = report.input_shape, report.output_shape
-    if None in inputs or None in outputs:
+    if None in report.input_shape or None in report.output_shape:
         return None, 0
-    rank = len(inputs) - 1
-    spatial = slice(1, None) if report.config.get("data_format") == "channels_first" else slice(0, rank)
-    as_tuple = lambda value: tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank  # noqa: E731
-    pool = as_tuple(report.config.get("pool_size") or 2)
-    strides = as_tuple(report.config.get("strides") or pool)
-    padded = [max(size, (out - 1) * stride + window) for size, out, stride, window
-              in zip(inputs[spatial], outputs[spatial], strides, pool)]
-    channels = prod(inputs) // prod(inputs[spatial])
+    layer = _layer(report)
+    n = layer.spatial_rank
+    pool = layer.ints("pool_size", n)
+    strides = pool if layer.cfg.get("strides") is None else layer.ints("strides", n)
+    (spatial, channels), (out_spatial, _) = layer.split(), layer.split(report.output_shape)
+    padded = [max(size, (out - 1) * stride + window)
+              for size, out, stride, window in zip(spatial, out_spatial, strides, pool)]
     return channels * prod(padded), int(any(s < w for s, w in zip(strides, pool)))
 
 
@@ -128,7 +134,7 @@ def training_step(stack, reports: list, act_bytes: int) -> list:
             if consumer.type in VIEWS:
                 if needed(consumer.name):
                     return True
-            elif consumer.type not in PASS_GRADIENT | ACTIVATIONS | MAX_POOLING:  # max pooling keeps its own
+            elif consumer.type not in KEEP_NOTHING_FOR_THEIR_INPUT:
                 return True
         return False
 

@@ -210,7 +210,6 @@ def graph(target, input_shape, sets, num_classes, fmt, output, imports, no_keras
     .dot, .json), else Mermaid. SVG and PNG come from Graphviz's `dot`
     program; Mermaid, dot and JSON are text.
     """
-    import json
     from pathlib import Path
 
     from ..views import graph as views
@@ -221,12 +220,8 @@ def graph(target, input_shape, sets, num_classes, fmt, output, imports, no_keras
     if fmt in ("svg", "png") and output is None:
         raise CnnscopeError(f"--format {fmt} is a picture: give --output FILE.{fmt}")
     analysis = _analyze(target, input_shape, num_classes, sets, keras=not no_keras, imports=imports)
-    if fmt in ("mermaid", "dot", "json"):
-        text = {"mermaid": views.mermaid, "dot": views.dot}[fmt](analysis) if fmt != "json" else json.dumps(
-            {"nodes": [{"name": layer.name, "type": layer.type, "output_shape": layer.output_shape}
-                       for layer in analysis.layers],
-             "edges": [list(edge) for edge in views.edges(analysis)]}, indent=2)
-        emit(text, output)
+    if fmt in views.TEXT_FORMATS:
+        emit(views.TEXT_FORMATS[fmt](analysis), output)
         return
     data = views.render_with_dot(analysis, fmt)
     try:

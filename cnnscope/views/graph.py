@@ -26,13 +26,13 @@ def edges(analysis) -> list[tuple[str, str]]:
             name = name.rsplit("/", 1)[0]
         return name if name in names else None
 
-    found = []
+    found = {}  # ordered and without repeats: a folded row's many inner connections are one edge
     for layer in analysis.layers:
         for source in layer.inputs:
             source = row(source)
-            if source is not None and (source, layer.name) not in found:
-                found.append((source, layer.name))
-    return found
+            if source is not None:
+                found[(source, layer.name)] = None
+    return list(found)
 
 
 def _ids(analysis) -> dict:
@@ -67,12 +67,23 @@ def dot(analysis) -> str:
     lines = [f"digraph {quoted(printable(analysis.model))} {{", "    rankdir=TB;",
              '    node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];']
     for layer in analysis.layers:
-        label = f"{printable(layer.name)}\n{layer.type}\n{format_shape(layer.output_shape)}"
+        label = f"{printable(layer.name)}\n{printable(layer.type)}\n{format_shape(layer.output_shape)}"
         lines.append(f"    {ids[layer.name]} [label={quoted(label)}];")
     lines += [f"    {ids[a]} -> {ids[b]};" for a, b in edges(analysis)]
     lines.append("}")
     return "\n".join(lines)
 
+
+def as_json(analysis) -> str:
+    """Nodes (name, type, output shape) and edges, for tools of the user's own."""
+    import json
+
+    return json.dumps({"nodes": [{"name": layer.name, "type": layer.type, "output_shape": layer.output_shape}
+                                 for layer in analysis.layers],
+                       "edges": [list(edge) for edge in edges(analysis)]}, indent=2)
+
+
+TEXT_FORMATS = {"mermaid": mermaid, "dot": dot, "json": as_json}
 
 INSTALL_DOT = ("rendering a picture needs Graphviz's `dot` program: install it (apt-get install graphviz, "
                "brew install graphviz), or use --format mermaid/dot for text")
@@ -102,16 +113,17 @@ def svg_with_networkx(analysis) -> str:
 
     graph = nx.DiGraph()
     for layer in analysis.layers:
-        graph.add_node(layer.name, label=f"{printable(layer.name)}\n{layer.type}\n{format_shape(layer.output_shape)}")
+        graph.add_node(layer.name, label=f"{printable(layer.name)}\n{printable(layer.type)}\n"
+                                         f"{format_shape(layer.output_shape)}")
     graph.add_edges_from(edges(analysis))
-    for depth, generation in enumerate(nx.topological_generations(graph)):
+    generations = list(nx.topological_generations(graph))
+    for depth, generation in enumerate(generations):
         for node in generation:
             graph.nodes[node]["depth"] = depth
     # one row per generation, the inputs on top
     position = {node: (x, -y) for node, (x, y) in
                 nx.multipartite_layout(graph, subset_key="depth", align="horizontal").items()}
-    depth = max((graph.nodes[n]["depth"] for n in graph), default=0) + 1
-    width = max((len(g) for g in nx.topological_generations(graph)), default=1)
+    depth, width = max(len(generations), 1), max((len(g) for g in generations), default=1)
     figure, axes = pyplot().subplots(figsize=(max(4, 3.2 * width), max(3, 1.1 * depth)))
     near = [(a, b) for a, b in graph.edges if graph.nodes[b]["depth"] - graph.nodes[a]["depth"] == 1]
     skips = [edge for edge in graph.edges if edge not in near]  # residual branches: curved, so they show

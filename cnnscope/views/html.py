@@ -59,18 +59,18 @@ def totals_list(lines) -> str:
 
 def memory_parts(analysis, top: int = 10) -> list[tuple[str, int]]:
     """(label, bytes) of the training memory at the analysis's batch size: weights, gradients, optimizer
-    state, the largest layers' kept tensors, the other layers', and the largest transient buffers."""
-    wb, ab, batch = analysis.policy.weight_bytes, analysis.policy.activation_bytes, analysis.batch_size
-    parts = [("weights", analysis.params * wb), ("gradients", analysis.trainable_params * wb),
-             (f"optimizer state ({analysis.optimizer})", analysis.trainable_params * analysis.slots * wb)]
+    state, the largest layers' kept tensors, the other layers', and the largest transient buffers. They add up
+    to training_memory_bytes, whose parts they are (Analysis.training_memory_parts)."""
+    totals = analysis.training_memory_parts()
+    parts = [("weights", totals["weights"]), ("gradients", totals["gradients"]),
+             (f"optimizer state ({analysis.optimizer})", totals["optimizer_state"])]
     kept = sorted(((layer.name, layer.training_bytes or 0) for layer in analysis.layers), key=lambda p: -p[1])
     parts += [(f"layer {name}", size) for name, size in kept[:top] if size]
     rest = sum(size for _, size in kept[top:])
     if rest:
         parts.append(("other layers", rest))
-    transient = [layer.transient_elements for layer in analysis.layers if layer.type != "InputLayer"]
-    if transient and None not in transient:
-        parts.append(("backward transient buffers", max(transient) * ab * batch))
+    if totals["transient"]:
+        parts.append(("backward transient buffers", totals["transient"]))
     return parts
 
 
