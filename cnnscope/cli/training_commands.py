@@ -167,12 +167,12 @@ def report(run_dir, fmt, output):
     from ..views.html import run_page
 
     folder = RunFolder(run_dir)
-    diagnosis = folder.diagnosis()
     metrics = folder.read_metrics()
+    diagnosis = folder.diagnosis(metrics=metrics)
     if fmt == "json":
         emit(_json({**metrics, "diagnosis": diagnosis.to_dict()}), output)
         return
-    curves = Path(run_dir) / RunFolder.CURVES
+    curves = folder / folder.CURVES
     target = output or str(Path(run_dir) / "report.html")
     emit(run_page(run_dir, metrics, diagnosis, curves if curves.is_file() else None), target)
     click.echo(f"Report: {target}")

@@ -49,8 +49,8 @@ def _operand(layer: Layer, arg):
     raise layer.error(f"takes an argument {short(arg)} that cnnscope cannot read")
 
 
-def _tensors(layer: Layer) -> list:
-    tensors = [op for op in _operands(layer) if isinstance(op, tuple)]
+def _tensors(layer: Layer, operands: list | None = None) -> list:
+    tensors = [op for op in (_operands(layer) if operands is None else operands) if isinstance(op, tuple)]
     if not tensors:
         raise layer.error("its call holds no tensor")
     return tensors
@@ -88,9 +88,7 @@ def broadcast(layer: Layer, shapes) -> tuple:
 def elementwise(layer: Layer) -> Result:
     """Unary and binary arithmetic, comparisons, activations and casts: the broadcast shape."""
     operands = _operands(layer)
-    tensors = [op for op in operands if isinstance(op, tuple)]
-    if not tensors:
-        raise layer.error("its call holds no tensor")
+    tensors = _tensors(layer, operands)
     constants = [op.shape for op in operands if isinstance(op, _Const) and op.shape]
     out = _batchless(layer, broadcast(layer, tensors + constants))
     cost = FREE.get(layer.class_name[4:], 1)

@@ -122,13 +122,16 @@ class RunFolder:
         return keras.saving.load_model(self / name, custom_objects=custom_objects)
 
     # --- diagnosis ----------------------------------------------------------
-    def diagnosis(self, target_error: float | None = None, bayes_error: float | None = None):
-        """The bias/variance diagnosis recomputed from the saved history, with other errors if given."""
+    def diagnosis(self, target_error: float | None = None, bayes_error: float | None = None,
+                  metrics: dict | None = None):
+        """The bias/variance diagnosis recomputed from the saved history, with other errors if given.
+        METRICS: metrics.json as the caller already read it."""
         from .diagnosis import diagnose
 
         if not self.has_history():
             raise CnnscopeError(f"{self.path} has no {self.HISTORY}; is it a cnnscope run folder?")
-        rows, metrics = self.read_history(), self.read_metrics()
+        rows = self.read_history()
+        metrics = self.read_metrics() if metrics is None else metrics
         return diagnose(
             [r["train_error"] for r in rows], [r["val_error"] for r in rows], metrics.get("test_error"),
             metrics.get("bayes_error", 0.0) if bayes_error is None else bayes_error, target_error,
