@@ -23,7 +23,7 @@ _EXPORTS = {
     "Stack": "cnnscope.stack",
     "load_file": "cnnscope.sources",
     "stack_from_keras_config": "cnnscope.sources",
-    "stack_from_keras_model": "cnnscope.sources",
+    "stack_from_keras_model": "cnnscope.keras_models",
     "stack_from_spec": "cnnscope.sources",
 }
 

@@ -20,6 +20,11 @@ class LayerSpec:
     call: int = 0  # earlier calls of the same weights (a shared layer's second call is 1): they count once
     shares: str | None = None  # for a later call, the name of the first call, whose weights it uses
     module: str | None = None  # the module a saved config names for the class (keras.src.applications.convnext)
+    # How the call passed its tensors, with each input as {"__tensor__": k} (k indexes `inputs`): a layer called
+    # as layer(x, padding_mask=m) is called so again by the Keras fallback; None: layer(x) or layer([a, b]).
+    call_args: tuple | None = None
+    rule_inputs: tuple | None = None  # which of `inputs` a rule sees (None: all); others are keyword tensors
+    input_dtypes: tuple = ()  # per input, the dtype the saved graph records ("int32" token ids); () if unknown
 
 
 @dataclass

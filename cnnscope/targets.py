@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import CnnscopeError, short
+from .errors import CnnscopeError, printable, short
 from .stack import Stack
 
 FILE_SUFFIXES = (".toml", ".json", ".yaml", ".yml", ".keras", ".h5", ".hdf5")
@@ -39,20 +39,58 @@ def is_file_target(target: str) -> bool:
     return Path(target).suffix.lower() in FILE_SUFFIXES or Path(target).exists()
 
 
-def load_target(target: str, input_shape=None, num_classes=None, sets=None) -> Stack:
-    """The stack for TARGET: a spec or .keras file, or an architecture ("vgg-lite", "vgg-lite:width=16")."""
+def load_target(target: str, input_shape=None, num_classes=None, sets=None, keras: bool = True,
+                imports=()) -> Stack:
+    """The stack for TARGET: a spec or .keras file, or an architecture ("vgg-lite", "vgg-lite:width=16").
+
+    A .keras file whose model class holds code (keras-hub's, a user's subclass) is rebuilt by Keras, after
+    importing IMPORTS, unless KERAS is False."""
     from .sources import load_file
+    from .sources.keras_config import ModelWithCode
 
     overrides = parse_sets(sets)
     if is_file_target(target):
         if overrides:
             raise CnnscopeError(f"--set applies to architectures, not to the file {target}; edit the file instead")
-        stack = load_file(target, input_shape)
+        try:
+            stack = load_file(target, input_shape)
+        except ModelWithCode as exc:
+            if not keras:
+                raise
+            stack = _rebuilt_by_keras(exc.config, target, input_shape, imports)
         if num_classes is not None:
             stack.num_classes = num_classes
         return stack
     arch, inline = resolve_architecture(target)
     return arch.stack(input_shape, num_classes, {**inline, **overrides}, parse=True)
+
+
+def _rebuilt_by_keras(config: dict, target: str, input_shape, imports) -> Stack:
+    """The stack of a saved model whose class holds code, read from the model Keras rebuilds (no weights)."""
+    from .keras_fallback import import_modules
+    from .keras_models import load_model_with_code, stack_from_keras_model
+    from .sources import with_input_shape
+
+    import_modules(imports)
+    model = load_model_with_code(config, target)
+    stack = stack_from_keras_model(model, source="keras-file")
+    stack.notes.append(f"the model's class '{printable(type(model).__name__)}' holds code: Keras "
+                       f"({backend_name()} backend) rebuilt it from {target} without allocating its weights")
+    return with_input_shape(stack, input_shape) if input_shape else stack
+
+
+def backend_name() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
+def is_keras_model(target) -> bool:
+    """A live keras.Model, told without importing Keras: a caller holding one has Keras loaded already."""
+    import sys
+
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(target, keras.Model)
 
 
 def resolve_architecture(target: str):
@@ -125,7 +163,16 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
     """
     from .analysis import analyze
 
-    stack = target if isinstance(target, Stack) else load_target(str(target), input_shape, num_classes, sets)
+    if is_keras_model(target):
+        from .keras_models import stack_from_keras_model
+        from .sources import with_input_shape
+
+        stack = stack_from_keras_model(target)
+        stack = with_input_shape(stack, input_shape) if input_shape else stack
+    elif isinstance(target, Stack):
+        stack = target
+    else:
+        stack = load_target(str(target), input_shape, num_classes, sets, keras=keras, imports=imports)
     given = {key: value for key, value in options.items() if value is not None}
     rules, notes, fallback = rules_for(stack), [], None
     if keras and uncovered(rules, stack):

@@ -341,8 +341,30 @@ def _check_options(batch_size, dtype: str, optimizer: str) -> Policy:
     return policy(dtype)
 
 
-def _check_inputs(spec, index: int, rule) -> None:
-    n_inputs = len(spec.inputs)
+# Keyword arguments of a call that change no layer's numbers (a rule models the call without them).
+NEUTRAL_KEYWORDS = {"training", "mask", "query", "value", "key"}
+
+
+def _called_beyond_its_config(spec) -> bool:
+    """A call that passes an option besides tensors (embedding(x, reverse=True), mha(..., use_causal_mask=True)):
+    a rule models a layer from its config and default call, so such a call is asked of Keras where it can be."""
+    if spec.call_args is None:
+        return False
+    _, kwargs = spec.call_args
+    return isinstance(kwargs, dict) and any(
+        key not in NEUTRAL_KEYWORDS and value is not None and not (isinstance(value, dict) and "__tensor__" in value)
+        for key, value in kwargs.items())
+
+
+def _rule_inputs(spec, rule) -> list:
+    """The inputs RULE reads: a layer's keyword tensors (a mask) are read only by Keras's own call."""
+    if spec.rule_inputs is None or rule.open_config:
+        return list(spec.inputs)
+    return [spec.inputs[i] for i in spec.rule_inputs]
+
+
+def _check_inputs(spec, index: int, rule, sources: list) -> None:
+    n_inputs = len(sources)
     if not rule.min_inputs <= n_inputs <= rule.max_inputs:
         want = f"exactly {rule.min_inputs}" if rule.min_inputs == rule.max_inputs else f"at least {rule.min_inputs}"
         raise LayerError(spec.name, index, spec.class_name, f"takes {want} input(s), got {n_inputs}", "fix its 'inputs'")
@@ -363,8 +385,8 @@ class _Walk:
         if class_name != spec.class_name:
             spec = replace(spec, class_name=class_name)
         rule = self.rules.get(class_name)
-        if rule is None and self.fallback is not None:
-            rule = self.fallback(spec)
+        if self.fallback is not None and (rule is None or _called_beyond_its_config(spec)):
+            rule = self.fallback(spec) or rule
         if rule is None:
             raise LayerError(
                 spec.name, index, spec.class_name,
@@ -373,7 +395,8 @@ class _Walk:
                 "weights, or install a plugin that registers a rule for it",
             )
         cfg = merged_config(spec, index, rule, self.strict, self.notes)
-        _check_inputs(spec, index, rule)
+        sources = _rule_inputs(spec, rule)
+        _check_inputs(spec, index, rule, sources)
         for source in spec.inputs:
             if source not in self.shapes:  # "name#k" past the producer's outputs
                 base = producer(source, self.shapes)
@@ -381,7 +404,7 @@ class _Walk:
                 raise LayerError(spec.name, index, spec.class_name,
                                  f"its input '{source}' names an output '{base}' does not have (it has {count})",
                                  f"use '{base}' or '{base}#1' ... '{base}#{count - 1}'" if count > 1 else f"use '{base}'")
-        in_shapes = [self.shapes[source] for source in spec.inputs]
+        in_shapes = [self.shapes[source] for source in sources]
         try:
             result = rule.compute(Layer(spec.name, index, spec.class_name, cfg, in_shapes, self.rules))
             out_shape = tuple(result.output_shape)
@@ -405,7 +428,7 @@ class _Walk:
         if rule.max_inputs == 0:
             state = receptive_field.fresh(out_shape)
         else:  # combine() of a single input is that input's own state
-            merged = receptive_field.combine([self.fields[source] for source in spec.inputs])
+            merged = receptive_field.combine([self.fields[source] for source in sources])
             state = receptive_field.apply(result.rf, merged, in_shapes[0], out_shape)
         self.fields[spec.name] = state
         for k in range(1, len(extra) + 1):
@@ -443,7 +466,7 @@ class _Walk:
             macs=known(result.macs),
             receptive_field=None if state is None else receptive_field.as_numbers(r for r, _ in state),
             jump=None if state is None else receptive_field.as_numbers(j for _, j in state),
-            source=rule.source,
+            source=result.source or rule.source,
             call=spec.call,
             flops=forward,
             training_flops=training,

@@ -104,7 +104,8 @@ class Architecture:
         return tuple(input_shape or self.input_shape)
 
     def stack(self, input_shape=None, num_classes=None, overrides=None, *, parse=False) -> Stack:
-        from ..sources import stack_from_keras_model, stack_from_spec
+        from ..keras_models import stack_from_keras_model
+        from ..sources import stack_from_spec
 
         shape = self._shape(input_shape)
         classes = num_classes or self.num_classes

@@ -133,6 +133,7 @@ class Result:
     extra_flops: int = 0  # FLOPs that are not multiply-accumulates: bias adds, activations, compares
     rf: RF = RF_PASS
     extra_outputs: tuple = ()  # the shapes of outputs 1, 2, ... (an LSTM's states): "name#1", "name#2", ...
+    source: str | None = None  # whose numbers these are, where not the rule's own ("traced": counted from a jaxpr)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from ..errors import short
 from .base import RF_NONE, RF_PASS, UNKNOWN, Layer, Result, Rule, prod
 
 BATCH = "batch"  # the batch axis inside a full (batch-first) shape
+SAVED_CONSTANTS = ("__tensor__", "__numpy__")  # how Keras serializes a tensor or array passed to an op
 
 
 class _Const:
@@ -46,6 +47,8 @@ def _operand(layer: Layer, arg):
         return (BATCH, *layer.input_shapes[k])
     if isinstance(arg, (bool, int, float)) or arg is None or isinstance(arg, list):
         return _Const(arg)
+    if isinstance(arg, dict) and arg.get("class_name") in SAVED_CONSTANTS and isinstance(arg.get("config"), dict):
+        return _Const(arg["config"].get("value"))  # a constant tensor Keras saved in the call (Gemma's x * √d)
     raise layer.error(f"takes an argument {short(arg)} that cnnscope cannot read")
 
 

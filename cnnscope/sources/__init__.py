@@ -10,19 +10,24 @@ from .spec_file import load_spec_file, stack_from_spec
 
 SPEC_SUFFIXES = (".toml", ".json", ".yaml", ".yml")
 
-__all__ = ["load_file", "stack_from_keras_config", "stack_from_keras_model", "stack_from_spec", "with_input_shape"]
+__all__ = ["load_file", "stack_from_keras_config", "stack_from_spec", "with_input_shape"]
 
 
 def with_input_shape(stack: Stack, shape) -> Stack:
-    """Replace input shapes (the CLI's --input-shape): a list for a single-input model, or
-    {input name: shape} for any model (--input-shape NAME=H,W,C, once per input)."""
+    """Replace input shapes (the CLI's --input-shape): a list for a single-input model, or for a model whose
+    inputs all declare the same shape (a text backbone's token_ids and padding_mask), or {input name: shape}
+    for any model (--input-shape NAME=H,W,C, once per input)."""
     inputs = stack.input_layers
     if not isinstance(shape, dict):
-        if len(inputs) != 1:
+        declared = {repr(_declared_shape(layer)) for layer in inputs}
+        if len(inputs) > 1 and len(declared) == 1:  # a text backbone's token_ids, padding_mask: one length for all
+            shape = {layer.name: shape for layer in inputs}
+        elif len(inputs) != 1:
             names = ", ".join(layer.name for layer in inputs)
             raise CnnscopeError(f"this model has {len(inputs)} inputs ({names}): give one --input-shape NAME=H,W,C "
                                 "per input")
-        shape = {inputs[0].name: shape}
+        else:
+            shape = {inputs[0].name: shape}
     by_name = {layer.name: layer for layer in inputs}
     for name, dims in shape.items():
         if name not in by_name:
@@ -32,6 +37,12 @@ def with_input_shape(stack: Stack, shape) -> Stack:
         config = {k: v for k, v in layer.config.items() if k not in ("batch_shape", "shape")}
         layer.config = {**config, "shape": list(dims)}
     return stack
+
+
+def _declared_shape(layer) -> list | None:
+    config = layer.config
+    shape = config.get("batch_shape")
+    return list(shape[1:]) if isinstance(shape, (list, tuple)) else config.get("shape")
 
 
 def load_file(path, input_shape=None) -> Stack:
@@ -49,13 +60,3 @@ def load_file(path, input_shape=None) -> Stack:
     if suffix in (".h5", ".hdf5"):
         raise CnnscopeError(f"{path}: legacy HDF5 models are not read; re-save it with model.save('model.keras')")
     raise CnnscopeError(f"{path}: unknown target; give a spec file (.toml, .json, .yaml) or a .keras file")
-
-
-def stack_from_keras_model(model) -> Stack:
-    """A live keras.Model, through the same config a .keras file stores."""
-    import keras  # the caller already has Keras loaded: it holds a Keras model
-
-    stack = stack_from_keras_config(keras.saving.serialize_keras_object(model), source="keras-model")
-    # The live model's own layers: one that no rule covers can still be asked for its shape and weights.
-    stack.instances = {layer.name: layer for layer in model._flatten_layers(include_self=False)}
-    return stack
