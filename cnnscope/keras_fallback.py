@@ -15,7 +15,7 @@ import importlib.util
 
 from .errors import CnnscopeError, describe, printable
 from .keras_build import POSITIONAL_INPUTS
-from .keras_models import FOREIGN_CODE, import_keras, refuse_file_reading
+from .keras_models import FOREIGN_CODE, import_keras, refuse_file_reading, without_weights
 from .rules import ALIASES, BASE_ARGS, Layer, Result, Rule
 from .rules.base import RF_NONE, UNKNOWN, known, prod
 from .sources.keras_config import OPS_PREFIX
@@ -155,7 +155,7 @@ def _from_config(cls, spec: LayerSpec, notes: list):
         try:
             inputs = [keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype)
                       for tensor in _symbolic_inputs(layer, spec)]
-            with SafeModeScope(True), keras.StatelessScope(initialize_variables=False):
+            with SafeModeScope(True), without_weights():
                 if layer.class_name.startswith(OPS_PREFIX):
                     args, kwargs = _with_tensors(config.pop("args", []), inputs), _with_tensors(
                         config.pop("kwargs", {}), inputs)

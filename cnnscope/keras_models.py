@@ -97,10 +97,20 @@ def _optimizers_outside_the_scope():
 
 @contextmanager
 def without_weights():
-    """Build models inside: their variables keep a shape and an initializer, never a value."""
+    """Build models inside: their variables keep a shape and an initializer, never a value.
+
+    Keras lists such variables for initialization, and the exit of any later StatelessScope (Keras opens one
+    in each symbolic call) initializes everything listed: the variables made here are taken off that list, so
+    that a 7B model stays abstract through its analysis."""
     keras = import_keras()
-    with keras.StatelessScope(initialize_variables=False), _optimizers_outside_the_scope():
-        yield
+    from keras.src.backend.common import global_state
+
+    pending = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False), _optimizers_outside_the_scope():
+            yield
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", pending)
 
 
 def load_model_with_code(config: dict, where: str):
