@@ -1,10 +1,14 @@
 """Analyzer speed: cnnscope vs a bare interpreter and vs Keras on VGG-16 (cold processes, alternated),
 and scaling with depth.
 
-    python benchmarks/analyzer_speed.py [--rounds 7] [--skip-keras] [--applications DIR]
+    python benchmarks/analyzer_speed.py [--rounds 7] [--skip-keras] [--applications DIR] [--keras-hub DIR]
 
 --applications DIR saves every keras.applications model (weights=None) as
 DIR/NAME.keras once, then times a cold `cnnscope summary` of each file.
+--keras-hub DIR saves keras-hub's ViT-B/16 and BERT-base (random weights, with
+model.save) once, then times a cold `cnnscope summary` of each file against a
+cold `keras.saving.load_model(FILE).summary()`, both on Keras's JAX backend,
+and the imports both pay.
 
 Prints medians and ratios measured side by side in this one run; the machine is
 shared and noisy, so compare ratios, not absolute times, across runs.
@@ -116,12 +120,49 @@ def applications(folder: Path, rounds: int) -> None:
               f"slowest {max(fast):.1f} ms (goal <= 150 ms)")
 
 
+HUB_MODELS = {  # the published base sizes, built from their constructors
+    "vit_b16": "hub.models.ViTBackbone(image_shape=(224, 224, 3), patch_size=16, num_layers=12, num_heads=12, "
+               "hidden_dim=768, mlp_dim=3072)",
+    "bert_base": "hub.models.BertBackbone(vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768, "
+                 "intermediate_dim=3072)",
+}
+
+
+def keras_hub_files(folder: Path, rounds: int) -> None:
+    """cnnscope summary of a keras-hub model file against Keras's own load_model(...).summary()."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**user_env(), "KERAS_BACKEND": "jax"}
+    for name, build in HUB_MODELS.items():
+        path = folder / f"{name}.keras"
+        if not path.exists():
+            subprocess.run([sys.executable, "-c", f"import keras_hub as hub; {build}.save({str(path)!r})"],
+                           check=True, env=env)
+    imports = {what: [sys.executable, "-c", f"import {what}"] for what in ("keras", "keras_hub")}
+    keras_times, hub_times = alternated(list(imports.values()), env, rounds)
+    print(f"imports on Keras's JAX backend, cold, median of {rounds}: keras {_median_ms(keras_times)}, "
+          f"keras_hub {_median_ms(hub_times)}")
+    for name in HUB_MODELS:
+        path = folder / f"{name}.keras"
+        ours = [*summary_command()[:-2], "summary", str(path)]
+        theirs = [sys.executable, "-c", f"import keras; keras.saving.load_model({str(path)!r}).summary()"]
+        mine, keras_summary = alternated([ours, theirs], env, rounds)
+        print(f"{name} ({path.stat().st_size / 2**20:.0f} MiB file), cold processes, {rounds} alternated rounds")
+        print(f"  cnnscope summary              {_median_ms(mine)}")
+        print(f"  load_model(...).summary()     {_median_ms(keras_summary)}")
+        print(f"  ratio Keras / cnnscope        median "
+              f"{statistics.median(k / c for c, k in zip(mine, keras_summary)):6.2f}x  (goal >= 1x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--skip-keras", action="store_true", help="only start-up and scaling (no TensorFlow needed)")
     parser.add_argument("--applications", type=Path, metavar="DIR", help="time every keras.applications model")
+    parser.add_argument("--keras-hub", type=Path, metavar="DIR", help="ViT and BERT files against load_model")
     args = parser.parse_args()
+    if args.keras_hub:
+        keras_hub_files(args.keras_hub, args.rounds)
+        return
     if args.applications:
         applications(args.applications, args.rounds)
         return

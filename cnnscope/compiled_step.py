@@ -10,6 +10,7 @@ import sys
 import time
 
 from .errors import CnnscopeError, short
+from .keras_models import without_weights
 
 
 def _keras_model(request: dict):
@@ -25,17 +26,33 @@ def _keras_model(request: dict):
 
     import_modules(request["imports"])
     target, shape, classes = request["target"], request["input_shape"], request["num_classes"]
-    if target.lower().endswith(".keras") and shape is None:
+    if target.lower().endswith(".keras"):
         from pathlib import Path
 
+        from .keras_models import load_model_with_code
+        from .sources.keras_config import holds_model_with_code
         from .sources.keras_file import read_keras_config
 
-        return keras.saving.deserialize_keras_object(read_keras_config(Path(target)), safe_mode=True)
+        config = read_keras_config(Path(target))
+        if holds_model_with_code(config):  # its own class builds it; a given input shape fills its None axes
+            return load_model_with_code(config, target)
+        if shape is None:
+            return keras.saving.deserialize_keras_object(config, safe_mode=True)
     if is_file_target(target):  # a spec, or a saved model given a concrete input shape: built from its stack
         return build_keras_model(load_target(target, shape, classes, request["sets"]), rules=registry().rules)
     architecture, inline = resolve_architecture(target)
     return architecture.keras_model(shape, classes, {**inline, **parse_sets(request["sets"])},
                                     rules=registry().rules)
+
+
+def _input_specs(jax, model, batch: int, given) -> list:
+    """The step's inputs in model.inputs' order; GIVEN (--input-shape: one shape, or one per input name)
+    replaces a model's declared shapes, such as a text backbone's (None,) sequences."""
+    specs = []
+    for tensor in model.inputs:
+        shape = given.get(tensor.name) if isinstance(given, dict) else given
+        specs.append(jax.ShapeDtypeStruct((batch, *(shape or tensor.shape[1:])), tensor.dtype))
+    return specs
 
 
 def _loss(keras, outputs):
@@ -58,16 +75,24 @@ def _plan(request: dict) -> dict:
     keras.config.set_dtype_policy(POLICIES[request["dtype"]].name)
     measure = bool(request.get("measure"))
     # Measuring, the model is built on the host, so the device holds nothing but the step's own buffers.
-    with jax.default_device(jax.devices("cpu")[0]) if measure else contextlib.nullcontext():
+    # Compiling needs the variables' shapes only: neither the model's weights nor the optimizer's are allocated.
+    with jax.default_device(jax.devices("cpu")[0]) if measure else contextlib.nullcontext(), without_weights():
         model = _keras_model(request)
         optimizer = (keras.optimizers.SGD(momentum=0.9) if request["optimizer"] == "sgd-momentum"
                      else keras.optimizers.get(request["optimizer"]))
         optimizer.build(model.trainable_variables)
     batch = request["batch_size"]
-    outputs = model.outputs if isinstance(model.outputs, list) else [model.outputs]
+    x_specs = _input_specs(jax, model, batch, request["input_shape"])
+    named = isinstance(model._inputs_struct, dict)  # a text backbone's token_ids, padding_mask, ...
+
+    def structured(xs):
+        return dict(zip(sorted(model._inputs_struct), xs)) if named else (xs if len(xs) > 1 else xs[0])
+
+    # the outputs at these input shapes (a sequence model's declared outputs keep None axes)
+    outputs = keras.tree.flatten(model.compute_output_spec(
+        structured([keras.KerasTensor(s.shape, s.dtype) for s in x_specs])))
     loss = _loss(keras, outputs)
     single = len(outputs) == 1
-    x_specs = [jax.ShapeDtypeStruct((batch, *t.shape[1:]), t.dtype) for t in model.inputs]
     y_specs = [jax.ShapeDtypeStruct((batch,), "int32") if len(o.shape) == 2 and single
                else jax.ShapeDtypeStruct((batch, *o.shape[1:]), o.dtype) for o in outputs]
     if any(d is None for s in x_specs + y_specs for d in s.shape):
@@ -75,9 +100,8 @@ def _plan(request: dict) -> dict:
 
     def step(trainable, non_trainable, optimizer_vars, xs, ys):
         def forward(trainable, non_trainable):
-            predictions, non_trainable = model.stateless_call(trainable, non_trainable,
-                                                              xs if len(xs) > 1 else xs[0], training=True)
-            predictions = predictions if isinstance(predictions, (list, tuple)) else [predictions]
+            predictions, non_trainable = model.stateless_call(trainable, non_trainable, structured(xs), training=True)
+            predictions = keras.tree.flatten(predictions)
             return sum(loss(y, p) for y, p in zip(ys, predictions)), non_trainable
 
         (value, non_trainable), grads = jax.value_and_grad(forward, has_aux=True)(trainable, non_trainable)

@@ -91,27 +91,28 @@ def _answer(layer: Layer, instance, output, args, kwargs, notes: list) -> Result
     params = sum(prod(w.shape) for w in weights)
     non_trainable = sum(prod(w.shape) for w in getattr(instance, "non_trainable_weights", ()))
     shapes = [tuple(UNKNOWN if d is None else d for d in o.shape[1:]) for o in outputs]
-    macs, flops, source = _traced(layer, instance, args, kwargs, notes)
+    macs, flops, kept, source = _traced(layer, instance, args, kwargs, notes)
     return Result(output_shape=shapes[0], params=params, non_trainable=non_trainable, macs=macs, extra_flops=flops,
-                  rf=RF_NONE, extra_outputs=tuple(shapes[1:]), source=source)
+                  rf=RF_NONE, extra_outputs=tuple(shapes[1:]), source=source, backward_kept=kept)
 
 
 def _traced(layer: Layer, instance, args, kwargs, notes: list) -> tuple:
-    """(MACs, other FLOPs, source) of the call, traced; (None, 0, "keras") with a note where it cannot be."""
+    """(MACs, other FLOPs, elements per sample its backward keeps, source) of the call, traced; None for the
+    counts, and source "keras", with a note where it cannot be."""
     from .tracing import NotTraceable, trace_layer
 
     if any(d is UNKNOWN for shape in layer.input_shapes for d in shape):
-        return UNKNOWN, UNKNOWN, "traced"  # they grow with the None dimension, as a rule's would
+        return UNKNOWN, UNKNOWN, None, "traced"  # they grow with the None dimension, as a rule's would
     try:
         counts = trace_layer(instance, args, kwargs)
     except NotTraceable as exc:
         notes.append(f"layer '{printable(layer.name)}' ({printable(layer.class_name)}): its arithmetic could not "
                      f"be traced ({exc}); its MACs are unknown, not zero")
-        return None, 0, "keras"
+        return None, 0, None, "keras"
     if counts.unseen:
         notes.append(f"layer '{printable(layer.name)}': traced MACs count each loop body once "
                      f"({', '.join(counts.unseen)} are known only when it runs)")
-    return counts.macs, counts.flops, "traced"
+    return counts.macs, counts.flops, counts.kept, "traced"
 
 
 def _with_tensors(value, tensors):

@@ -34,6 +34,7 @@ class Counts:
     macs: int = 0
     flops: int = 0  # FLOPs other than multiply-accumulates
     unseen: list = field(default_factory=list)  # what could not be counted exactly (while loops' trip counts)
+    kept: int | None = None  # elements per sample its backward keeps inside the layer (_kept_per_sample)
 
     def add(self, other: "Counts", times: int = 1) -> None:
         self.macs += times * other.macs
@@ -113,9 +114,6 @@ def trace_layer(layer, args, kwargs) -> Counts:
                            " (set KERAS_BACKEND=jax, with JAX installed: pip install 'cnnscope[compile]')")
     import jax
 
-    def abstract(value):
-        return jax.ShapeDtypeStruct((1, *value.shape[1:]), value.dtype)
-
     leaves, tree = jax.tree_util.tree_flatten((args, kwargs), is_leaf=lambda v: isinstance(v, keras.KerasTensor))
     places = [i for i, leaf in enumerate(leaves) if isinstance(leaf, keras.KerasTensor)]
     if any(d is None for i in places for d in leaves[i].shape[1:]):
@@ -131,9 +129,44 @@ def trace_layer(layer, args, kwargs) -> Counts:
     weights = [[jax.ShapeDtypeStruct(tuple(v.shape), v.dtype) for v in variables]
                for variables in (layer.trainable_variables, layer.non_trainable_variables)]
     try:
-        jaxpr = jax.make_jaxpr(call)(*weights, [abstract(leaves[i]) for i in places])
+        counts = count_jaxpr(jax.make_jaxpr(call)(*weights, [abstract(leaves[i], 1) for i in places]))
+        counts.kept = _kept_per_sample(call, weights, [leaves[i] for i in places])
     except Exception as exc:  # noqa: BLE001 (the layer's own code, whatever it raises)
         from .errors import describe
 
         raise NotTraceable(describe(exc)) from None
-    return count_jaxpr(jaxpr)
+    return counts
+
+
+def _kept_per_sample(call, weights, tensors) -> int | None:
+    """Elements per sample that the layer's backward keeps inside it: the residuals of its vector-Jacobian
+    product (jax.ad_checkpoint's saved_residuals) other than its arguments, which are weights or other layers'
+    outputs. Traced at batch 1 and 2, so that what does not grow with the batch is not counted per sample."""
+    import jax
+    from jax._src.ad_checkpoint import saved_residuals
+
+    floating = [jax.numpy.issubdtype(t.dtype, jax.numpy.floating) for t in tensors]
+    if not any(floating):
+        return 0
+
+    def kept(batch: int) -> int:
+        # Integer inputs (token ids, masks) have no gradient: they enter as zeros of a few bytes a sample.
+        fixed = {i: jax.numpy.zeros((batch, *t.shape[1:]), t.dtype) for i, t in enumerate(tensors) if not floating[i]}
+
+        def differentiable(trainable, non_trainable, xs):
+            given = iter(xs)
+            return call(trainable, non_trainable, [fixed[i] if i in fixed else next(given) for i in range(len(tensors))])
+
+        inputs = [abstract(t, batch) for t, f in zip(tensors, floating) if f]
+        found = saved_residuals(differentiable, weights[0], weights[1], inputs)
+        return sum(prod(aval.shape) for aval, why in found if not why.startswith("from the argument"))
+
+    one, two = kept(1), kept(2)
+    return max(0, two - one)
+
+
+def abstract(value, batch: int):
+    """A KerasTensor (batch None) as JAX's abstract value of BATCH samples."""
+    import jax
+
+    return jax.ShapeDtypeStruct((batch, *value.shape[1:]), value.dtype)

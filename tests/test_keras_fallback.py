@@ -59,25 +59,36 @@ def saved_custom(tmp_path):
     return tmp_path, json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def cli(folder, *args):
+def cli(folder, *args, backend=None):
+    """BACKEND: Keras's, where the test needs one; unset, cnnscope chooses JAX, with which it traces layers."""
     env = {**os.environ, "PYTHONPATH": str(folder), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("KERAS_BACKEND", None)
+    if backend:
+        env["KERAS_BACKEND"] = backend
     return subprocess.run([sys.executable, "-m", "cnnscope", *map(str, args)], capture_output=True, text=True, env=env)
 
 
 def test_a_custom_layer_from_a_keras_file_with_import(saved_custom):
     folder, truth = saved_custom
-    result = cli(folder, "summary", folder / "m.keras", "--import", "mylayers", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
-    rows = {row["name"]: row for row in data["layers"]}
-    for name, (params, shape) in truth.items():
-        assert rows[name]["params"] == params and rows[name]["output_shape"] == shape
-    scale = next(row for row in data["layers"] if row["type"] == "Scale")
-    assert scale["source"] == "keras" and scale["macs"] is None
-    assert scale["trainable_params"] == 6 and scale["non_trainable_params"] == 3
-    assert rows["dense"]["source"] == "cnnscope" and rows["dense"]["macs"] == 24
-    assert data["totals"]["macs"] is None and data["totals"]["params"] == sum(p for p, _ in truth.values())
-    assert "its MACs are unknown, not zero" in result.stderr
+    for backend in ("tensorflow", None):
+        result = cli(folder, "summary", folder / "m.keras", "--import", "mylayers", "--format", "json",
+                     backend=backend)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        rows = {row["name"]: row for row in data["layers"]}
+        for name, (params, shape) in truth.items():
+            assert rows[name]["params"] == params and rows[name]["output_shape"] == shape
+        scale = next(row for row in data["layers"] if row["type"] == "Scale")
+        assert scale["trainable_params"] == 6 and scale["non_trainable_params"] == 3
+        assert rows["dense"]["source"] == "cnnscope" and rows["dense"]["macs"] == 24
+        assert data["totals"]["params"] == sum(p for p, _ in truth.values())
+        if backend == "tensorflow":  # tracing needs JAX: unknown, never zero
+            assert scale["source"] == "keras" and scale["macs"] is None and data["totals"]["macs"] is None
+            assert "its MACs are unknown, not zero" in result.stderr and "JAX backend" in result.stderr
+        else:  # x * gamma: elementwise, no multiply-accumulate; Dense(2) after it: 4 × 2
+            assert scale["source"] == "traced" and scale["macs"] == 0
+            assert data["totals"]["macs"] == 24 + 0 + 4 * 2
+            assert "its MACs from tracing its call" in result.stderr
 
 
 def test_without_import_or_with_no_keras_the_error_names_both_ways_out(saved_custom):
@@ -94,8 +105,11 @@ def test_without_import_or_with_no_keras_the_error_names_both_ways_out(saved_cus
 
 def test_a_budget_on_an_unknown_total_is_refused(saved_custom):
     folder, _ = saved_custom
-    result = cli(folder, "check", folder / "m.keras", "--import", "mylayers", "--max-flops", "1G")
+    result = cli(folder, "check", folder / "m.keras", "--import", "mylayers", "--max-flops", "1G",
+                 backend="tensorflow")
     assert result.returncode == 2 and "unknown" in result.stderr and "scale" in result.stderr
+    traced = cli(folder, "check", folder / "m.keras", "--import", "mylayers", "--max-flops", "1G")
+    assert traced.returncode == 0, traced.stderr
     fine = cli(folder, "check", folder / "m.keras", "--import", "mylayers", "--max-params", "1M")
     assert fine.returncode == 0, fine.stderr
 

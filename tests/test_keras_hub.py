@@ -307,3 +307,31 @@ def test_a_layer_that_cannot_be_traced_keeps_null_macs_with_a_note():
     macs, sources, notes = json.loads(result.stdout.strip().splitlines()[-1])
     assert macs is None and sources == ["cnnscope", "keras", "cnnscope"]
     assert any("'opaque'" in note and "could not be traced" in note for note in notes)
+
+
+APPLICATIONS = """
+import inspect, json, keras, cnnscope
+from cnnscope.keras_models import without_weights
+
+out = {}
+for name, build in sorted(inspect.getmembers(keras.applications)):
+    if not (callable(build) and name[0].isupper()):
+        continue
+    with without_weights():
+        model = build(weights=None)
+    shape = [224, 224, 3] if None in model.inputs[0].shape[1:] else None  # MobileNetV3: (None, None, 3)
+    analysis = cnnscope.analyze_target(model, input_shape=shape)
+    out[name] = [analysis.totals.params, model.count_params(), [r.name for r in analysis.layers if r.macs is None],
+                 sorted({r.type for r in analysis.layers if r.source == "traced"})]
+print(json.dumps(out))
+"""
+
+
+def test_every_application_has_every_rows_macs():
+    result = python(APPLICATIONS)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(out) >= 40
+    for name, (params, keras_params, unknown, traced) in out.items():
+        assert params == keras_params and unknown == [], name
+    assert out["ConvNeXtTiny"][3] == ["LayerScale"] and out["InceptionResNetV2"][3] == ["CustomScaleLayer"]

@@ -43,6 +43,7 @@ class LayerReport:
     training_elements: int | None = 0  # per sample: training_bytes / (batch × activation bytes)
     transient_elements: int | None = 0  # per sample, held only while its backward runs (training_step.py)
     transient_fixed_elements: int = 0  # held then too, whatever the batch size
+    backward_kept: int | None = None  # per sample, kept inside the layer for its backward (a traced layer's)
     config: dict = field(default_factory=dict, repr=False)
     step: RF = field(default=RF_PASS, repr=False)  # the rule's receptive-field step: window, stride, ...
     inputs: list = field(default_factory=list, repr=False)  # the layers it is called on (Keras's "Connected to")
@@ -471,6 +472,7 @@ class _Walk:
             flops=forward,
             training_flops=training,
             config=cfg,
+            backward_kept=result.backward_kept,
             step=result.rf,
             inputs=list(spec.inputs),
         )

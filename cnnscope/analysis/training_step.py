@@ -21,6 +21,8 @@ stays alive for the backward pass when something needs it there:
 - max pooling keeps four copies of its padded input (JAX's select-and-gather
   packs each input with its tangent), so its producer need not keep its output
   for it;
+- a layer no rule covers keeps what its traced vector-Jacobian product keeps (the residuals of jax.vjp,
+  beyond its arguments), per sample (tracing.py);
 - the batch itself is an argument of the step: always counted.
 While its backward runs, a layer also holds transient buffers: its output's
 gradient (two for a fused activation that needs its input: before and after
@@ -164,6 +166,8 @@ def training_step(stack, reports: list, act_bytes: int) -> list:
                 kept += n  # the pre-activation
             if report.type in MASKED and (report.config.get("rate") or report.config.get("stddev")):
                 kept += n
+            if report.backward_kept is not None:  # a traced layer: the residuals of its vector-Jacobian product
+                kept += report.backward_kept
             transient = 2 * n if fused and activation not in FROM_OUTPUT else n
             if report.type in MAX_POOLING:
                 padded, overlapping = _pooled_input(report)
