@@ -53,3 +53,11 @@ def test_ci_commands_import_no_framework(tmp_path, examples):
     assert checked.returncode == 0, checked.stderr
     diffed = run_blocked("diff", examples / "lenet5.json", "lenet:pooling=max", "--format", "markdown")
     assert diffed.returncode == 0, diffed.stderr
+
+
+def test_a_misspelled_layer_type_is_answered_without_keras(tmp_path):
+    spec = tmp_path / "typo.toml"
+    spec.write_text('input_shape = [28, 28, 1]\n[[layers]]\ntype = "Conv2d"\nfilters = 8\nkernel_size = 3\n')
+    result = run_blocked("summary", spec)
+    assert result.returncode == 2 and "did you mean 'Conv2D'" in result.stderr, result.stderr
+    assert "must not import" not in result.stderr and "Traceback" not in result.stderr
