@@ -15,7 +15,7 @@ _EXPORTS = {
     "hookimpl": "cnnscope.plugins.hookspecs",
     "Analysis": "cnnscope.analysis",
     "LayerReport": "cnnscope.analysis",
-    "analyze": "cnnscope.analysis",
+    "analyze": "cnnscope.targets",
     "analyze_target": "cnnscope.targets",
     "CnnscopeError": "cnnscope.errors",
     "LayerError": "cnnscope.errors",

@@ -179,7 +179,9 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
         stack = stack_from_keras_model(target)
         stack = with_input_shape(stack, input_shape) if input_shape else stack
     elif isinstance(target, Stack):
-        stack = target
+        from .sources import with_input_shape
+
+        stack = with_input_shape(target, input_shape) if input_shape else target
     else:
         stack = load_target(str(target), input_shape, num_classes, sets, keras=keras, imports=imports)
     given = {key: value for key, value in options.items() if value is not None}
@@ -201,3 +203,18 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
                                           optimizer=analysis.optimizer, input_shape=input_shape,
                                           num_classes=num_classes, sets=sets, imports=imports)
     return analysis
+
+
+def analyze(target, batch_size=None, dtype=None, optimizer=None, *, rules=None, strict=None, fallback=None,
+            **options):
+    """cnnscope.analyze: a Stack with the analyzer's own options (rules, strict, fallback), or any other target
+    analyze_target takes (a live keras.Model, a path, an architecture name) with its options."""
+    given = {"batch_size": batch_size, "dtype": dtype, "optimizer": optimizer}
+    if isinstance(target, Stack) and not options:
+        from .analysis import analyze as analyze_stack
+
+        return analyze_stack(target, rules=rules, strict=strict, fallback=fallback,
+                             **{key: value for key, value in given.items() if value is not None})
+    if rules is not None or strict is not None or fallback is not None:
+        raise CnnscopeError("rules, strict and fallback apply to a Stack; give the others as a Stack, or drop them")
+    return analyze_target(target, **given, **options)

@@ -166,7 +166,7 @@ def test_github_workflow_commands_run(tmp_path):
         assert result.returncode == 0, (script, result.stderr)
     report = step_summary.read_text()
     assert "### cnnscope budget check" in report and "### Model: `mnist-cnn`" in report
-    assert "### Diff: mnist-cnn -> mnist-cnn" in report and "| ~ dense " in report
+    assert "### Diff: base_model.toml -> models/my_cnn.toml" in report and "| ~ dense " in report
 
 
 def test_pre_commit_hook_definition_runs(tmp_path):

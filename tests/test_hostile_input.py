@@ -247,8 +247,8 @@ def _spec(tmp_path, **changes):
 
 
 @pytest.mark.parametrize("changes, needle", [
-    ({"layer": {"activation": "relux"}}, "unknown activation activation='relux' (did you mean 'relu'"),
-    ({"layer": {"kernel_initializer": "glorot"}}, "unknown initializer"),
+    ({"layer": {"activation": "relux"}}, "activation='relux' is no Keras activation (did you mean 'relu'"),
+    ({"layer": {"kernel_initializer": "glorot"}}, "is no Keras initializer"),
     ({"layer": {"inputs": "input_layer"}}, "inputs must be a list"),
     ({"layer": {"class_name": "Conv2D"}}, "both 'class_name' and 'type'"),
     ({"layer": {"filters": 10**100}}, "larger than"),

@@ -61,3 +61,13 @@ def test_a_misspelled_layer_type_is_answered_without_keras(tmp_path):
     result = run_blocked("summary", spec)
     assert result.returncode == 2 and "did you mean 'Conv2D'" in result.stderr, result.stderr
     assert "must not import" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_html_report_without_its_extra_names_the_extra(examples, tmp_path):
+    blocker = BLOCKER.replace('("tensorflow", "keras", "jax", "torch")', '("networkx",)')
+    out = tmp_path / "report.html"
+    result = subprocess.run([sys.executable, "-c", blocker, "summary", examples / "mnist_cnn.toml", "--format",
+                             "html", "-o", out], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("error:") == 1 and "pip install 'cnnscope[report]'" in result.stderr
+    assert not out.exists()  # nothing half-written

@@ -249,6 +249,15 @@ class Analysis:
                                   self.submodels.get(prefix, "Model")))
         return replace(self, layers=rows)
 
+    def summary(self, fmt: str = "table") -> str:
+        """The report `cnnscope summary` prints: the layer table and the totals (or "markdown", "json", ...)."""
+        from .report import render
+
+        return render(self, fmt)
+
+    def __str__(self) -> str:
+        return self.summary()
+
     def _repr_html_(self) -> str:
         """Jupyter shows an Analysis as cnnscope's HTML report fragment."""
         from ..views.html import STYLE, analysis_fragment
@@ -287,7 +296,7 @@ def _check_keras_name(spec, index: int, key: str, value, strict: bool, notes: li
     if value in names:
         return
     if strict:
-        raise LayerError(spec.name, index, spec.class_name, f"unknown {what} {key}={short(value)}"
+        raise LayerError(spec.name, index, spec.class_name, f"{key}={short(value)} is no Keras {what}"
                          f"{did_you_mean(value, names)}", f"use a Keras {what} name")
     notes.append(f"layer '{printable(spec.name)}': {key}={short(value)} is no built-in Keras {what}; "
                  "taken as a custom object")

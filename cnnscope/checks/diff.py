@@ -7,6 +7,7 @@ from pathlib import Path
 from ..analysis.analyzer import SCHEMA_VERSION
 from ..errors import CnnscopeError, printable, short
 from ..sources.bounds import MAX_SPEC_BYTES, load_document
+from ..units import format_bytes
 
 LAYER_FIELDS = ("type", "output_shape", "params", "activation_bytes", "macs")
 
@@ -60,11 +61,13 @@ def summary_of(target: str, **options) -> dict:
 
 
 def diff_targets(a: str, b: str, **options) -> dict:
-    return diff(summary_of(a, **options), summary_of(b, **options))
+    left, right = summary_of(a, **options), summary_of(b, **options)
+    # "vgg-lite -> vgg-lite" says nothing: two models of one name are told apart by their targets
+    return diff(left, right, labels=(a, b) if left["model"] == right["model"] else None)
 
 
-def diff(a: dict, b: dict) -> dict:
-    """Both sides in the JSON summary form."""
+def diff(a: dict, b: dict, labels=None) -> dict:
+    """Both sides in the JSON summary form; LABELS, what to call them (default: their model names)."""
     left = {layer["name"]: layer for layer in a["layers"]}
     right = {layer["name"]: layer for layer in b["layers"]}
     changed = []
@@ -85,7 +88,7 @@ def diff(a: dict, b: dict) -> dict:
         totals[key] = {"a": before, "b": after, "change": after - before,
                        "relative": None if before == 0 else (after - before) / before}
     return {
-        "a": a["model"], "b": b["model"],
+        "a": labels[0] if labels else a["model"], "b": labels[1] if labels else b["model"],
         "added": [right[n] for n in right if n not in left],
         "removed": [left[n] for n in left if n not in right],
         "changed": changed,
@@ -94,11 +97,14 @@ def diff(a: dict, b: dict) -> dict:
     }
 
 
-def _value(value) -> str:
+def _value(value, key: str = "") -> str:
+    """A cell; a total in bytes (KEY ending in _bytes) in binary units, as the summary shows it."""
     if value is None:
         return "?"
     if isinstance(value, list):
         return "(" + ", ".join(map(str, value)) + ")"
+    if key.endswith("_bytes") and isinstance(value, int):
+        return ("-" if value < 0 else "") + format_bytes(abs(value))
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
@@ -120,7 +126,7 @@ def render(d: dict, fmt: str) -> str:
     layers = tabulate(rows, ["Layer", "Type", "Shape (A)", "Shape (B)", "Params (A)", "Params (B)"], tablefmt=tablefmt,
                       disable_numparse=True) if rows else "No layer changes."
     totals = tabulate(
-        [[k, _value(v["a"]), _value(v["b"]), ("+" if (v["change"] or 0) > 0 else "") + _value(v["change"]),
+        [[k, _value(v["a"], k), _value(v["b"], k), ("+" if (v["change"] or 0) > 0 else "") + _value(v["change"], k),
           "n/a" if v["relative"] is None else f"{v['relative']:+.1%}"] for k, v in d["totals"].items()],
         ["Total", "A", "B", "Change", "Relative"], tablefmt=tablefmt, disable_numparse=True)
     head = f"{'### ' if fmt == 'markdown' else ''}Diff: {printable(d['a'])} -> {printable(d['b'])}"

@@ -74,10 +74,15 @@ def render_checks(results, fmt: str) -> str:
     lines = []
     for entry, analysis, limits, violations in results:
         status = "FAIL" if violations else "PASS"
-        checked = ", ".join(
+        over = ", ".join(f"{v.limit.replace('_', '-')} {LIMITS[v.limit].format(v.value)} > "
+                         f"{LIMITS[v.limit].format(v.allowed)}" for v in violations)
+        within = ", ".join(
             f"{name.replace('_', '-')} {LIMITS[name].format(analysis.totals[LIMITS[name].total])} <= "
             f"{LIMITS[name].format(allowed)}"
             for name, allowed in limits.items() if name not in {v.limit for v in violations})
-        lines.append(f"{status} {entry.target}" + (f" ({checked})" if checked else ""))
+        # the failing budget first: a reader of a FAIL line looks for what failed
+        detail = "; ".join(part for part in (f"over: {over}" if over else "", f"within: {within}" if within and over
+                                             else within) if part)
+        lines.append(f"{status} {entry.target}" + (f" ({detail})" if detail else ""))
         lines += [f"  over budget: {v.describe()}" for v in violations]
     return "\n".join(lines)

@@ -76,7 +76,7 @@ def _limit_options(command):
         example = "4GiB" if unit == "SIZE" else "1.5M"
         what = name.removeprefix("max_").replace("_", " ")
         command = click.option("--" + name.replace("_", "-"), name, metavar=unit,
-                               help=f"Fail if the {what} exceed {unit} (e.g. {example}).")(command)
+                               help=f"Fail when the {what} total is over {unit} (e.g. {example}).")(command)
     return command
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CnnscopeError
+from ..errors import CnnscopeError, did_you_mean, short
 
 KERAS_DATASETS = {
     "mnist": ("mnist", [str(i) for i in range(10)]),
@@ -164,7 +164,8 @@ def load_dataset(name: str, data_dir=None, image_size=None) -> Dataset:
         return _from_arrays(name, arrays, class_names)
     if Path(name).is_dir():
         return load_folder(name, image_size)
-    raise CnnscopeError(f"unknown dataset '{name}'; use one of: {', '.join(NAMES)}")
+    raise CnnscopeError(f"unknown dataset {short(name)}{did_you_mean(name, ['digits', *KERAS_DATASETS])}; use one "
+                        f"of: {', '.join(NAMES)}")
 
 
 @functools.lru_cache(maxsize=2)

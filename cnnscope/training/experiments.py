@@ -90,6 +90,16 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def validate_target(target: str, sets: dict) -> None:
+    """TARGET as training will take it (an architecture with its hyper-parameters, or a spec file), analysed:
+    a missing file, an unknown name or a bad --set is one line before any training starts."""
+    from ..targets import analyze_target, resolve_architecture
+
+    arch, inline = resolve_architecture(target)
+    analyze_target(target if arch.plugin == "spec file" else arch.name,
+                   sets=[f"{key}={value}" for key, value in {**inline, **sets}.items()])
+
+
 def learning_curve(opts, sizes: list, output: Path, report=None) -> tuple[list, str]:
     from .datasets import load_adapted, validation_split
     from .diagnosis import DEFAULT_MARGIN
@@ -97,6 +107,7 @@ def learning_curve(opts, sizes: list, output: Path, report=None) -> tuple[list, 
     from ..targets import resolve_architecture
     from .trainer import train
 
+    validate_target(opts.architecture, opts.sets)
     folder = _fresh_folder(output)
     arch, _ = resolve_architecture(opts.architecture)
     ds, _ = load_adapted(opts.dataset, opts.data_dir, tuple(arch.input_shape))
@@ -146,6 +157,8 @@ def compare(opts, targets: list, output: Path, report=None) -> "Comparison":
 
     if len(set(targets)) != len(targets):
         raise CnnscopeError("compare: each SPEC must be different")
+    for target in targets:  # a bad last SPEC is said before the first model trains, not after
+        validate_target(target, opts.sets)
     folder = _fresh_folder(output)
     rows, curves, progress = [], {}, Progress(len(targets), report)
     for target in targets:

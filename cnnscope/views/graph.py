@@ -107,9 +107,9 @@ def render_with_dot(analysis, fmt: str) -> bytes:
 def svg_with_networkx(analysis) -> str:
     """The graph as inline SVG without Graphviz: networkx's layered layout (topological generations placed by
     multipartite_layout), drawn by matplotlib."""
-    import networkx as nx
+    from .figures import inline_svg, optional, pyplot
 
-    from .figures import inline_svg, pyplot
+    nx = optional("networkx")
 
     graph = nx.DiGraph()
     for layer in analysis.layers:

@@ -1,0 +1,47 @@
+"""Text a newcomer reads (issue 21): each line says what it means, checked against the numbers behind it."""
+from click.testing import CliRunner
+
+import cnnscope
+from cnnscope.cli import main
+from cnnscope.units import format_bytes
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(map(str, args)))
+
+
+def test_a_fail_line_names_the_budget_that_failed_first():
+    params = cnnscope.analyze_target("vgg-lite").totals.params
+    result = run("check", "vgg-lite", "--max-params", "500K", "--max-flops", "1G")
+    assert result.exit_code == 1
+    line = result.stdout.splitlines()[0]
+    assert line.startswith(f"FAIL vgg-lite (over: max-params {params:,} > 500,000; within: max-flops ")
+    assert result.stdout.count("over budget: max-params") == 1
+
+
+def test_a_diff_of_one_architecture_is_titled_by_its_targets_and_shows_bytes_in_units():
+    result = run("diff", "vgg-lite", "vgg-lite:width=16")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "Diff: vgg-lite -> vgg-lite:width=16"
+    before = cnnscope.analyze_target("vgg-lite").totals.training_memory_bytes
+    row = next(line for line in result.stdout.splitlines() if line.startswith("training_memory_bytes"))
+    assert format_bytes(before) in row and "," not in row.split()[1]
+
+
+def test_a_misspelled_dataset_gets_did_you_mean():
+    result = run("train", "mnist-cnn", "--dataset", "digts", "--epochs", "1")
+    assert result.exit_code == 2 and "did you mean 'digits'?" in result.output
+
+
+def test_budget_options_read_as_sentences():
+    text = " ".join(run("check", "--help").stdout.split())  # click wraps the help
+    assert "Fail when the params total is over N (e.g. 1.5M)" in text and "exceed " not in text
+
+
+def test_compare_and_learning_curve_refuse_a_bad_target_before_training(tmp_path):
+    out = tmp_path / "runs"
+    result = run("compare", "mnist-cnn", str(tmp_path / "missing.json"), "--output", out)
+    assert result.exit_code == 2 and "missing.json" in result.output
+    assert not out.exists()  # nothing trained, no folder left behind
+    curve = run("learning-curve", "mnist-cnn", "--set", "widht=8", "--output", out)
+    assert curve.exit_code == 2 and "widht" in curve.output and not out.exists()
