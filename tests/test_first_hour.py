@@ -45,3 +45,9 @@ def test_compare_and_learning_curve_refuse_a_bad_target_before_training(tmp_path
     assert not out.exists()  # nothing trained, no folder left behind
     curve = run("learning-curve", "mnist-cnn", "--set", "widht=8", "--output", out)
     assert curve.exit_code == 2 and "widht" in curve.output and not out.exists()
+
+
+def test_the_training_memory_line_says_what_it_models(examples):
+    text = run("summary", examples / "mnist_cnn.toml").stdout
+    line = next(line for line in text.splitlines() if line.startswith("Training memory"))
+    assert "XLA's CPU plan" in line and "--compile" in line

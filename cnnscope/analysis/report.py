@@ -42,6 +42,12 @@ def _count(value) -> str:
     return format_count(value) if value else "0"
 
 
+# What the static training-memory figure models: below the activations' total it is no error (the backward
+# keeps only some outputs), and on a GPU the compiler's own plan is smaller (docs/performance.md).
+TRAINING_MEMORY_MODELS = ("what XLA's CPU plan of one JAX training step keeps, modelled statically; "
+                          "`--compile` on the training machine gives its real plan")
+
+
 def total_lines(analysis) -> list[str]:
     t = analysis.totals
     wb = analysis.policy.weight_bytes
@@ -53,7 +59,8 @@ def total_lines(analysis) -> list[str]:
         f"training step per sample: {_count(t['training_flops'])} FLOPs, + {_count(t['optimizer_flops'])} per "
         f"step for the {analysis.optimizer} update",
         f"Activations (batch {analysis.batch_size}, {analysis.dtype}): {_bytes(t['activation_bytes'])}",
-        f"Training memory (batch {analysis.batch_size}, {analysis.optimizer}): {_bytes(t['training_memory_bytes'])}",
+        f"Training memory (batch {analysis.batch_size}, {analysis.optimizer}): {_bytes(t['training_memory_bytes'])}"
+        + ("" if analysis.compiled else f" ({TRAINING_MEMORY_MODELS})"),
         *_compiled_lines(analysis),
     ]
 

@@ -173,7 +173,7 @@ def report(run_dir, fmt, output):
         emit(_json({**metrics, "diagnosis": diagnosis.to_dict()}), output)
         return
     curves = folder / folder.CURVES
-    target = output or str(Path(run_dir) / "report.html")
+    target = output or str(folder / "report.html")
     emit(run_page(run_dir, metrics, diagnosis, curves if curves.is_file() else None), target)
     click.echo(f"Report: {target}")
 

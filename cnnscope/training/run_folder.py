@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 from ..errors import CnnscopeError
@@ -37,7 +38,14 @@ class RunFolder:
         return str(self.path)
 
     def __truediv__(self, name: str) -> Path:
-        return self.path / name
+        """A member's path. A run folder may come from elsewhere (a pull request, an archive): a member that
+        is a link leading out of it is refused, so that nothing outside is read into a report or written over."""
+        path = self.path / name
+        if path.is_symlink():
+            target = Path(os.path.realpath(path))
+            if not target.is_relative_to(Path(os.path.realpath(self.path))):
+                raise CnnscopeError(f"{path} is a link to {target}, outside the run folder; remove the link")
+        return path
 
     # --- state --------------------------------------------------------------
     def is_empty(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 
+from ..errors import CnnscopeError
 from ..units import format_bytes, format_count, format_shape
 from .graph import svg_with_networkx
 
@@ -115,6 +116,9 @@ def table(rows: list, headers: list) -> str:
     return tabulate(rows, headers, tablefmt="html", disable_numparse=True).replace("<table>", '<table class="cnnscope">')
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def embedded_png(path, alt: str) -> str:
     """A PNG file as an inline image: the page stays one file. Bounded, as every file cnnscope reads."""
     import base64
@@ -122,6 +126,8 @@ def embedded_png(path, alt: str) -> str:
     from ..sources.bounds import MAX_CONFIG_BYTES, read_regular_file
 
     data = read_regular_file(path, MAX_CONFIG_BYTES, "image")
+    if not data.startswith(PNG_SIGNATURE):  # whatever else the file holds stays out of the page
+        raise CnnscopeError(f"{path} is not a PNG image; delete it, and the report is written without it")
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 

@@ -1,0 +1,81 @@
+"""Run folders from elsewhere (issue 20): a member that links out of the folder is never read into a page nor
+written through, and a picture that is no PNG stays out of the page. One line, exit 2, nothing written."""
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from cnnscope.cli import main
+
+SECRET = "CI_TOKEN=do-not-leak-me"
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(map(str, args)))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained") / "run"
+    result = run("train", "lenet", "--epochs", "1", "--train-size", "200", "--output", folder)
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.fixture
+def copy(trained, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(trained, folder)
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET)
+    return folder, secret
+
+
+def one_line_exit_2(result):
+    assert result.exit_code == 2, result.output
+    assert result.output.count("error:") == 1 and "Traceback" not in result.output
+
+
+def test_a_picture_linking_out_of_the_folder_is_not_embedded(copy):
+    folder, secret = copy
+    (folder / "learning_curves.png").unlink()
+    (folder / "learning_curves.png").symlink_to(secret)
+    result = run("report", folder)
+    one_line_exit_2(result)
+    assert "outside the run folder" in result.output and not (folder / "report.html").exists()
+
+
+def test_a_picture_that_is_no_png_is_not_embedded(copy):
+    folder, _ = copy
+    (folder / "learning_curves.png").write_text(SECRET)
+    result = run("report", folder)
+    one_line_exit_2(result)
+    assert "not a PNG" in result.output and not (folder / "report.html").exists()
+
+
+def test_the_report_is_not_written_through_a_link_out_of_the_folder(copy):
+    folder, secret = copy
+    (folder / "report.html").symlink_to(secret)
+    result = run("report", folder)
+    one_line_exit_2(result)
+    assert "outside the run folder" in result.output and secret.read_text() == SECRET
+
+
+def test_a_resume_does_not_write_through_links_out_of_the_folder(copy):
+    folder, secret = copy
+    for name in ("state.json", "summary.json"):
+        (folder / name).unlink()
+        (folder / name).symlink_to(secret)
+    result = run("train", "lenet", "--resume", folder, "--epochs", "2")
+    one_line_exit_2(result)
+    assert "outside the run folder" in result.output and secret.read_text() == SECRET
+
+
+def test_a_link_inside_the_folder_is_followed(copy):
+    folder, _ = copy
+    (folder / "curves-copy.png").write_bytes((folder / "learning_curves.png").read_bytes())
+    (folder / "learning_curves.png").unlink()
+    (folder / "learning_curves.png").symlink_to(folder / "curves-copy.png")
+    result = run("report", folder)
+    assert result.exit_code == 0, result.output
+    assert 'src="data:image/png;base64,' in (folder / "report.html").read_text()
