@@ -51,3 +51,21 @@ def test_the_training_memory_line_says_what_it_models(examples):
     text = run("summary", examples / "mnist_cnn.toml").stdout
     line = next(line for line in text.splitlines() if line.startswith("Training memory"))
     assert "XLA's CPU plan" in line and "--compile" in line
+
+
+def test_the_dense_after_flatten_warning_is_for_models_where_it_pays_and_is_on_the_page(tmp_path):
+    tiny = tmp_path / "tiny.toml"  # Flatten, then a 775-parameter Dense: most of a toy, and harmless
+    tiny.write_text('input_shape = [8, 8, 1]\n[[layers]]\ntype = "Conv2D"\nfilters = 2\nkernel_size = 3\n'
+                    '[[layers]]\ntype = "Flatten"\n[[layers]]\ntype = "Dense"\nunits = 10\n')
+    assert not cnnscope.analyze_target(str(tiny)).warnings
+    analysis = cnnscope.analyze_target("mnist-cnn")
+    assert any("Dense after Flatten" in w for w in analysis.warnings)
+    assert "Dense after Flatten" in analysis.summary("html")
+
+
+def test_a_branching_model_shows_connected_to_and_a_chain_does_not():
+    branching = cnnscope.analyze_target("resnet-mini").summary()
+    assert "Connected to" in branching.splitlines()[1]
+    add = next(line for line in branching.splitlines() if "(Add)" in line)
+    assert "stem_relu" in add or "," in add  # the skip connection is visible
+    assert "Connected to" not in cnnscope.analyze_target("mnist-cnn").summary()

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 DENSE_SHARE = 0.5  # one Dense after Flatten holding more than this share of all parameters
+# ... and at least this many: a tiny model's head is most of it whatever its shape (a 775-parameter toy), and
+# the advice (pool before Flatten) pays only where the weights cost something.
+DENSE_MIN_PARAMS = 100_000
 
 
 def _is_windowed(layer) -> bool:
@@ -37,7 +40,8 @@ def uneven_strides(layers) -> list[str]:
 def dominant_dense(layers, total: int) -> list[str]:
     out = []
     for previous, layer in zip(layers, layers[1:]):
-        if previous.type == "Flatten" and layer.type == "Dense" and total and layer.params > DENSE_SHARE * total:
+        if (previous.type == "Flatten" and layer.type == "Dense" and total and layer.params > DENSE_SHARE * total
+                and layer.params >= DENSE_MIN_PARAMS):
             share = 100 * layer.params / total
             out.append(
                 f"layer '{layer.name}' (Dense after Flatten) holds {share:.0f}% of all parameters "

@@ -15,7 +15,20 @@ def _axes(values) -> str:
     return text[0] if len(set(text)) == 1 else "×".join(text)
 
 
+def is_chain(analysis) -> bool:
+    """Every layer reads the one before it (a Sequential model): "Connected to" would say nothing, and Keras's
+    own summary leaves it out then too."""
+    layers = analysis.layers
+    return all(layer.inputs == [before.name] for before, layer in zip(layers, layers[1:]))
+
+
+def _connected(layer, width: int = 60) -> str:
+    text = ", ".join(layer.inputs)
+    return printable(text if len(text) <= width else text[: width - 3] + "...") if text else "-"
+
+
 def _rows(analysis):
+    chain = is_chain(analysis)
     for layer in analysis.layers:
         yield [
             f"{printable(layer.name)} ({layer.type})",
@@ -25,7 +38,12 @@ def _rows(analysis):
             _count(layer.macs),
             _axes(layer.receptive_field),
             _axes(layer.jump),
+            *([] if chain else [_connected(layer)]),
         ]
+
+
+def headers(analysis) -> list:
+    return HEADERS + ([] if is_chain(analysis) else ["Connected to"])
 
 
 HEADERS = ["Layer (type)", "Output Shape", "Param #", "Activations", "MACs", "RF", "Jump"]
@@ -104,11 +122,11 @@ def render(analysis, fmt: str) -> str:
     from tabulate import tabulate  # deferred: only table and markdown need it
 
     if fmt == "markdown":
-        table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="github", disable_numparse=True)
+        table = tabulate(list(_rows(analysis)), headers(analysis), tablefmt="github", disable_numparse=True)
         totals = "\n".join(f"- {line}" for line in total_lines(analysis))
         return f"### Model: `{printable(analysis.model)}`\n\n{table}\n\n{totals}"
     if fmt == "table":
-        table = tabulate(list(_rows(analysis)), HEADERS, tablefmt="simple", disable_numparse=True)
+        table = tabulate(list(_rows(analysis)), headers(analysis), tablefmt="simple", disable_numparse=True)
         return f'Model: "{printable(analysis.model)}"\n{table}\n' + "\n".join(total_lines(analysis))
     raise ValueError(f"unknown format {fmt!r}")
 

@@ -56,9 +56,13 @@ def format_option(*choices: str):
                         help="Output format.")
 
 
-def output_option(command):
-    return click.option("--output", "-o", type=click.Path(dir_okay=False),
-                        help="Write to FILE (atomically) instead of stdout.")(command)
+def output_option(command=None, *, default: str = "stdout"):
+    """--output FILE; DEFAULT names where the output goes without it (`report` writes RUN_DIR/report.html)."""
+    def decorate(command):
+        return click.option("--output", "-o", type=click.Path(dir_okay=False),
+                            help=f"Write to FILE (atomically) instead of {default}.")(command)
+
+    return decorate(command) if command is not None else decorate
 
 
 def sets_option(command):

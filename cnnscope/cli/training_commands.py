@@ -156,7 +156,7 @@ def compare(specs, epochs, output, fmt, sets, **kw):
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @format_option("html", "json")
-@output_option
+@output_option(default="RUN_DIR/report.html (JSON: stdout)")
 def report(run_dir, fmt, output):
     """A finished run as one HTML page (curves, diagnosis).
 

@@ -54,8 +54,10 @@ def render_architectures(rows: list, fmt: str) -> str:
         return json.dumps(rows, indent=2)
     table = [[r["name"], printable(r["description"]), "x".join(map(str, r["input_shape"])), r["num_classes"],
               ("broken" if r["error"] else "-") if r["params"] is None else f"{r['params']:,}",
+              ", ".join(f"{key}={value}" for key, value in r["hyperparameters"].items()) or "-",
               f"{r['plugin']} {r['version']}"] for r in rows]
-    return _table(table, ["Name", "Description", "Input", "Classes", "Params", "Plugin"], fmt)
+    return _table(table, ["Name", "Description", "Input", "Classes", "Params", "Hyper-parameters (--set)", "Plugin"],
+                  fmt)
 
 
 def render_plugins(rows: list, fmt: str) -> str:

@@ -92,8 +92,10 @@ def memory_chart(analysis) -> str:
 
 def analysis_fragment(analysis, total_lines: list, graph: bool = True) -> str:
     """TOTAL_LINES: the totals as the text report words them (analysis/report.py total_lines)."""
+    warnings = ("<h3>Warnings</h3><ul class=\"cnnscope-warnings\">"
+                + "".join(f"<li>{_e(w)}</li>" for w in analysis.warnings) + "</ul>") if analysis.warnings else ""
     parts = [f'<div class="cnnscope"><h2>Model: {_e(analysis.model)}</h2>', layer_table(analysis),
-             totals_list(total_lines), "<h3>Where the training memory goes</h3>",
+             totals_list(total_lines), warnings, "<h3>Where the training memory goes</h3>",
              f'<div class="cnnscope-figure" id="memory-chart">{memory_chart(analysis)}</div>']
     if graph:
         parts += ["<h3>Graph</h3>", f'<div class="cnnscope-figure" id="graph">{svg_with_networkx(analysis)}</div>']
