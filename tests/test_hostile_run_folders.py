@@ -79,3 +79,20 @@ def test_a_link_inside_the_folder_is_followed(copy):
     result = run("report", folder)
     assert result.exit_code == 0, result.output
     assert 'src="data:image/png;base64,' in (folder / "report.html").read_text()
+
+
+def test_the_report_shows_the_settings_and_a_resume_records_its_new_epochs(copy):
+    import json
+    import re
+
+    folder, _ = copy
+    resumed = run("train", "lenet", "--resume", folder, "--epochs", "2")
+    assert resumed.exit_code == 0, resumed.output
+    options = json.loads((folder / "config.json").read_text())["options"]
+    assert options["epochs"] == 2 and json.loads((folder / "metrics.json").read_text())["epochs_run"] == 2
+    assert run("report", folder).exit_code == 0
+    page = re.sub(r"\s+</td>", "</td>", (folder / "report.html").read_text())  # tabulate pads its cells
+    for shown in ("<td>optimizer</td><td>adam</td>", "<td>batch size</td>", "<td>learning rate</td><td>default</td>",
+                  "<td>hyper-parameters</td><td>activation=tanh, pooling=average</td>", "<td>epochs</td><td>2</td>"):
+        assert shown in page, shown
+    assert "<thead>" not in page.split('id="diagnosis"')[0]  # the key/value tables have no empty header bar

@@ -174,7 +174,9 @@ def report(run_dir, fmt, output):
         return
     curves = folder / folder.CURVES
     target = output or str(folder / "report.html")
-    emit(run_page(run_dir, metrics, diagnosis, curves if curves.is_file() else None), target)
+    config = folder.read_json(folder.CONFIG) if (folder / folder.CONFIG).is_file() else {}
+    options = config.get("options") if isinstance(config.get("options"), dict) else {}
+    emit(run_page(run_dir, metrics, diagnosis, curves if curves.is_file() else None, options), target)
     click.echo(f"Report: {target}")
 
 

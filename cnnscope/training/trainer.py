@@ -328,6 +328,9 @@ def _model(run: _Run, analysis, stack):
                                 f"model has {len(states)}; the folder is damaged, start a new run")
         for variable, value in zip(states, saved):
             variable.assign(np.asarray(value, dtype=variable.dtype))
+        config = folder.read_json(RunFolder.CONFIG)  # the epochs to reach may have grown (--resume --epochs N)
+        if config.get("options", {}).get("epochs") != opts.epochs:
+            folder.write_json(RunFolder.CONFIG, {**config, "options": {**config["options"], "epochs": opts.epochs}})
         return model
     if run.mixed:  # keep the softmax output in float32, as Keras's mixed-precision guide advises
         stack.layers[-1].config["dtype"] = "float32"

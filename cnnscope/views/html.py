@@ -118,6 +118,13 @@ def table(rows: list, headers: list) -> str:
     return tabulate(rows, headers, tablefmt="html", disable_numparse=True).replace("<table>", '<table class="cnnscope">')
 
 
+def key_values(rows: list) -> str:
+    """Rows of (name, value) as an escaped HTML table without a header row (an empty one shows as a grey bar)."""
+    from tabulate import tabulate
+
+    return tabulate(rows, tablefmt="html", disable_numparse=True).replace("<table>", '<table class="cnnscope">')
+
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -143,7 +150,7 @@ def diagnosis_fragment(d) -> str:
             ["target error", pct(d.target_error)], ["avoidable bias", pct(d.avoidable_bias)],
             ["variance", pct(d.variance)]]
     parts = [f'<div class="cnnscope"><h3 id="diagnosis">Diagnosis: {_e(d.diagnosis.replace("_", " "))}</h3>',
-             table(rows, ["", ""])]
+             key_values(rows)]
     parts += [f"<p>because {_e(reason)}</p>" for reason in d.reasons]
     if d.recommendations:
         parts.append('<h4>What to try next</h4><ul id="recommendations">'
@@ -151,11 +158,22 @@ def diagnosis_fragment(d) -> str:
     return "\n".join(parts) + "</div>"
 
 
-def run_page(folder, metrics: dict, diagnosis, curves_png=None) -> str:
-    """`cnnscope report RUN_DIR`: the run's settings and results, learning curves and diagnosis."""
-    keys = ("architecture", "dataset", "backend", "device", "epochs_run", "best_epoch", "train_examples", "status")
-    rows = [[key.replace("_", " "), str(metrics[key])] for key in keys if key in metrics]
-    parts = [f"<h2>Training run: {_e(folder)}</h2>", table(rows, ["", ""])]
+RUN_FACTS = ("architecture", "dataset", "backend", "device", "epochs_run", "best_epoch", "train_examples", "status")
+RUN_SETTINGS = ("optimizer", "learning_rate", "batch_size", "epochs", "train_size", "val_split", "augment",
+                "mixed_precision", "seed")
+
+
+def run_page(folder, metrics: dict, diagnosis, curves_png=None, options=None) -> str:
+    """`cnnscope report RUN_DIR`: the run's settings and results, learning curves and diagnosis.
+    OPTIONS: the options the run trained with (its config.json), shown beside what metrics.json records."""
+    rows = [[key.replace("_", " "), str(metrics[key])] for key in RUN_FACTS if key in metrics]
+    options = options or {}
+    rows += [[key.replace("_", " "), "default" if options[key] is None else str(options[key])]
+             for key in RUN_SETTINGS if key in options]
+    hyper = metrics.get("hyperparameters")
+    if isinstance(hyper, dict) and hyper:
+        rows.append(["hyper-parameters", ", ".join(f"{key}={value}" for key, value in hyper.items())])
+    parts = [f"<h2>Training run: {_e(folder)}</h2>", key_values(rows)]
     if curves_png is not None:
         parts += ['<h3>Learning curves</h3><div class="cnnscope-figure" id="learning-curves">',
                   embedded_png(curves_png, "learning curves"), "</div>"]
