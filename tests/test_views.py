@@ -277,3 +277,15 @@ def test_the_memory_chart_adds_up_to_the_training_memory_at_any_depth(spec):
                 else cnnscope.analyze(cnnscope.stack_from_spec(spec), batch_size=8))
     for shown in (analysis, analysis.folded(0)):
         assert sum(size for _, size in memory_parts(shown)) == analysis.totals.training_memory_bytes
+
+
+def test_the_graph_of_a_long_chain_is_sized_to_fill_a_page_readably(examples):
+    import re
+
+    from cnnscope.views.graph import FONT_PT, svg_with_networkx
+
+    svg = svg_with_networkx(cnnscope.analyze(cnnscope.load_file(examples / "vgg16.toml")))
+    width, height = (float(v) for v in re.search(r'<svg[^>]*width="([\d.]+)pt"[^>]*height="([\d.]+)pt"', svg).groups())
+    assert 1.0 < width / height < 2.5  # wrapped into columns: no narrow one-node-wide strip
+    assert width * 4 / 3 <= 1400  # shown at its natural size on a 1400 px page, so the font stays FONT_PT
+    assert FONT_PT >= 8 and "2,359,808 params" in svg  # parameter counts on the nodes

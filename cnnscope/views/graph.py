@@ -8,6 +8,7 @@ with matplotlib when `dot` is missing.
 """
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 
@@ -104,36 +105,61 @@ def render_with_dot(analysis, fmt: str) -> bytes:
     return done.stdout
 
 
+# The drawn graph, in inches: a node's box, the gap between columns of generations, and the font. The figure is
+# sized to its content, so the page shows it at its natural size, text readable, unless it is wider than the page.
+NODE_W, NODE_H, COLUMN_GAP, FONT_PT = 2.1, 0.95, 0.7, 8
+ASPECT = 1.6  # width / height the wrapped layout aims for: a landscape block, not a one-node-wide column
+UNWRAPPED_ROWS = 12  # generations shown in one column before the graph wraps
+
+
+def _rows_per_column(depth: int, width: int) -> int:
+    """How many generations one column holds, so that the wrapped graph is about ASPECT times wider than high."""
+    if depth <= UNWRAPPED_ROWS:  # a short graph reads best top to bottom
+        return max(1, depth)
+    column_w = width * NODE_W + COLUMN_GAP
+    rows = math.ceil(math.sqrt(depth * column_w / (ASPECT * NODE_H)))
+    return max(UNWRAPPED_ROWS // 2, min(depth, rows))
+
+
+def _label(layer) -> str:
+    params = f"\n{layer.params:,} params" if layer.params else ""
+    return f"{printable(layer.name)}\n{printable(layer.type)}\n{format_shape(layer.output_shape)}{params}"
+
+
 def svg_with_networkx(analysis) -> str:
-    """The graph as inline SVG without Graphviz: networkx's layered layout (topological generations placed by
-    multipartite_layout), drawn by matplotlib."""
+    """The graph as inline SVG without Graphviz: one row per topological generation (networkx), the inputs on
+    top, the rows wrapped into columns so that a long chain (VGG16) fills the page, drawn by matplotlib."""
     from .figures import inline_svg, optional, pyplot
 
     nx = optional("networkx")
-
     graph = nx.DiGraph()
     for layer in analysis.layers:
-        graph.add_node(layer.name, label=f"{printable(layer.name)}\n{printable(layer.type)}\n"
-                                         f"{format_shape(layer.output_shape)}")
+        graph.add_node(layer.name, label=_label(layer))
     graph.add_edges_from(edges(analysis))
     generations = list(nx.topological_generations(graph))
-    for depth, generation in enumerate(generations):
-        for node in generation:
-            graph.nodes[node]["depth"] = depth
-    # one row per generation, the inputs on top
-    position = {node: (x, -y) for node, (x, y) in
-                nx.multipartite_layout(graph, subset_key="depth", align="horizontal").items()}
     depth, width = max(len(generations), 1), max((len(g) for g in generations), default=1)
-    figure, axes = pyplot().subplots(figsize=(max(4, 3.2 * width), max(3, 1.1 * depth)))
-    near = [(a, b) for a, b in graph.edges if graph.nodes[b]["depth"] - graph.nodes[a]["depth"] == 1]
+    rows = _rows_per_column(depth, width)
+    column_w = width * NODE_W + COLUMN_GAP
+    position, level = {}, {}
+    for index, generation in enumerate(generations):
+        column, row = divmod(index, rows)
+        for k, node in enumerate(generation):  # a generation's nodes side by side, centred in its column
+            position[node] = (column * column_w + (k - (len(generation) - 1) / 2) * NODE_W, -row * NODE_H)
+            level[node] = index
+    columns = math.ceil(depth / rows)
+    figure, axes = pyplot().subplots(figsize=(columns * column_w, rows * NODE_H))
+    figure.subplots_adjust(0, 0, 1, 1)
+    near = [(a, b) for a, b in graph.edges if level[b] - level[a] == 1]
     skips = [edge for edge in graph.edges if edge not in near]  # residual branches: curved, so they show
     nx.draw_networkx_edges(graph, position, edgelist=near, ax=axes, arrows=True, arrowsize=10,
-                           edge_color="#7a8699", node_size=3000)
+                           edge_color="#7a8699", node_size=2500)
     nx.draw_networkx_edges(graph, position, edgelist=skips, ax=axes, arrows=True, arrowsize=10,
-                           edge_color="#c05621", node_size=3000, connectionstyle="arc3,rad=0.45")
+                           edge_color="#c05621", node_size=2500, connectionstyle="arc3,rad=0.45")
     for node, (x, y) in position.items():
-        axes.text(x, y, graph.nodes[node]["label"], ha="center", va="center", fontsize=7,
+        axes.text(x, y, graph.nodes[node]["label"], ha="center", va="center", fontsize=FONT_PT,
                   bbox={"boxstyle": "round", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"}, gid=f"node-{node}")
+    xs, ys = [x for x, _ in position.values()] or [0], [y for _, y in position.values()] or [0]
+    axes.set_xlim(min(xs) - NODE_W / 2, max(xs) + NODE_W / 2)  # data units are inches: no blank margins
+    axes.set_ylim(min(ys) - NODE_H / 2, max(ys) + NODE_H / 2)
     axes.set_axis_off()
-    figure.tight_layout()
     return inline_svg(figure)

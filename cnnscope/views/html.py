@@ -19,6 +19,7 @@ table.cnnscope { border-collapse: collapse; font-size: 13px; }
 table.cnnscope th, table.cnnscope td { border-bottom: 1px solid #d9e2ec; padding: 4px 10px; text-align: left; white-space: nowrap; }
 table.cnnscope th { background: #f0f4f8; }
 table.cnnscope td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.cnnscope td.inputs { white-space: normal; max-width: 24em; }
 .cnnscope-figure svg { max-width: 100%; height: auto; }
 """
 
@@ -46,7 +47,8 @@ def layer_table(analysis) -> str:
         rf = "-" if layer.receptive_field is None else "×".join(str(v) for v in layer.receptive_field)
         cells = [f"{_e(layer.name)} ({_e(layer.type)})", _e(format_shape(layer.output_shape)),
                  f'<td class="num">{layer.params:,}', f'<td class="num">{100 * layer.params / total:.1f}%',
-                 trainable, _e(", ".join(layer.inputs)) or "-", f'<td class="num">{_bytes(layer.activation_bytes)}',
+                 trainable, '<td class="inputs">' + (", ".join(_e(name) for name in layer.inputs) or "-"),
+                 f'<td class="num">{_bytes(layer.activation_bytes)}',
                  f'<td class="num">{_bytes(layer.training_bytes)}', f'<td class="num">{_count(layer.macs)}', _e(rf)]
         rows.append("<tr>" + "".join(c + "</td>" if c.startswith("<td") else f"<td>{c}</td>" for c in cells) + "</tr>")
     header = "".join(f"<th>{_e(h)}</th>" for h in head)
