@@ -42,9 +42,9 @@ def import_keras():
         if importlib.util.find_spec("jax") is not None:
             os.environ["KERAS_BACKEND"] = "jax"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines are no output of ours
-    import keras
+    from .environment import import_quietly
 
-    return keras
+    return import_quietly("keras")
 
 
 def refuse_file_reading(config, where: str) -> None:
@@ -117,8 +117,10 @@ def load_model_with_code(config: dict, where: str):
     """The model CONFIG describes, built by Keras without allocating its weights."""
     keras = import_keras()
     refuse_file_reading(config, where)
+    from .environment import startup_lines_filtered
+
     try:
-        with without_weights():
+        with startup_lines_filtered(), without_weights():  # keras-hub's classes may load TensorFlow now
             model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 (Keras's refusal, whatever its type, is one line)
         message = describe(exc).split(" Full object config:")[0]

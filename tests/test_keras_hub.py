@@ -82,6 +82,7 @@ def test_the_cli_summarises_a_text_backbone_with_one_sequence_length(families):
     assert all(row["output_shape"] == [48] for row in inputs)
     assert data["totals"]["macs"] > 0 and all(row["macs"] is not None for row in data["layers"])
     assert "rebuilt it from" in result.stderr and "without allocating its weights" in result.stderr
+    assert "absl::InitializeLog" not in result.stderr and "cudart_stub" not in result.stderr  # TensorFlow's start-up
     named = cli("summary", folder / "bert.keras", "--input-shape", "token_ids=64", "--input-shape", "segment_ids=64",
                 "--input-shape", "padding_mask=64", "--format", "json")
     assert named.returncode == 0 and json.loads(named.stdout)["layers"][0]["output_shape"] == [64]

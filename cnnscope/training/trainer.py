@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import CnnscopeError
 from .datasets import load_adapted, measurement_subset, validation_split
+from ..environment import import_quietly
 from .device import accelerator, jit_setting, quiet_tensorflow, use_mixed_precision
 from .diagnosis import diagnose
 from .distribution import Distribution, configure_cpu_devices, divisible_batches_needed
@@ -291,7 +292,7 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
 
     quiet_tensorflow()
     configure_cpu_devices()
-    import keras
+    keras = import_quietly("keras")
 
     distribution = Distribution(opts.strategy)  # before any TensorFlow op, as multi-worker requires
     data = _Data(opts, tuple(arch.input_shape))
