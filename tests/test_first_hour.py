@@ -69,3 +69,8 @@ def test_a_branching_model_shows_connected_to_and_a_chain_does_not():
     add = next(line for line in branching.splitlines() if "(Add)" in line)
     assert "stem_relu" in add or "," in add  # the skip connection is visible
     assert "Connected to" not in cnnscope.analyze_target("mnist-cnn").summary()
+
+
+def test_summary_help_says_what_the_training_memory_models():
+    text = " ".join(run("summary", "--help").stdout.split())
+    assert "what XLA's CPU plan of one JAX training step keeps" in text and "--compile on the training machine" in text

@@ -47,6 +47,11 @@ def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer
 
     TARGET is a spec file (.toml, .json, .yaml), a saved .keras file, or an
     architecture name from `cnnscope list`.
+
+    The training memory models what XLA's CPU plan of one JAX training step
+    keeps (weights, gradients, optimizer slots, the outputs the backward pass
+    reads): it can be below the activations' total, and on a GPU the plan is
+    smaller still. --compile on the training machine gives its real plan.
     """
     from ..analysis.report import render, render_max_batch
     from ..units import parse_size
