@@ -351,8 +351,9 @@ def _check_options(batch_size, dtype: str, optimizer: str) -> Policy:
     return policy(dtype)
 
 
-# Keyword arguments of a call that change no layer's numbers (a rule models the call without them).
-NEUTRAL_KEYWORDS = {"training", "mask", "query", "value", "key"}
+# Keyword arguments of a call that change no layer's numbers (a rule models the call without them): a causal
+# mask changes which scores count, not how many are computed.
+NEUTRAL_KEYWORDS = {"training", "mask", "query", "value", "key", "use_causal_mask"}
 
 
 def _called_beyond_its_config(spec) -> bool:
