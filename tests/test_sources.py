@@ -268,3 +268,18 @@ def test_input_shape_per_named_input(tmp_path):
         assert result.exit_code == 2 and message in result.stderr, result.stderr
     arch = CliRunner().invoke(main, ["summary", "lenet", "--input-shape", "x=32,32,1"])
     assert arch.exit_code == 2 and "takes one --input-shape" in arch.stderr
+
+
+def test_a_minus_infinity_pad_before_max_pooling_is_read(tmp_path):
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.ops.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=float("-inf"))  # as keras-hub's ResNetV2
+    model = keras.Model(inputs, keras.layers.MaxPooling2D(3, strides=2)(x))
+    model.save(tmp_path / "pad.keras")
+    analysis = cnnscope.analyze_target(str(tmp_path / "pad.keras"))
+    assert analysis.layers[-1].output_shape == list(model.output.shape[1:])
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"input_shape": [4], "layers": [{"type": "Dropout", "rate": NaN}]}')
+    with pytest.raises(cnnscope.CnnscopeError, match="is not a number"):
+        cnnscope.load_file(nan)
