@@ -96,3 +96,32 @@ def test_the_report_shows_the_settings_and_a_resume_records_its_new_epochs(copy)
                   "<td>hyper-parameters</td><td>activation=tanh, pooling=average</td>", "<td>epochs</td><td>2</td>"):
         assert shown in page, shown
     assert "<thead>" not in page.split('id="diagnosis"')[0]  # the key/value tables have no empty header bar
+
+
+def test_a_lookup_base_class_naming_a_fifo_as_vocabulary_is_refused_unopened(tmp_path):
+    """Issue 20, case 3: IndexLookup has no rule, so it reaches the Keras fallback, which must not open the path."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    fifo = tmp_path / "vocabulary"
+    os.mkfifo(fifo)  # opened, it would block forever
+    lookup = {"module": "keras.src.layers.preprocessing.index_lookup", "class_name": "IndexLookup",
+              "config": {"name": "lookup", "max_tokens": None, "num_oov_indices": 1, "mask_token": None,
+                         "oov_token": "[UNK]", "vocabulary_dtype": "string", "vocabulary": str(fifo)},
+              "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {
+                  "shape": [None, 3], "dtype": "string", "keras_history": ["text", 0, 0]}}], "kwargs": {}}]}
+    config = {"module": "keras", "class_name": "Functional", "config": {
+        "name": "m", "layers": [{"module": "keras.layers", "class_name": "InputLayer", "name": "text",
+                                 "config": {"batch_shape": [None, 3], "dtype": "string", "name": "text"},
+                                 "inbound_nodes": []}, {**lookup, "name": "lookup"}],
+        "input_layers": [["text", 0, 0]], "output_layers": [["lookup", 0, 0]]}}
+    path = tmp_path / "lookup.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+    result = subprocess.run([sys.executable, "-m", "cnnscope", "summary", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2 and result.stderr.count("error:") == 1, result.stderr[-1000:]
+    assert "reads the file vocabulary" in result.stderr and "Traceback" not in result.stderr
