@@ -152,7 +152,7 @@ def _serialize(operation) -> dict:
     return entry
 
 
-def _functional(model, depth: int):
+def _functional(model):
     """MODEL's functional graph: its own, a built Sequential's, or one recorded by calling a subclass's call()."""
     import keras
     from keras.src.models.functional import Functional
@@ -180,12 +180,13 @@ def _functional(model, depth: int):
 def graph_config(model, depth: int = 0) -> dict:
     """MODEL as a Functional config (Functional.get_config), nested functional models expanded, every entry
     carrying its layer object (keras_config.LIVE_LAYER)."""
+    import keras
     from keras.src.models import Model
     from keras.src.models.functional import serialize_node
 
     if depth > MAX_MODEL_NESTING:
         raise CnnscopeError(f"models nested more than {MAX_MODEL_NESTING} deep (at {short(model.name, 60)})")
-    graph = _functional(model, depth)
+    graph = _functional(model)
     # Keras numbers a layer's calls within this graph only (get_config's node_reindexing_map).
     # Calls are counted among this graph's own nodes, as serialize_node counts a consumer's reference (a nested
     # model's first node, which links its own inputs to outputs, is not one of them).
@@ -212,8 +213,6 @@ def graph_config(model, depth: int = 0) -> dict:
     def endpoint(tensor):
         operation, index, k = tensor._keras_history
         return [operation.name, kept[_node_key(operation, index)], k]
-
-    import keras
 
     config = {"name": model.name, "trainable": model.trainable, "layers": layers,
               "input_layers": keras.tree.map_structure(endpoint, graph._inputs_struct),
