@@ -105,7 +105,7 @@ def test_diff_formats_and_saved_summaries(tmp_path):
     added = json.loads(run("diff", "vgg-lite:depth=2", "vgg-lite", "--format", "json").stdout)
     assert {layer["name"] for layer in added["added"]} >= {"block3_conv1", "block3_pool"} and not added["removed"]
     markdown = run("diff", "lenet", "lenet:pooling=max", "--format", "markdown").stdout
-    assert markdown.startswith("### Diff: lenet -> lenet") and "| ~ s2" in markdown and "| params " in markdown
+    assert markdown.startswith("### Diff: `lenet` -> `lenet:pooling=max`") and "| ~ s2" in markdown and "| params " in markdown
 
 
 def test_a_summary_of_another_schema_version_is_refused(tmp_path):
@@ -166,7 +166,7 @@ def test_github_workflow_commands_run(tmp_path):
         assert result.returncode == 0, (script, result.stderr)
     report = step_summary.read_text()
     assert "### cnnscope budget check" in report and "### Model: `mnist-cnn`" in report
-    assert "### Diff: base_model.toml -> models/my_cnn.toml" in report and "| ~ dense " in report
+    assert "### Diff: `base_model.toml` -> `models/my_cnn.toml`" in report and "| ~ dense " in report
 
 
 def test_pre_commit_hook_definition_runs(tmp_path):

@@ -1,6 +1,14 @@
 """Warnings for what tutorial code commonly trips over. Each is one line naming the layer."""
 from __future__ import annotations
 
+from ..errors import printable
+from ..escaping import cut
+
+
+def _name(name: str) -> str:
+    return cut(printable(name))
+
+
 DENSE_SHARE = 0.5  # one Dense after Flatten holding more than this share of all parameters
 # ... and at least this many: a tiny model's head is most of it whatever its shape (a 775-parameter toy), and
 # the advice (pool before Flatten) pays only where the weights cost something.
@@ -30,7 +38,7 @@ def uneven_strides(layers) -> list[str]:
             dropped = (size - k) % s
             if dropped:
                 out.append(
-                    f"layer '{layer.name}' ({layer.type}): window {k} with stride {s} does not tile input size {size} "
+                    f"layer '{_name(layer.name)}' ({layer.type}): window {k} with stride {s} does not tile input size {size} "
                     f"on spatial axis {axis}; the last {dropped} position(s) are silently dropped "
                     "(use padding='same' or change the input size)"
                 )
@@ -44,7 +52,7 @@ def dominant_dense(layers, total: int) -> list[str]:
                 and layer.params >= DENSE_MIN_PARAMS):
             share = 100 * layer.params / total
             out.append(
-                f"layer '{layer.name}' (Dense after Flatten) holds {share:.0f}% of all parameters "
+                f"layer '{_name(layer.name)}' (Dense after Flatten) holds {share:.0f}% of all parameters "
                 f"({layer.params:,} of {total:,}); more pooling before Flatten, or GlobalAveragePooling instead of Flatten, "
                 "shrinks it"
             )
@@ -59,7 +67,7 @@ def early_collapse(layers) -> list[str]:
             later = [other.name for other in layers[i + 1:] if _is_windowed(other)]
             if later:
                 return [
-                    f"layer '{layer.name}' ({layer.type}) reduces the spatial size to 1 while {len(later)} later "
+                    f"layer '{_name(layer.name)}' ({layer.type}) reduces the spatial size to 1 while {len(later)} later "
                     f"convolution/pooling layer(s) (first: '{later[0]}') still follow; use fewer strided stages, "
                     "padding='same', or a larger input"
                 ]
@@ -74,7 +82,7 @@ def class_count(layers, num_classes) -> list[str]:
     units = last.config["units"]
     if units != num_classes:
         return [
-            f"layer '{last.name}' (final Dense) has {units} units but the model is declared for {num_classes} classes; "
+            f"layer '{_name(last.name)}' (final Dense) has {units} units but the model is declared for {num_classes} classes; "
             f"set units={num_classes}"
         ]
     return []

@@ -6,6 +6,7 @@ import io
 import json
 
 from ..errors import printable
+from ..escaping import cut, md_code, md_text
 from ..units import format_bytes, format_count, format_shape
 
 def _axes(values) -> str:
@@ -22,23 +23,28 @@ def is_chain(analysis) -> bool:
     return all(layer.inputs == [before.name] for before, layer in zip(layers, layers[1:]))
 
 
-def _connected(layer, width: int = 60) -> str:
-    text = ", ".join(layer.inputs)
-    return printable(text if len(text) <= width else text[: width - 3] + "...") if text else "-"
+def _plain(text: str) -> str:
+    return cut(printable(text))
 
 
-def _rows(analysis):
+def _connected(layer, text, width: int = 60) -> str:
+    joined = ", ".join(layer.inputs)
+    return text(cut(joined, width)) if joined else "-"
+
+
+def _rows(analysis, text=_plain):
+    """TEXT: how a name lands in the format (escaping.md_text for Markdown)."""
     chain = is_chain(analysis)
     for layer in analysis.layers:
         yield [
-            f"{printable(layer.name)} ({layer.type})",
+            f"{text(layer.name)} ({text(layer.type)})",
             format_shape(layer.output_shape),
             f"{layer.params:,}",
             _bytes(layer.activation_bytes),
             _count(layer.macs),
             _axes(layer.receptive_field),
             _axes(layer.jump),
-            *([] if chain else [_connected(layer)]),
+            *([] if chain else [_connected(layer, text)]),
         ]
 
 
@@ -122,12 +128,12 @@ def render(analysis, fmt: str) -> str:
     from tabulate import tabulate  # deferred: only table and markdown need it
 
     if fmt == "markdown":
-        table = tabulate(list(_rows(analysis)), headers(analysis), tablefmt="github", disable_numparse=True)
+        table = tabulate(list(_rows(analysis, md_text)), headers(analysis), tablefmt="github", disable_numparse=True)
         totals = "\n".join(f"- {line}" for line in total_lines(analysis))
-        return f"### Model: `{printable(analysis.model)}`\n\n{table}\n\n{totals}"
+        return f"### Model: {md_code(analysis.model)}\n\n{table}\n\n{totals}"
     if fmt == "table":
         table = tabulate(list(_rows(analysis)), headers(analysis), tablefmt="simple", disable_numparse=True)
-        return f'Model: "{printable(analysis.model)}"\n{table}\n' + "\n".join(total_lines(analysis))
+        return f'Model: "{_plain(analysis.model)}"\n{table}\n' + "\n".join(total_lines(analysis))
     raise ValueError(f"unknown format {fmt!r}")
 
 

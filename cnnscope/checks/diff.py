@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..analysis.analyzer import SCHEMA_VERSION
 from ..errors import CnnscopeError, printable, short
+from ..escaping import cut, md_code, md_text
 from ..sources.bounds import MAX_SPEC_BYTES, load_document
 from ..units import format_bytes
 
@@ -114,13 +115,16 @@ def render(d: dict, fmt: str) -> str:
     from tabulate import tabulate
 
     tablefmt = {"markdown": "github", "html": "html"}.get(fmt, "simple")
-    rows = [[f"+ {printable(l['name'])}", l["type"], "", _value(l["output_shape"]), "", f"{l['params']:,}"] for l in d["added"]]
-    rows += [[f"- {printable(l['name'])}", l["type"], _value(l["output_shape"]), "", f"{l['params']:,}", ""] for l in d["removed"]]
+    text = md_text if fmt == "markdown" else (lambda name: cut(printable(name)))  # tabulate escapes html cells
+    rows = [[f"+ {text(l['name'])}", text(l["type"]), "", _value(l["output_shape"]), "", f"{l['params']:,}"]
+            for l in d["added"]]
+    rows += [[f"- {text(l['name'])}", text(l["type"]), _value(l["output_shape"]), "", f"{l['params']:,}", ""]
+             for l in d["removed"]]
     for c in d["changed"]:
         ch = c["changes"]
         shape = ch.get("output_shape", [None, None])
         params = ch.get("params", [None, None])
-        rows.append([f"~ {printable(c['name'])}", " -> ".join(ch["type"]) if "type" in ch else "",
+        rows.append([f"~ {text(c['name'])}", " -> ".join(map(text, ch["type"])) if "type" in ch else "",
                      _value(shape[0]) if shape[0] else "", _value(shape[1]) if shape[1] else "",
                      _value(params[0]) if params[0] is not None else "", _value(params[1]) if params[1] is not None else ""])
     layers = tabulate(rows, ["Layer", "Type", "Shape (A)", "Shape (B)", "Params (A)", "Params (B)"], tablefmt=tablefmt,
@@ -129,7 +133,8 @@ def render(d: dict, fmt: str) -> str:
         [[k, _value(v["a"], k), _value(v["b"], k), ("+" if (v["change"] or 0) > 0 else "") + _value(v["change"], k),
           "n/a" if v["relative"] is None else f"{v['relative']:+.1%}"] for k, v in d["totals"].items()],
         ["Total", "A", "B", "Change", "Relative"], tablefmt=tablefmt, disable_numparse=True)
-    head = f"{'### ' if fmt == 'markdown' else ''}Diff: {printable(d['a'])} -> {printable(d['b'])}"
+    head = (f"### Diff: {md_code(printable(d['a']))} -> {md_code(printable(d['b']))}" if fmt == "markdown" else
+            f"Diff: {cut(printable(d['a']))} -> {cut(printable(d['b']))}")
     counts = f"{len(d['added'])} added, {len(d['removed'])} removed, {len(d['changed'])} changed, {d['unchanged']} unchanged layers"
     if fmt == "html":  # tabulate's html format escapes every cell
         import html

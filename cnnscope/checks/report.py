@@ -5,6 +5,7 @@ import html
 import json
 
 from ..errors import printable
+from ..escaping import MAX_NAME, html_text, md_code, md_text
 from .budgets import LIMITS
 
 
@@ -26,7 +27,7 @@ def _graphs(results) -> str:
         if analysis is None or entry.target in seen:
             continue
         seen.add(entry.target)
-        blocks.append(f"<details><summary>Graph of <code>{printable(entry.target)}</code></summary>\n\n"
+        blocks.append(f"<details><summary>Graph of <code>{html_text(printable(entry.target))}</code></summary>\n\n"
                       f"```mermaid\n{mermaid(analysis)}\n```\n\n</details>")
     return ("\n\n" + "\n\n".join(blocks)) if blocks else ""
 
@@ -63,13 +64,13 @@ def render_checks(results, fmt: str) -> str:
     if fmt == "markdown":
         from tabulate import tabulate
 
-        rows = [[f"`{printable(e.target)}`", name.replace("_", "-"), fmt_(value), fmt_(allowed), "❌ over" if v else "✅ ok"]
+        rows = [[md_code(printable(e.target)), name.replace("_", "-"), fmt_(value), fmt_(allowed), "❌ over" if v else "✅ ok"]
                 for e, _, name, value, allowed, fmt_, v in _rows(results)]
         failed = [(e, v) for e, _, _, _, _, _, v in _rows(results) if v]
         text = "### cnnscope budget check\n\n" + tabulate(rows, ["Target", "Budget", "Value", "Limit", "Status"],
                                                           tablefmt="github", disable_numparse=True)
         if failed:
-            text += "\n\n" + "\n".join(f"- `{e.target}`: {v.describe()}" for e, v in failed)
+            text += "\n\n" + "\n".join(f"- {md_code(printable(e.target))}: {md_text(v.describe(), 4 * MAX_NAME)}" for e, v in failed)
         return text + _graphs(results)
     lines = []
     for entry, analysis, limits, violations in results:

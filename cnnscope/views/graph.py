@@ -14,6 +14,7 @@ import subprocess
 
 from ..errors import CnnscopeError, printable
 from ..stack import producer
+from ..escaping import cut
 from ..units import format_shape
 
 
@@ -42,7 +43,8 @@ def _ids(analysis) -> dict:
 
 def _mermaid_text(text: str) -> str:
     """A name as Mermaid label text: its entity codes for the characters that would end the label or add markup."""
-    for char, code in (("#", "#35;"), ("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+    # a backtick too: three of them would end the Markdown code fence the graph sits in
+    for char, code in (("#", "#35;"), ("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
         text = text.replace(char, code)  # "#" first: the codes that follow bring their own
     return text
 
@@ -52,7 +54,7 @@ def mermaid(analysis) -> str:
     ids = _ids(analysis)
     lines = ["flowchart TD"]
     for layer in analysis.layers:
-        name, kind = (_mermaid_text(printable(text)) for text in (layer.name, layer.type))
+        name, kind = (_mermaid_text(cut(printable(text))) for text in (layer.name, layer.type))
         lines.append(f'    {ids[layer.name]}["{name}<br/>{kind}<br/>{format_shape(layer.output_shape)}"]')
     lines += [f"    {ids[a]} --> {ids[b]}" for a, b in edges(analysis)]
     return "\n".join(lines)
@@ -123,7 +125,7 @@ def _rows_per_column(depth: int, width: int) -> int:
 
 def _label(layer) -> str:
     params = f"\n{layer.params:,} params" if layer.params else ""
-    return f"{printable(layer.name)}\n{printable(layer.type)}\n{format_shape(layer.output_shape)}{params}"
+    return f"{cut(printable(layer.name))}\n{cut(printable(layer.type))}\n{format_shape(layer.output_shape)}{params}"
 
 
 def svg_with_networkx(analysis) -> str:
@@ -157,7 +159,7 @@ def svg_with_networkx(analysis) -> str:
                            edge_color="#c05621", node_size=2500, connectionstyle="arc3,rad=0.45")
     for node, (x, y) in position.items():
         axes.text(x, y, graph.nodes[node]["label"], ha="center", va="center", fontsize=FONT_PT,
-                  bbox={"boxstyle": "round", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"}, gid=f"node-{node}")
+                  bbox={"boxstyle": "round", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"}, gid=f"node-{cut(node)}")
     xs, ys = [x for x, _ in position.values()] or [0], [y for _, y in position.values()] or [0]
     axes.set_xlim(min(xs) - NODE_W / 2, max(xs) + NODE_W / 2)  # data units are inches: no blank margins
     axes.set_ylim(min(ys) - NODE_H / 2, max(ys) + NODE_H / 2)

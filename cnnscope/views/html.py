@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 
 from ..errors import CnnscopeError
+from ..escaping import MAX_NAME, cut
 from ..units import format_bytes, format_count, format_shape
 from .graph import svg_with_networkx
 
@@ -45,9 +46,9 @@ def layer_table(analysis) -> str:
         trainable = "-" if not layer.params else ("Y" if layer.trainable_params == layer.params else
                                                    "N" if not layer.trainable_params else "partly")
         rf = "-" if layer.receptive_field is None else "×".join(str(v) for v in layer.receptive_field)
-        cells = [f"{_e(layer.name)} ({_e(layer.type)})", _e(format_shape(layer.output_shape)),
+        cells = [f"{_e(cut(layer.name))} ({_e(cut(layer.type))})", _e(format_shape(layer.output_shape)),
                  f'<td class="num">{layer.params:,}', f'<td class="num">{100 * layer.params / total:.1f}%',
-                 trainable, '<td class="inputs">' + (", ".join(_e(name) for name in layer.inputs) or "-"),
+                 trainable, '<td class="inputs">' + (", ".join(_e(cut(name)) for name in layer.inputs) or "-"),
                  f'<td class="num">{_bytes(layer.activation_bytes)}',
                  f'<td class="num">{_bytes(layer.training_bytes)}', f'<td class="num">{_count(layer.macs)}', _e(rf)]
         rows.append("<tr>" + "".join(c + "</td>" if c.startswith("<td") else f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -68,7 +69,7 @@ def memory_parts(analysis, top: int = 10) -> list[tuple[str, int]]:
     parts = [("weights", totals["weights"]), ("gradients", totals["gradients"]),
              (f"optimizer state ({analysis.optimizer})", totals["optimizer_state"])]
     kept = sorted(((layer.name, layer.training_bytes or 0) for layer in analysis.layers), key=lambda p: -p[1])
-    parts += [(f"layer {name}", size) for name, size in kept[:top] if size]
+    parts += [(f"layer {cut(name, 40)}", size) for name, size in kept[:top] if size]
     rest = sum(size for _, size in kept[top:])
     if rest:
         parts.append(("other layers", rest))
@@ -95,7 +96,8 @@ def memory_chart(analysis) -> str:
 def analysis_fragment(analysis, total_lines: list, graph: bool = True) -> str:
     """TOTAL_LINES: the totals as the text report words them (analysis/report.py total_lines)."""
     warnings = ("<h3>Warnings</h3><ul class=\"cnnscope-warnings\">"
-                + "".join(f"<li>{_e(w)}</li>" for w in analysis.warnings) + "</ul>") if analysis.warnings else ""
+                + "".join(f"<li>{_e(cut(w, 4 * MAX_NAME))}</li>" for w in analysis.warnings) + "</ul>"
+                ) if analysis.warnings else ""
     parts = [f'<div class="cnnscope"><h2>Model: {_e(analysis.model)}</h2>', layer_table(analysis),
              totals_list(total_lines), warnings, "<h3>Where the training memory goes</h3>",
              f'<div class="cnnscope-figure" id="memory-chart">{memory_chart(analysis)}</div>']
