@@ -1,6 +1,8 @@
 """The command line's shape: shared options, one-line help, JSON everywhere, [tool.cnnscope] defaults."""
 import json
 import os
+import subprocess
+import sys
 from importlib.metadata import version
 
 import click
@@ -152,3 +154,21 @@ def test_a_clash_still_fails_its_commands_after_the_warning(monkeypatch):
     assert registry.clash_warned
     with pytest.raises(CnnscopeError, match="registered twice"):
         registry.architecture("lenet")
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path):
+    """Issue 20, case 9: not click's "Aborted!" and exit 1, which CI would read as "over budget"."""
+    import signal
+    import time
+
+    (tmp_path / "slow_module.py").write_text("import time\ntime.sleep(120)\n")
+    spec = tmp_path / "typo.toml"  # a layer no rule covers: its --import module is imported, slowly
+    spec.write_text('input_shape = [4]\n[[layers]]\ntype = "NoSuchLayer"\n')
+    process = subprocess.Popen([sys.executable, "-m", "cnnscope", "summary", str(spec), "--import", "slow_module"],
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    time.sleep(8)  # past Keras's import, into the module's sleep
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Aborted!" not in err and "Traceback" not in err

@@ -312,3 +312,41 @@ def test_a_plugin_adds_keras_callbacks_to_training(site, tmp_path):
     assert [row["epoch"] for row in rows] == [1, 2] and rows[0]["architecture"] == "mnist-cnn"
     # the broken one is skipped with one warning, and the run goes on
     assert "skipping plugin 'broken_tracker'" in result.stderr and "keras.callbacks.Callback" in result.stderr
+
+
+# --- a plugin's side effects on other commands (issue 20, case 6) --------------------------------------------
+
+PRINTS_ON_IMPORT = 'print("hello from a plugin import")\n'
+BLOCKS_ON_IMPORT = "import time\ntime.sleep(3600)\n"
+THREAD_ON_IMPORT = "import threading, time\nthreading.Thread(target=time.sleep, args=(3600,)).start()\n"
+
+
+def test_a_plugins_print_at_import_goes_to_stderr_not_into_json(site):
+    make_dist(site, "chatty-plugin", "chatty_plugin", PRINTS_ON_IMPORT)
+    for args in (["list", "--format", "json"], ["check", "lenet", "--max-params", "1M", "--format", "json"]):
+        result = cnnscope(site, *args)
+        assert result.returncode == 0, result.stderr
+        json.loads(result.stdout)  # parses: nothing but the command's output on stdout
+        assert "hello from a plugin import" in result.stderr
+
+
+def test_a_plugin_whose_import_blocks_is_reported_broken_within_the_limit(site):
+    make_dist(site, "stuck-plugin", "stuck_plugin", BLOCKS_ON_IMPORT)
+    for args in (["--help"], ["list"], ["summary", "lenet"]):
+        result = subprocess.run([sys.executable, "-m", "cnnscope", *args], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "PYTHONPATH": str(site), "CNNSCOPE_PLUGIN_TIMEOUT": "1"})
+        assert result.returncode == 0, (args, result.stderr)
+        assert "stuck-plugin" in result.stderr and "did not finish within 1 s" in result.stderr
+
+
+def test_a_thread_a_plugin_left_running_does_not_keep_a_command_alive(site):
+    make_dist(site, "thready-plugin", "thready_plugin", THREAD_ON_IMPORT)
+    result = subprocess.run([sys.executable, "-m", "cnnscope", "list", "--format", "json"], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(site)})
+    assert result.returncode == 0 and json.loads(result.stdout)
+
+
+def test_plugin_names_are_matched_in_their_normalized_form(site):
+    result = cnnscope(site, "list", "--format", "json", CNNSCOPE_LOAD_PLUGINS="Tiny_Plugin")
+    assert result.returncode == 0 and "tiny-net" in {row["name"] for row in json.loads(result.stdout)}
+    assert "not installed" not in result.stderr

@@ -20,6 +20,22 @@ BUILTIN_COMMANDS = {command.name: command for command in (*model_commands.COMMAN
 
 
 INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE: a bug in cnnscope (or a plugin), not in the input
+INTERRUPTED = 130  # 128 + SIGINT
+
+
+def run() -> None:
+    """The `cnnscope` script: main(), then an exit that threads a plugin left running cannot hold up."""
+    import threading
+
+    try:
+        main(prog_name="cnnscope")
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)  # a non-daemon thread would keep the interpreter alive after the command is done
+        raise
 
 
 def _show_plugin_warnings(succeeded: bool = False) -> None:
@@ -52,7 +68,10 @@ class CnnscopeGroup(click.Group):
             command = exc.ctx.command_path if exc.ctx else "cnnscope"
             click.echo(f"error: {printable(exc.format_message())} (see {command} --help)", err=True)
             ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+        except KeyboardInterrupt:  # Ctrl-C: 130, as a shell reports it; 1 means "over budget" in CI
+            click.echo("error: interrupted", err=True)
+            ctx.exit(INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:  # the last guard: every expected failure is a CnnscopeError where it arises
             if _debug(ctx):

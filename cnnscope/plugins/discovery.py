@@ -11,6 +11,7 @@ distribution names loads only those; set empty, only the built-ins
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 
@@ -21,7 +22,7 @@ from ..errors import CnnscopeError, did_you_mean, short
 from ..rules import Rule, RuleSet, builtin_rules
 from . import hookspecs
 from .architecture import Architecture
-from .isolation import guarded
+from .isolation import guarded, within_time
 
 GROUP = "cnnscope"
 BUILTIN_DIST = "cnnscope"
@@ -111,12 +112,17 @@ class Registry:
                              "(CNNSCOPE_STRICT_PLUGINS=1 makes this fatal)")
 
 
+def normalized(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503): cnnscope_resnet and cnnscope-resnet are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _selected() -> set | None:
-    """Distributions named by CNNSCOPE_LOAD_PLUGINS, or None to load every one."""
+    """Distributions named by CNNSCOPE_LOAD_PLUGINS (normalized), or None to load every one."""
     selected = os.environ.get("CNNSCOPE_LOAD_PLUGINS")
     if selected is None:
         return None
-    return {name.strip() for name in selected.split(",") if name.strip()}
+    return {normalized(name.strip()) for name in selected.split(",") if name.strip()}
 
 
 def _entry_points():
@@ -133,14 +139,14 @@ def _load_plugins(registry: Registry) -> None:
     selected = _selected()
     found = set()
     for ep, dist, version in sorted(_entry_points(), key=lambda item: (item[1] != BUILTIN_DIST, item[1], item[0].name)):
-        found.add(dist)
-        if dist != BUILTIN_DIST and selected is not None and dist not in selected:
+        found.add(normalized(dist))
+        if dist != BUILTIN_DIST and selected is not None and normalized(dist) not in selected:
             continue
         info = PluginInfo(ep.name, dist, version)
         registry.plugins.append(info)
         try:
             with guarded():
-                info.module = ep.load()
+                info.module = within_time(ep.load, ep.name)
                 registry.manager.register(info.module, name=info.key)  # pluggy validates the hookimpls here
         except CnnscopeError as exc:
             registry.fail(info, "load", exc)
@@ -149,7 +155,7 @@ def _load_plugins(registry: Registry) -> None:
             for impl in getattr(registry.manager.hook, hook).get_hookimpls():
                 if impl.plugin_name == info.key:
                     info.hooks[hook] = impl.function
-    for missing in sorted((selected or set()) - found - {BUILTIN_DIST}):
+    for missing in sorted((selected or set()) - found - {normalized(BUILTIN_DIST)}):
         registry.warnings.append(f"CNNSCOPE_LOAD_PLUGINS names '{missing}', which is not installed (no 'cnnscope' "
                                  "entry point); `cnnscope plugins` lists those that are")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 
 from ..errors import CnnscopeError, describe
@@ -25,11 +26,13 @@ def _on_sigint(signum, frame):
 @contextlib.contextmanager
 def guarded(message: str = ""):
     """Run the block; anything it raises becomes CnnscopeError(f"{message}: {what it raised}"), or just
-    what it raised when there is no message."""
+    what it raised when there is no message. What plugin code prints goes to stderr: stdout carries a command's
+    output (`list --format json`), which a plugin's print must not corrupt."""
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _on_sigint) if in_main else None
     try:
-        yield
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
     except (_UserInterrupt, CnnscopeError):
         raise
     except BaseException as exc:  # noqa: BLE001 (the point: a plugin's SystemExit too)
@@ -37,3 +40,38 @@ def guarded(message: str = ""):
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
+
+
+DEFAULT_IMPORT_TIMEOUT_S = 10.0
+
+
+def import_timeout() -> float:
+    """CNNSCOPE_PLUGIN_TIMEOUT seconds (default 10) for one plugin's import; a bad value is the default."""
+    import os
+
+    try:
+        value = float(os.environ.get("CNNSCOPE_PLUGIN_TIMEOUT", DEFAULT_IMPORT_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_IMPORT_TIMEOUT_S
+    return value if value > 0 and value == value else DEFAULT_IMPORT_TIMEOUT_S
+
+
+def within_time(load, what: str):
+    """load() in a daemon thread, waited for import_timeout() seconds: a plugin whose import blocks is reported
+    broken instead of hanging --help and every command that lists architectures."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = load()
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread, under guarded())
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"cnnscope-plugin-import {what}", daemon=True)
+    thread.start()
+    thread.join(import_timeout())
+    if thread.is_alive():
+        raise CnnscopeError(f"its import did not finish within {import_timeout():g} s (CNNSCOPE_PLUGIN_TIMEOUT)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
