@@ -48,6 +48,8 @@ def _positive(value: float, text: str, what: str) -> int:
         raise CnnscopeError(f"{what} {short(text)} must be positive")
     if value > MAX_QUANTITY:  # also inf, from "1e400"
         raise CnnscopeError(f"{what} {short(text)} is too large; the limit is {MAX_QUANTITY:.3g}")
+    if round(value) < 1:  # 0.4 would become a budget of 0, which every model is over
+        raise CnnscopeError(f"{what} {short(text)} rounds to 0; give at least 1")
     return int(round(value))
 
 

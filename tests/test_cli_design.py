@@ -172,3 +172,15 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "interrupted" in err and "Aborted!" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [["train", "lenet", "--learning-rate", "nan"],
+                                  ["train", "lenet", "--augment", "--augment-rotation", "nan"],
+                                  ["train", "lenet", "--target-error", "nan"],
+                                  ["summary", "lenet", "--max-batch-size-for", "0.4"],
+                                  ["check", "lenet", "--max-params", "0.4"]])
+def test_values_that_are_no_number_or_round_to_zero_are_refused(args):
+    """Issue 20, case 10: each is bad input (2), never a run trained to `diverged` nor a budget of 0 (1)."""
+    result = run(*args)
+    assert result.exit_code == 2, (args, result.output)
+    assert "finite" in result.output or "rounds to 0" in result.output

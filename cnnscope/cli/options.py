@@ -1,6 +1,8 @@
 """Options shared by several commands, declared once."""
 from __future__ import annotations
 
+import math
+
 import click
 
 from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE, OPTIMIZER_SLOTS,
@@ -54,6 +56,17 @@ def format_option(*choices: str):
     """--format, the first choice by default."""
     return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
                         help="Output format.")
+
+
+class FiniteRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf, which pass its comparisons (nan > 0 and nan <= 0 are both
+    false) and would train a whole run to `diverged`."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def output_option(command=None, *, default: str = "stdout"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import CnnscopeError
-from .options import batch_size_option, format_option, optimizer_option, output_option, sets_option
+from .options import FiniteRange, batch_size_option, format_option, optimizer_option, output_option, sets_option
 from .output import emit
 
 
@@ -21,17 +21,17 @@ def train_options(command):
                      help="Folder holding NAME.npz in Keras's key layout (or set CNNSCOPE_DATA_DIR)."),
         batch_size_option(64),
         optimizer_option(),
-        click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Default: the optimizer's."),
-        click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True),
+        click.option("--learning-rate", type=FiniteRange(min=0, min_open=True), help="Default: the optimizer's."),
+        click.option("--val-split", type=FiniteRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True),
         click.option("--augment", is_flag=True,
                      help="Keras's RandomTranslation (and RandomFlip for RGB) on each training batch."),
-        click.option("--augment-rotation", type=click.FloatRange(0, 0.5, min_open=True), metavar="FRACTION",
+        click.option("--augment-rotation", type=FiniteRange(0, 0.5, min_open=True), metavar="FRACTION",
                      help="With --augment: also RandomRotation by up to FRACTION of a turn (e.g. 0.05)."),
-        click.option("--augment-zoom", type=click.FloatRange(0, 1, min_open=True, max_open=True), metavar="FRACTION",
+        click.option("--augment-zoom", type=FiniteRange(0, 1, min_open=True, max_open=True), metavar="FRACTION",
                      help="With --augment: also RandomZoom by up to FRACTION (e.g. 0.1)."),
         click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--target-error", type=click.FloatRange(0, 1), help="Error you would accept; default Bayes + 0.02."),
-        click.option("--bayes-error", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Optimal (Bayes) error."),
+        click.option("--target-error", type=FiniteRange(0, 1), help="Error you would accept; default Bayes + 0.02."),
+        click.option("--bayes-error", type=FiniteRange(0, 1), default=0.0, show_default=True, help="Optimal (Bayes) error."),
         sets_option,
         click.option("--mixed-precision", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
                      help="auto: on for a GPU of compute capability >= 7.0, off on CPU."),
@@ -96,8 +96,8 @@ def train(arch, epochs, sets, resume, fmt, **kw):
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--target-error", type=click.FloatRange(0, 1), help="Error you would accept; default Bayes + 0.02.")
-@click.option("--bayes-error", type=click.FloatRange(0, 1), help="Optimal error; default: the run's.")
+@click.option("--target-error", type=FiniteRange(0, 1), help="Error you would accept; default Bayes + 0.02.")
+@click.option("--bayes-error", type=FiniteRange(0, 1), help="Optimal error; default: the run's.")
 @format_option("text", "json")
 @output_option
 def diagnose(run_dir, target_error, bayes_error, fmt, output):
