@@ -44,7 +44,12 @@ def _mode(final: Path) -> int:
 def _replace_atomically(path, write, suffix: str) -> None:
     """write(temporary path) beside the destination, then fsync, chmod and rename over it."""
     final = _destination(path)
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=suffix)
+    if not final.parent.is_dir():
+        raise CnnscopeError(f"cannot write {path}: the folder {final.parent} does not exist; create it first")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=suffix)
+    except OSError as exc:  # a read-only or full file system, a folder without write permission
+        raise CnnscopeError(f"cannot write {path}: {exc.strerror}") from None
     os.close(fd)
     try:
         write(tmp)
@@ -52,6 +57,9 @@ def _replace_atomically(path, write, suffix: str) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, _mode(final))
         os.replace(tmp, final)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise CnnscopeError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -125,3 +125,32 @@ def test_a_lookup_base_class_naming_a_fifo_as_vocabulary_is_refused_unopened(tmp
                             timeout=120)
     assert result.returncode == 2 and result.stderr.count("error:") == 1, result.stderr[-1000:]
     assert "reads the file vocabulary" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name, edit, message", [
+    ("metrics.json", lambda d: {**d, "test_error": "abc"}, "test_error = 'abc', not a number"),
+    ("config.json", lambda d: {**d, "options": {**d["options"], "batch_size": "64"}}, "options.batch_size"),
+    ("config.json", lambda d: {**d, "options": {**d["options"], "sets": []}}, "options.sets"),
+])
+def test_a_damaged_file_of_a_run_folder_is_one_line(copy, name, edit, message):
+    """Issue 20, case 8: damage in a folder from elsewhere is bad input (2), never an internal error (70)."""
+    import json
+
+    folder, _ = copy
+    (folder / name).write_text(json.dumps(edit(json.loads((folder / name).read_text()))))
+    command = ("report", folder) if name == "metrics.json" else ("train", "lenet", "--resume", folder, "--epochs", "2")
+    result = run(*command)
+    one_line_exit_2(result)
+    assert message in result.output
+
+
+def test_a_history_with_an_impossible_error_is_damage(copy):
+    folder, _ = copy
+    lines = (folder / "history.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("val_error")] = "-1e308"
+    (folder / "history.csv").write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    result = run("train", "lenet", "--resume", folder, "--epochs", "2")
+    one_line_exit_2(result)
+    assert "outside [0, 1]" in result.output

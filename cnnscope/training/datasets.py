@@ -58,13 +58,32 @@ def _images(x) -> np.ndarray:
     return (x.astype("float32") / scale).astype("float32")
 
 
-def _labels(y) -> np.ndarray:
-    return np.asarray(y).reshape(-1).astype("int64")
+MAX_CLASSES = 100_000  # labels are class indices: 2**31 would have the trainer build 2**31 class names
+MAX_DATASET_BYTES = 8 * 2**30  # what an .npz may inflate to, as declared by its members (a zip bomb stops here)
+
+
+def _labels(y, name: str = "dataset", key: str = "labels") -> np.ndarray:
+    y = np.asarray(y).reshape(-1)
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise CnnscopeError(f"{name}: {key} must be whole class indices, 0 to classes - 1")
+    if y.size and (y.min() < 0 or y.max() >= MAX_CLASSES):
+        raise CnnscopeError(f"{name}: {key} holds {int(y.min()) if y.min() < 0 else int(y.max())}; labels are class "
+                            f"indices from 0 to at most {MAX_CLASSES - 1:,}")
+    return y.astype("int64")
 
 
 def _from_arrays(name, arrays, class_names=None) -> Dataset:
-    x_train, y_train = _images(arrays["x_train"]), _labels(arrays["y_train"])
-    x_test, y_test = _images(arrays["x_test"]), _labels(arrays["y_test"])
+    for key in KEYS:
+        if not (np.issubdtype(arrays[key].dtype, np.number) or arrays[key].dtype == bool):
+            raise CnnscopeError(f"{name}: {key} holds {arrays[key].dtype} values; images and labels are numbers")
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) == 0 or len(x) != len(np.asarray(y).reshape(-1)):
+            raise CnnscopeError(f"{name}: x_{split} has {len(x)} samples and y_{split} {np.asarray(y).size} labels; "
+                                "each split needs as many labels as samples, at least one")
+    x_train, y_train = _images(arrays["x_train"]), _labels(arrays["y_train"], name, "y_train")
+    x_test, y_test = _images(arrays["x_test"]), _labels(arrays["y_test"], name, "y_test")
     classes = int(max(y_train.max(), y_test.max())) + 1
     return Dataset(name, x_train, y_train, x_test, y_test, class_names or [str(i) for i in range(classes)])
 
@@ -85,14 +104,29 @@ def load_digits() -> Dataset:
 
 
 def load_npz(path, name=None, class_names=None) -> Dataset:
+    import zipfile
+
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file():  # also a FIFO or a device: never opened
         raise CnnscopeError(f"no such file: {path}")
-    with np.load(path) as data:
-        missing = [key for key in KEYS if key not in data.files]
-        if missing:
-            raise CnnscopeError(f"{path} lacks {', '.join(missing)}; it needs the keys {', '.join(KEYS)} (Keras's layout)")
-        arrays = {key: data[key] for key in KEYS}
+    if not zipfile.is_zipfile(path):
+        raise CnnscopeError(f"{path} is not an .npz archive (numpy.savez) with the keys {', '.join(KEYS)}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(member.file_size for member in archive.infolist())
+        if inflated > MAX_DATASET_BYTES:
+            raise CnnscopeError(f"{path} inflates to {inflated:,} bytes, over the {MAX_DATASET_BYTES:,}-byte limit")
+        with np.load(path, allow_pickle=False) as data:  # an object array would need unpickling: refused
+            missing = [key for key in KEYS if key not in data.files]
+            if missing:
+                raise CnnscopeError(f"{path} lacks {', '.join(missing)}; it needs the keys {', '.join(KEYS)} "
+                                    "(Keras's layout)")
+            arrays = {key: data[key] for key in KEYS}
+    except CnnscopeError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise CnnscopeError(f"{path} cannot be read as numeric arrays ({type(exc).__name__}: "
+                            f"{short(str(exc), 120)}); save it with numpy.savez, without object arrays") from None
     return _from_arrays(name or path.stem, arrays, class_names)
 
 
@@ -100,10 +134,20 @@ def _read_folder(folder: Path, classes: list, size) -> tuple:
     from PIL import Image
 
     xs, ys = [], []
+    from PIL import UnidentifiedImageError
+
+    root = Path(os.path.realpath(folder))
     for label, cls in enumerate(classes):
         for file in sorted((folder / cls).iterdir()):
             if file.suffix.lower() in IMAGE_SUFFIXES:
-                image = Image.open(file).convert("RGB")
+                # regular files inside the folder only: a FIFO named zz.png would block, a link could lead out
+                if not file.is_file() or not Path(os.path.realpath(file)).is_relative_to(root):
+                    raise CnnscopeError(f"{file} is not a regular file inside {folder}; remove it")
+                try:
+                    image = Image.open(file).convert("RGB")
+                except (UnidentifiedImageError, OSError) as exc:
+                    raise CnnscopeError(f"{file} is not an image that can be read ({type(exc).__name__}); remove "
+                                        "it or replace it") from None
                 if size:
                     image = image.resize((size[1], size[0]))
                 xs.append(np.asarray(image))

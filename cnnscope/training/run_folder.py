@@ -8,16 +8,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from pathlib import Path
 
-from ..errors import CnnscopeError
+from ..errors import CnnscopeError, short
 from ..writing import atomic_keras_save, atomic_write_text
 
 # seconds: fit's own epoch (training and validation); started: wall-clock start of the epoch, so that
 # start-to-start differences include cnnscope's measurement and checkpointing too.
 HISTORY_FIELDS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "train_loss", "train_error", "val_error",
                   "seconds", "started"]
+
+
+ERROR_FIELDS = ("train_error", "val_error")  # history.csv's fractions
+# metrics.json's numbers, which reports and diagnoses compute with
+METRIC_NUMBERS = ("train_error", "val_error", "test_error", "bayes_error", "target_error", "avoidable_bias", "variance",
+                  "best_epoch", "epochs_run", "train_examples", "seconds_per_epoch")
 
 
 class RunFolder:
@@ -81,8 +88,15 @@ class RunFolder:
         atomic_write_text(self / name, json.dumps(data, indent=2, default=float))
 
     def read_metrics(self) -> dict:
-        """metrics.json, or {} for a run that has not finished."""
-        return self.read_json(self.METRICS) if (self / self.METRICS).is_file() else {}
+        """metrics.json, or {} for a run that has not finished; its numbers type-checked before any use."""
+        metrics = self.read_json(self.METRICS) if (self / self.METRICS).is_file() else {}
+        for key in METRIC_NUMBERS:
+            value = metrics.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise CnnscopeError(f"the run folder is damaged: {self / self.METRICS} has {key} = {short(value)}, "
+                                    "not a number")
+        return metrics
 
     # --- history ------------------------------------------------------------
     def has_history(self) -> bool:
@@ -105,6 +119,10 @@ class RunFolder:
                                 f"({type(exc).__name__})") from None
         if any(set(row) != set(HISTORY_FIELDS) for row in rows):
             raise CnnscopeError(f"the run folder is damaged: {self / self.HISTORY} lacks columns of {HISTORY_FIELDS}")
+        bad = next((row["epoch"] for row in rows if not all(0 <= row[k] <= 1 for k in ERROR_FIELDS)), None)
+        if bad is not None:  # an error rate is a fraction: -1e308 would print as "-inf%"
+            raise CnnscopeError(f"the run folder is damaged: {self / self.HISTORY} holds an error outside [0, 1] at "
+                                f"epoch {bad}")
         return rows
 
     def write_history(self, rows: list) -> None:

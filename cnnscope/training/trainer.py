@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CnnscopeError
+from ..errors import CnnscopeError, short
 from .datasets import load_adapted, measurement_subset, validation_split
 from ..environment import import_quietly
 from .device import accelerator, jit_setting, quiet_tensorflow, use_mixed_precision
@@ -245,6 +245,33 @@ class _Run:
         return self.opts.batch_size * self.replicas
 
 
+def _option_types() -> dict:
+    """TrainOptions' field name -> the tuple of types its value may have (from its annotations)."""
+    import types
+    import typing
+
+    hints = typing.get_type_hints(TrainOptions)
+    return {name: tuple(typing.get_args(hint)) if isinstance(hint, types.UnionType) else (hint,)
+            for name, hint in hints.items()}
+
+
+OPTION_TYPES = _option_types()
+
+
+def _of_type(value, allowed: tuple) -> bool:
+    if isinstance(value, bool):  # a bool is an int to isinstance, never a count here
+        return bool in allowed
+    if isinstance(value, int) and float in allowed:
+        return True
+    if isinstance(value, dict):
+        return dict in allowed and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return isinstance(value, tuple(t for t in allowed if isinstance(t, type)))
+
+
+def _type_words(allowed: tuple) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+
+
 def _saved_options(folder: RunFolder, epochs: int) -> TrainOptions:
     """The options a run folder was started with; --epochs (the total to reach) may extend it."""
     from dataclasses import fields
@@ -254,6 +281,10 @@ def _saved_options(folder: RunFolder, epochs: int) -> TrainOptions:
     known = {f.name for f in fields(TrainOptions)}
     if not isinstance(saved, dict) or not set(saved) <= known or not isinstance(saved.get("epochs"), int):
         raise CnnscopeError(f"{folder}: {RunFolder.CONFIG} is damaged (no valid 'options'); start a new run")
+    wrong = next((key for key, value in saved.items() if not _of_type(value, OPTION_TYPES[key])), None)
+    if wrong is not None:  # a folder from elsewhere: "64" for a batch size is damage, not a bug of ours
+        raise CnnscopeError(f"{folder}: {RunFolder.CONFIG} is damaged (options.{wrong} = {short(saved[wrong])} is "
+                            f"not {_type_words(OPTION_TYPES[wrong])}); start a new run")
     state = folder.read_state()
     folder.read_history()  # damage found now, before the data and Keras load
     done = state["epochs_run"]
