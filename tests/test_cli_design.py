@@ -184,3 +184,26 @@ def test_values_that_are_no_number_or_round_to_zero_are_refused(args):
     result = run(*args)
     assert result.exit_code == 2, (args, result.output)
     assert "finite" in result.output or "rounds to 0" in result.output
+
+
+def test_sigterm_exits_130_and_leaves_no_temporary_file(tmp_path, examples):
+    """Issue 20, case 9: terminated while the HTML page is drawn or written, nothing half-written stays."""
+    import signal
+    import time
+
+    codes = []
+    for delay in (0.5, 0.8, 1.1, 1.4):  # the signal lands during analysis, drawing or writing
+        out = tmp_path / f"page-{delay}" / "report.html"
+        out.parent.mkdir()
+        process = subprocess.Popen([sys.executable, "-m", "cnnscope", "summary", str(examples / "vgg16.toml"),
+                                    "--format", "html", "-o", str(out)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        codes.append(process.returncode)
+        assert process.returncode in (0, 130), err  # 0 only if the page was done before the signal came
+        assert [p.name for p in out.parent.iterdir() if p.name != "report.html"] == [], delay
+        if process.returncode == 130:
+            assert "interrupted" in err and "Traceback" not in err and not out.exists()
+    assert 130 in codes  # at least one signal came in time to be handled

@@ -154,3 +154,25 @@ def test_a_history_with_an_impossible_error_is_damage(copy):
     result = run("train", "lenet", "--resume", folder, "--epochs", "2")
     one_line_exit_2(result)
     assert "outside [0, 1]" in result.output
+
+
+def test_two_trainers_in_one_folder_cannot_both_write_it(tmp_path):
+    """Issue 20, case 7: one trains, the other is refused (the lock, or the folder it finds taken)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "shared-run"
+    command = [sys.executable, "-m", "cnnscope", "train", "lenet", "--epochs", "1", "--train-size", "200",
+               "--output", str(out)]
+    first = subprocess.Popen(command + ["--seed", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command + ["--seed", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = [(p.wait(timeout=300), p.communicate()[1]) for p in (first, second)]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert "another cnnscope process is training" in refused or "already holds a run" in refused
+    import json
+
+    seed = json.loads((out / "config.json").read_text())["options"]["seed"]
+    winner = 1 if results[0][0] == 0 else 2
+    assert seed == winner  # the folder holds one run, the one that trained

@@ -25,8 +25,13 @@ INTERRUPTED = 130  # 128 + SIGINT
 
 def run() -> None:
     """The `cnnscope` script: main(), then an exit that threads a plugin left running cannot hold up."""
+    import signal
     import threading
 
+    def terminated(signum, frame):  # as Ctrl-C: files being written are removed, not left half-written, and 130
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         main(prog_name="cnnscope")
     except SystemExit as done:

@@ -27,6 +27,9 @@ METRIC_NUMBERS = ("train_error", "val_error", "test_error", "bayes_error", "targ
                   "best_epoch", "epochs_run", "train_examples", "seconds_per_epoch")
 
 
+_HELD_LOCKS: list = []
+
+
 class RunFolder:
     CONFIG = "config.json"  # the options, hyper-parameters and backend the run started with
     STATE = "state.json"  # epochs committed
@@ -37,6 +40,7 @@ class RunFolder:
     METRICS = "metrics.json"  # final errors, diagnosis and run facts
     CURVES = "learning_curves.png"
     PREDICTIONS = "predictions.png"
+    LOCK = ".lock"  # held while a process trains here (lock())
 
     def __init__(self, path):
         self.path = Path(path)
@@ -56,7 +60,25 @@ class RunFolder:
 
     # --- state --------------------------------------------------------------
     def is_empty(self) -> bool:
-        return not self.path.exists() or not any(self.path.iterdir())
+        return not self.path.exists() or not any(p.name != self.LOCK for p in self.path.iterdir())
+
+    def lock(self) -> None:
+        """Hold an advisory lock on the folder until this process ends (the OS releases it on exit and on kill):
+        two trainers writing one folder would leave one run's config beside the other's state."""
+        import fcntl
+
+        self.create()
+        try:
+            handle = open(self / self.LOCK, "a")
+        except OSError as exc:
+            raise CnnscopeError(f"cannot lock {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise CnnscopeError(f"another cnnscope process is training in {self.path}; wait for it, or choose "
+                                "another --output") from None
+        _HELD_LOCKS.append(handle)  # open for the life of the process
 
     def is_resumable(self) -> bool:
         return (self / self.CONFIG).is_file() and (self / self.CHECKPOINT).is_file()

@@ -313,6 +313,7 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
 
     # Everything that can refuse the request does so before TensorFlow loads (seconds, hundreds of MB).
     opts, folder = _options_and_folder(opts, resume)
+    folder.lock()
     for name, value in (("--epochs", opts.epochs), ("--batch-size", opts.batch_size)):
         if value < 1:
             raise CnnscopeError(f"{name} must be at least 1")
