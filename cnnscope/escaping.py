@@ -14,7 +14,9 @@ MAX_NAME = 120
 # What starts markup inside a line (emphasis, code, links, images, tables, strike-through, headings); CommonMark
 # lets any ASCII punctuation be escaped with a backslash. A name never starts a line (one_line), so list and
 # heading markers at a line's start cannot arise.
-_PUNCTUATION = re.compile(r"([\\`*_\[\]|!~#])")
+_PUNCTUATION = re.compile(r"([\\`*\[\]|!~#])")
+# "_" emphasizes only at a word's edge (CommonMark's flanking rule): conv1_bn stays as it is, _x_ does not.
+_EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
 def cut(text: str, limit: int = MAX_NAME) -> str:
@@ -36,7 +38,8 @@ def md_code(text: str) -> str:
 def md_text(text: str, limit: int = MAX_NAME) -> str:
     """A name, or (with a larger LIMIT) a sentence holding names, as Markdown text: HTML and Markdown
     punctuation escaped."""
-    return _PUNCTUATION.sub(r"\\\1", html.escape(cut(one_line(text), limit), quote=False))
+    escaped = _PUNCTUATION.sub(r"\\\1", html.escape(cut(one_line(text), limit), quote=False))
+    return _EDGE_UNDERSCORE.sub(r"\\_", escaped)
 
 
 def html_text(text: str) -> str:
