@@ -75,8 +75,11 @@ def _labels(y, name: str = "dataset", key: str = "labels") -> np.ndarray:
 
 def _from_arrays(name, arrays, class_names=None) -> Dataset:
     for key in KEYS:
-        if not (np.issubdtype(arrays[key].dtype, np.number) or arrays[key].dtype == bool):
-            raise CnnscopeError(f"{name}: {key} holds {arrays[key].dtype} values; images and labels are numbers")
+        dtype = arrays[key].dtype
+        if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating) or dtype == bool):
+            raise CnnscopeError(f"{name}: {key} holds {dtype} values; images and labels are real numbers")
+        if arrays[key].ndim == 0:
+            raise CnnscopeError(f"{name}: {key} is a single number; it must hold one entry per sample")
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if len(x) == 0 or len(x) != len(np.asarray(y).reshape(-1)):
