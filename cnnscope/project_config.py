@@ -108,5 +108,19 @@ def default_map(table: dict | None, commands: dict, where: str) -> dict:
         for key, value in options.items():
             if key not in names:
                 raise CnnscopeError(f"{where}: `{name}` has no option --{key}; see cnnscope {name} --help")
+            _check_value(commands[name], names[key], value, f"{where}: [tool.cnnscope.commands.{name}] {key}")
             out.setdefault(name, {})[names[key]] = value
     return out
+
+
+def _check_value(command, parameter: str, value, where: str) -> None:
+    """VALUE as the option's own type reads it, now, so that a bad one names pyproject.toml, not --option."""
+    import click
+
+    option = next(p for p in command.params if p.name == parameter)
+    try:
+        option.process_value(click.Context(command), value)  # its type and its callback
+    except click.BadParameter as exc:
+        hint = " (it may be given several times: write a list, [\"...\"])" if option.multiple and not isinstance(
+            value, list) else ""
+        raise CnnscopeError(f"{where} = {short(value)}: {exc.message}{hint}") from None

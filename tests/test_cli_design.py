@@ -207,3 +207,14 @@ def test_sigterm_exits_130_and_leaves_no_temporary_file(tmp_path, examples):
         if process.returncode == 130:
             assert "interrupted" in err and "Traceback" not in err and not out.exists()
     assert 130 in codes  # at least one signal came in time to be handled
+
+
+@pytest.mark.parametrize("value, message", [('"0,0,0"', "Value must be an iterable"),
+                                            ('["0,0,0"]', "is not a shape")])
+def test_a_bad_pyproject_value_names_pyproject(tmp_path, monkeypatch, value, message):
+    """Issue 20, case 10: the error says where the bad value is: pyproject.toml, not --input-shape."""
+    (tmp_path / "pyproject.toml").write_text(f"[tool.cnnscope.commands.summary]\ninput-shape = {value}\n")
+    monkeypatch.chdir(tmp_path)
+    result = run("summary", "lenet")
+    assert result.exit_code == 2 and message in result.output
+    assert "pyproject.toml: [tool.cnnscope.commands.summary] input-shape" in result.output
