@@ -64,3 +64,11 @@ def test_an_output_in_a_missing_folder_is_bad_input(tmp_path):
     result = run("build", "lenet", "-o", tmp_path / "missing" / "x.keras")
     assert result.exit_code == 2 and "does not exist" in result.output
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_small_npz_that_inflates_past_the_bound_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """Issue 20, case 5: the bound is on what the members declare, checked before numpy reads them."""
+    path = npz(tmp_path / "zeros.npz", x_train=np.zeros((2000, 32, 32), "float32"), y_train=np.zeros(2000, int))
+    monkeypatch.setenv("CNNSCOPE_MAX_DATASET_BYTES", str(2**20))  # 1 MiB: the file declares about 8 MB
+    result = run("train", "mnist-cnn", "--dataset", f"npz:{path}", "--epochs", "1", "--output", tmp_path / "run")
+    assert result.exit_code == 2 and "over the 1,048,576-byte limit" in result.output, result.output

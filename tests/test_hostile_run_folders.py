@@ -176,3 +176,17 @@ def test_two_trainers_in_one_folder_cannot_both_write_it(tmp_path):
     seed = json.loads((out / "config.json").read_text())["options"]["seed"]
     winner = 1 if results[0][0] == 0 else 2
     assert seed == winner  # the folder holds one run, the one that trained
+
+
+def test_a_checkpoint_holding_a_lambda_is_refused_without_running_it(copy):
+    """Issue 20, case 8: Keras's safe mode refuses the Lambda; cnnscope says so in one line (not 70)."""
+    import keras
+
+    folder, secret = copy
+    inputs = keras.Input((32, 32, 1))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    (folder / "checkpoint.keras").unlink()
+    model.save(folder / "checkpoint.keras")
+    result = run("train", "lenet", "--resume", folder, "--epochs", "2")
+    one_line_exit_2(result)
+    assert "checkpoint.keras cannot be loaded" in result.output

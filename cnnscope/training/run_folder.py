@@ -165,9 +165,17 @@ class RunFolder:
         return (self / self.BEST).is_file()
 
     def load(self, name: str, custom_objects=None):
+        """A saved model of the folder, in Keras's safe mode: a checkpoint holding a Lambda is refused (no code
+        runs), as damage of a folder from elsewhere is, in one line."""
         import keras
 
-        return keras.saving.load_model(self / name, custom_objects=custom_objects)
+        try:
+            return keras.saving.load_model(self / name, custom_objects=custom_objects, safe_mode=True)
+        except Exception as exc:  # noqa: BLE001 (Keras's refusal of the file, whatever its type)
+            from ..errors import describe
+
+            raise CnnscopeError(f"the run folder is damaged: {self / name} cannot be loaded "
+                                f"({short(describe(exc), 200)}); start a new run") from None
 
     # --- diagnosis ----------------------------------------------------------
     def diagnosis(self, target_error: float | None = None, bayes_error: float | None = None,
