@@ -313,7 +313,6 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
 
     # Everything that can refuse the request does so before TensorFlow loads (seconds, hundreds of MB).
     opts, folder = _options_and_folder(opts, resume)
-    folder.lock()
     for name, value in (("--epochs", opts.epochs), ("--batch-size", opts.batch_size)):
         if value < 1:
             raise CnnscopeError(f"{name} must be at least 1")
@@ -399,7 +398,9 @@ def _train_in_scope(run: _Run):
             f"{run.arch.name} outputs shape {outputs} but {data.ds.name} has {run.num_classes} classes; "
             f"make the final Dense layer {run.num_classes} units"
         )
-    folder.create()
+    folder.lock()  # creates the folder; before anything is written to it, after every check of the input
+    if not run.resuming and not folder.is_empty():  # another process filled it since the first check
+        raise CnnscopeError(f"{folder} already holds a run; choose another --output, or --resume {folder}")
     model = _model(run, analysis, stack)
     folder.write_json(RunFolder.SUMMARY, analysis.to_dict())
 
