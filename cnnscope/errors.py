@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C (SIGTERM is handled as Ctrl-C too)
+
+
 class CnnscopeError(Exception):
     """Bad input: the message is one line saying what is wrong and how to fix it."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .errors import CnnscopeError, LayerError, did_you_mean
 from .rules import ALIASES, RuleSet, builtin_rules
-from .stack import Stack, producer
+from .stack import Stack, declared_shape, producer
 
 
 # Layers whose inputs are separate positional arguments rather than one list.
@@ -66,7 +66,7 @@ def build_keras_model(stack: Stack, custom_objects: dict | None = None, rules: R
     for index, spec in enumerate(stack.layers):
         if spec.class_name == "InputLayer":
             cfg = spec.config
-            shape = cfg["batch_shape"][1:] if cfg.get("batch_shape") else cfg["shape"]
+            shape = declared_shape(cfg)
             tensors[spec.name] = keras.Input(shape=tuple(shape), name=spec.name)
             inputs.append(tensors[spec.name])
             continue

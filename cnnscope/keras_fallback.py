@@ -18,6 +18,7 @@ from .keras_build import POSITIONAL_INPUTS
 from .keras_models import FOREIGN_CODE, import_keras, refuse_file_reading, without_weights
 from .rules import ALIASES, BASE_ARGS, Layer, Result, Rule
 from .rules.base import RF_NONE, UNKNOWN, known, prod
+from .rules.ops import SAVED_CONSTANTS
 from .sources.keras_config import OPS_PREFIX
 from .stack import LayerSpec
 
@@ -121,7 +122,7 @@ def _with_tensors(value, tensors):
     if isinstance(value, dict):
         if "__tensor__" in value:
             return tensors[value["__tensor__"]]
-        if value.get("class_name") in ("__tensor__", "__numpy__"):
+        if value.get("class_name") in SAVED_CONSTANTS:
             import keras
 
             return keras.saving.deserialize_keras_object(value)

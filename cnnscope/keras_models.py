@@ -49,11 +49,11 @@ def import_keras():
 
 def refuse_file_reading(config, where: str) -> None:
     """Walk a config from a file: a layer that carries code or names a file is refused before Keras sees it."""
-    stack = [(config, 0)]
-    while stack:
-        value, depth = stack.pop()
+    pending = [config]  # a file's config is already depth-bounded (sources/bounds.check_tree)
+    while pending:
+        value = pending.pop()
         if isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
+            pending.extend(value)
         elif isinstance(value, dict):
             name = value.get("class_name")
             if isinstance(name, str) and name in FOREIGN_CODE:
@@ -68,7 +68,7 @@ def refuse_file_reading(config, where: str) -> None:
                                         f" reads the file {paths[0]}={short(config_part[paths[0]], 60)} when built, "
                                         "which cnnscope does not do for a file; pass the vocabulary inline, or "
                                         "analyze the live model in Python")
-            stack.extend((item, depth + 1) for item in value.values())
+            pending.extend(value.values())
 
 
 @contextmanager

@@ -75,5 +75,11 @@ class Namer:
         return name
 
 
+def declared_shape(config: dict):
+    """An InputLayer config's shape without the batch axis: Keras 3 saves batch_shape, a spec gives shape."""
+    batch_shape = config.get("batch_shape")
+    return list(batch_shape[1:]) if isinstance(batch_shape, (list, tuple)) else config.get("shape")
+
+
 def input_spec(shape, name: str = "input_layer") -> LayerSpec:
     return LayerSpec("InputLayer", {"shape": list(shape)}, name, [])

@@ -129,13 +129,13 @@ def uncovered(rules, stack: Stack) -> list:
     return [layer.class_name for layer in stack.layers if rules.get(ALIASES.get(layer.class_name, layer.class_name)) is None]
 
 
-def misspelled(rules, stack: Stack) -> list:
-    """A spec's layer types that differ from a rule's only by case (Conv2d for Conv2D): a typo, which the
-    analyzer answers with did-you-mean, not a custom class to import Keras for."""
+def misspelled(rules, stack: Stack, missing: list) -> list:
+    """Of MISSING (the stack's uncovered types), a spec's that differ from a rule's only by case (Conv2d for
+    Conv2D): a typo, which the analyzer answers with did-you-mean, not a custom class to import Keras for."""
     if stack.source != "spec":
         return []
     lowered = {name.lower() for name in rules.names()}
-    return [name for name in uncovered(rules, stack) if name.lower() in lowered]
+    return [name for name in missing if name.lower() in lowered]
 
 
 def rules_for(stack: Stack):
@@ -186,7 +186,8 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
         stack = load_target(str(target), input_shape, num_classes, sets, keras=keras, imports=imports)
     given = {key: value for key, value in options.items() if value is not None}
     rules, notes, fallback = rules_for(stack), [], None
-    if keras and uncovered(rules, stack) and not misspelled(rules, stack):
+    missing = uncovered(rules, stack)
+    if keras and missing and not misspelled(rules, stack, missing):
         from .keras_fallback import import_modules, keras_fallback
 
         import_modules(imports)  # only when a layer needs it: the user's module may import TensorFlow

@@ -36,21 +36,32 @@ def one_line_exit_2(result):
     assert result.output.count("error:") == 1 and "Traceback" not in result.output
 
 
-def test_a_picture_linking_out_of_the_folder_is_not_embedded(copy):
+def _link_to_the_secret(picture, secret):
+    picture.unlink()
+    picture.symlink_to(secret)
+
+
+@pytest.mark.parametrize("plant, message", [
+    (_link_to_the_secret, "outside the run folder"),  # a link leading out: the secret would be embedded
+    (lambda picture, secret: picture.write_text(SECRET), "not a PNG"),  # a regular file that is no picture
+])
+def test_a_picture_that_is_no_png_of_the_folder_is_not_embedded(copy, plant, message):
     folder, secret = copy
-    (folder / "learning_curves.png").unlink()
-    (folder / "learning_curves.png").symlink_to(secret)
+    plant(folder / "learning_curves.png", secret)
     result = run("report", folder)
     one_line_exit_2(result)
-    assert "outside the run folder" in result.output and not (folder / "report.html").exists()
+    assert message in result.output and not (folder / "report.html").exists()
 
 
-def test_a_picture_that_is_no_png_is_not_embedded(copy):
+def test_a_fifo_planted_as_the_lock_is_refused_without_blocking(copy):
+    import os
+
     folder, _ = copy
-    (folder / "learning_curves.png").write_text(SECRET)
-    result = run("report", folder)
+    (folder / ".lock").unlink(missing_ok=True)  # the trained copy holds its regular lock file
+    os.mkfifo(folder / ".lock")  # opened for writing the usual way, it would wait for a reader forever
+    result = run("train", "lenet", "--resume", folder, "--epochs", "2")
     one_line_exit_2(result)
-    assert "not a PNG" in result.output and not (folder / "report.html").exists()
+    assert ".lock is not a regular file" in result.output or "cannot lock" in result.output
 
 
 def test_the_report_is_not_written_through_a_link_out_of_the_folder(copy):

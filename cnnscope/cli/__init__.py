@@ -12,7 +12,7 @@ import sys
 import click
 
 from ..environment import flag
-from ..errors import CnnscopeError, describe, printable
+from ..errors import INTERRUPTED, CnnscopeError, describe, printable
 from . import model_commands, training_commands
 from .output import warn
 
@@ -20,7 +20,6 @@ BUILTIN_COMMANDS = {command.name: command for command in (*model_commands.COMMAN
 
 
 INTERNAL_ERROR = 70  # sysexits.h EX_SOFTWARE: a bug in cnnscope (or a plugin), not in the input
-INTERRUPTED = 130  # 128 + SIGINT
 
 
 def run() -> None:

@@ -67,11 +67,12 @@ def within_time(load, what: str):
         except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread, under guarded())
             box["error"] = exc
 
+    limit = import_timeout()
     thread = threading.Thread(target=target, name=f"cnnscope-plugin-import {what}", daemon=True)
     thread.start()
-    thread.join(import_timeout())
+    thread.join(limit)
     if thread.is_alive():
-        raise CnnscopeError(f"its import did not finish within {import_timeout():g} s (CNNSCOPE_PLUGIN_TIMEOUT)")
+        raise CnnscopeError(f"its import did not finish within {limit:g} s (CNNSCOPE_PLUGIN_TIMEOUT)")
     if "error" in box:
         raise box["error"]
     return box["value"]

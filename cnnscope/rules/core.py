@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..errors import short
+from ..stack import declared_shape
 from .base import (RF_FRESH, RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule, activation_flops,
                    bias_and_activation_flops, known, prod)
 
@@ -27,7 +28,7 @@ EMBEDDING_DEFAULTS = {
 
 def input_layer(layer: Layer) -> Result:
     cfg = layer.cfg
-    shape = cfg["batch_shape"][1:] if cfg["batch_shape"] is not None else cfg["shape"]
+    shape = declared_shape(cfg)
     if shape is None:
         raise layer.error("has no shape", "give input_shape (e.g. [28, 28, 1]) or --input-shape")
     shape = tuple(UNKNOWN if d is None else d for d in shape)  # None: any size, as in Keras

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CnnscopeError
-from ..stack import Stack
+from ..stack import Stack, declared_shape
 from .keras_config import stack_from_keras_config
 from .spec_file import load_spec_file, stack_from_spec
 
@@ -19,7 +19,7 @@ def with_input_shape(stack: Stack, shape) -> Stack:
     for any model (--input-shape NAME=H,W,C, once per input)."""
     inputs = stack.input_layers
     if not isinstance(shape, dict):
-        declared = {repr(_declared_shape(layer)) for layer in inputs}
+        declared = {repr(declared_shape(layer.config)) for layer in inputs}
         if len(inputs) > 1 and len(declared) == 1:  # a text backbone's token_ids, padding_mask: one length for all
             shape = {layer.name: shape for layer in inputs}
         elif len(inputs) != 1:
@@ -37,12 +37,6 @@ def with_input_shape(stack: Stack, shape) -> Stack:
         config = {k: v for k, v in layer.config.items() if k not in ("batch_shape", "shape")}
         layer.config = {**config, "shape": list(dims)}
     return stack
-
-
-def _declared_shape(layer) -> list | None:
-    config = layer.config
-    shape = config.get("batch_shape")
-    return list(shape[1:]) if isinstance(shape, (list, tuple)) else config.get("shape")
 
 
 def load_file(path, input_shape=None) -> Stack:

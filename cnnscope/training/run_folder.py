@@ -67,11 +67,17 @@ class RunFolder:
         two trainers writing one folder would leave one run's config beside the other's state."""
         import fcntl
 
+        import stat
+
         self.create()
-        try:
-            handle = open(self / self.LOCK, "a")
+        try:  # never blocks (a FIFO planted as .lock would, opened for writing) and creates a regular file only
+            fd = os.open(self / self.LOCK, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
-            raise CnnscopeError(f"cannot lock {self.path}: {exc.strerror}") from None
+            raise CnnscopeError(f"cannot lock {self.path}: {self / self.LOCK}: {exc.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise CnnscopeError(f"cannot lock {self.path}: {self / self.LOCK} is not a regular file; remove it")
+        handle = os.fdopen(fd, "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CnnscopeError, short
+from ..errors import INTERRUPTED, CnnscopeError, short
 from .datasets import load_adapted, measurement_subset, validation_split
 from ..environment import import_quietly
 from .device import accelerator, jit_setting, quiet_tensorflow, use_mixed_precision
@@ -57,7 +57,7 @@ class TrainOptions:
 
 
 class Interrupted(CnnscopeError):
-    exit_code = 130
+    exit_code = INTERRUPTED
 
 
 DIVERGED_EXIT = 3  # the run finished, but its loss became NaN or infinite: CI must not take it for a good run
