@@ -31,6 +31,10 @@ def run() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminated)
+    # A blocked mask is inherited through exec, unlike handlers: a parent that left SIGINT blocked (a library
+    # in a test runner's process, say) would make Ctrl-C never arrive. An ignored signal (SIG_IGN, a shell's
+    # background job) is a parent's choice and stays as it is.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         main(prog_name="cnnscope")
     except SystemExit as done:

@@ -159,7 +159,14 @@ def _recorder(run: "_Run"):
     data, rows, state, folder = run.data, run.rows, run.state, run.folder
 
     class EpochRecorder(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            run.stop.check()
+
+        def on_test_batch_end(self, batch, logs=None):
+            run.stop.check()
+
         def on_epoch_begin(self, epoch, logs=None):
+            run.stop.check()
             self.started = time.perf_counter()
             self.started_wall = time.time()
 
@@ -214,8 +221,19 @@ def _run_folder(opts: TrainOptions) -> RunFolder:
                                     f"{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-def _raise_on_sigterm(signum, frame):
-    raise KeyboardInterrupt
+class _StopRequest:
+    """Ctrl-C or SIGTERM while fit() runs, only noted: a KeyboardInterrupt raised by the signal handler can land
+    inside TensorFlow's C++ code, where pybind11 turns it into a RuntimeError ("... REPLACED BY
+    KeyboardInterrupt") or loses it. The recorder raises it from Python instead, between batches."""
+
+    requested = False
+
+    def __call__(self, signum, frame):
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 @dataclass
@@ -235,6 +253,7 @@ class _Run:
     eval_batch: int | None = None
     rows: list = field(default_factory=list)
     state: dict = field(default_factory=lambda: {"epochs_run": 0})
+    stop: _StopRequest = field(default_factory=_StopRequest)  # Ctrl-C or SIGTERM noted while fit() runs
 
     @property
     def num_classes(self) -> int:
@@ -409,9 +428,10 @@ def _train_in_scope(run: _Run):
          f"{', mixed precision' if run.mixed else ''}"
          f"{f', {run.replicas} replicas (global batch {run.global_batch})' if run.replicas > 1 else ''}; "
          f"run folder {folder}")
-    previous_handler = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    previous = {sig: signal.signal(sig, run.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         _fit(run, model)
+        run.stop.check()  # a signal during the last epoch's end
     except KeyboardInterrupt:
         finish(run, status="interrupted")
         raise Interrupted(
@@ -419,7 +439,8 @@ def _train_in_scope(run: _Run):
             f"continue with cnnscope train --resume {folder}"
         ) from None
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return finish(run, status="diverged" if run.state.get("diverged") else "completed")
 
 
