@@ -40,9 +40,12 @@ def register_architectures(register):
         input_shape=(32, 32, 3),
         num_classes=10,
         hyperparameters=(
-            HyperParameter("width", int, 32, "channels of conv1; the others follow AlexNet's 1:3:6:4:4 ratio", low=1, high=4096),
-            HyperParameter("dense_units", int, 512, "units of fc1 (fc2 has half)", low=2, high=65536),
-            HyperParameter("dropout", float, 0.5, "dropout after fc1 and fc2", low=0, high=0.99),
+            HyperParameter("width", int, 32, "channels of conv1; the others follow AlexNet's 1:3:6:4:4 ratio", low=1, high=4096,
+                           role="capacity"),
+            HyperParameter("dense_units", int, 512, "units of fc1 (fc2 has half)", low=2, high=65536,
+                           role="capacity"),
+            HyperParameter("dropout", float, 0.5, "dropout after fc1 and fc2", low=0, high=0.99,
+                           role="regularization"),
         ),
         spec=spec,
     ))

@@ -30,10 +30,13 @@ def register_architectures(register):
         num_classes=10,
         hyperparameters=(
             HyperParameter("filters", int, 32, "filters of the first convolution (the second has twice as many)",
-                           low=1, high=4096),
-            HyperParameter("dense_units", int, 128, "units of the hidden dense layer", low=1, high=65536),
-            HyperParameter("dropout", float, 0.25, "dropout after pooling", low=0, high=0.99),
-            HyperParameter("dense_dropout", float, 0.5, "dropout after the hidden dense layer", low=0, high=0.99),
+                           low=1, high=4096, role="capacity"),
+            HyperParameter("dense_units", int, 128, "units of the hidden dense layer", low=1, high=65536,
+                           role="capacity"),
+            HyperParameter("dropout", float, 0.25, "dropout after pooling", low=0, high=0.99,
+                           role="regularization"),
+            HyperParameter("dense_dropout", float, 0.5, "dropout after the hidden dense layer", low=0, high=0.99,
+                           role="regularization"),
         ),
         spec=spec,
     ))

@@ -14,7 +14,7 @@ from cnnscope.cli import BUILTIN_COMMANDS, main
 from cnnscope.conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, OPTIMIZER_SLOTS, POLICIES
 
 # Commands whose --output names something other than the printed result: a model file or a run folder.
-OUTPUT_IS_NOT_THE_REPORT = {"build", "train", "learning-curve", "compare"}
+OUTPUT_IS_NOT_THE_REPORT = {"build", "train", "learning-curve", "compare", "improve"}  # a folder of runs
 
 
 def run(*args, **kw):

@@ -59,7 +59,7 @@ def test_a_tiny_model_is_diagnosed_high_bias(tmp_path):
     _, metrics = train(tmp_path, "mnist-cnn", "--set", "filters=1", "--set", "dense_units=2", "--epochs", "3",
                        "--target-error", "0.1")
     assert metrics["diagnosis"] == "high_bias"
-    assert metrics["avoidable_bias"] > 0.1 and any("bigger model" in r for r in metrics["recommendations"])
+    assert metrics["avoidable_bias"] > 0.1 and any("bigger model" in r["text"] for r in metrics["recommendations"])
 
 
 def test_a_large_model_on_a_small_subset_is_diagnosed_high_variance(tmp_path):
@@ -67,15 +67,20 @@ def test_a_large_model_on_a_small_subset_is_diagnosed_high_variance(tmp_path):
                        "--epochs", "15", "--target-error", "0.05")
     assert metrics["diagnosis"] == "high_variance", metrics
     assert metrics["variance"] > 0.05 and metrics["train_examples"] == 60
-    assert any("more training data" in r for r in metrics["recommendations"])
+    assert any(r["lever"] == "more_data" and r["change"] == {"train_size": 120}
+               for r in metrics["recommendations"])
 
 
 def test_a_huge_learning_rate_diverges(tmp_path):
-    _, metrics = train(tmp_path, "mnist-cnn", "--optimizer", "sgd", "--learning-rate", "1e8", "--epochs", "3",
-                       exit_code=DIVERGED_EXIT)  # its own exit code: CI must not take it for a good run
+    run, metrics = train(tmp_path, "mnist-cnn", "--optimizer", "sgd", "--learning-rate", "1e8", "--epochs", "3",
+                         exit_code=DIVERGED_EXIT)  # its own exit code: CI must not take it for a good run
     assert DIVERGED_EXIT not in (0, 1, 2, 130)
     assert metrics["diagnosis"] == "diverged" and metrics["status"] == "diverged"
-    assert "learning rate" in metrics["recommendations"][0]
+    assert "learning rate" in metrics["recommendations"][0]["text"]
+    assert metrics["recommendations"][0]["change"] == {"learning_rate": 1e7}  # a tenth of the run's
+    for command in ("report", "diagnose"):  # a diverged run's folder reads back (no NaN in its JSON)
+        result = CliRunner().invoke(main, [command, str(run)])
+        assert result.exit_code == 0, result.output
 
 
 def test_diagnose_recomputes_from_the_saved_history(tmp_path):
@@ -85,6 +90,23 @@ def test_diagnose_recomputes_from_the_saved_history(tmp_path):
     assert json.loads(loose.output)["diagnosis"] == "good_fit"
     strict = json.loads(strict.output)
     assert strict["train_error"] == pytest.approx(metrics["train_error"]) and strict["diagnosis"] != "good_fit"
+
+
+def test_report_and_diagnose_agree_with_the_run_on_its_own_target(tmp_path):
+    # the bug: a run trained with --target-error 0.1 was recorded as one verdict and reported as another
+    run, metrics = train(tmp_path, "lenet", "--epochs", "2", "--target-error", "0.1")
+    assert metrics["target_error"] == 0.1
+    diagnosed = json.loads(CliRunner().invoke(main, ["diagnose", str(run), "--format", "json"]).output)
+    reported = json.loads(CliRunner().invoke(main, ["report", str(run), "--format", "json"]).output)["diagnosis"]
+    for key in ("diagnosis", "target_error", "val_error", "train_error", "intervals", "best_epoch", "reasons"):
+        assert diagnosed[key] == metrics[key] == reported[key], key
+    assert [r["text"] for r in diagnosed["recommendations"]] == [r["text"] for r in metrics["recommendations"]]
+    # the intervals are Wilson's for the counts the run measured on (config.json's sizes)
+    from scipy.stats import binomtest
+
+    n = metrics["sizes"]["val"]
+    expected = binomtest(round(metrics["val_error"] * n), n).proportion_ci(method="wilson")
+    assert metrics["intervals"]["val_error"] == pytest.approx([expected.low, expected.high])
 
 
 def test_interrupted_run_resumes_with_an_unbroken_history(tmp_path):

@@ -78,34 +78,37 @@ def train(arch, epochs, sets, resume, fmt, **kw):
     Imports Keras. --format json prints the final metrics and diagnosis.
     """
     from ..training.diagnosis import report
-    from ..training.run_folder import RunFolder
     from ..training.trainer import DIVERGED_EXIT
     from ..training.trainer import train as run_training
 
     if not arch and not resume:
         raise CnnscopeError("give an architecture (see `cnnscope list`) or --resume RUN_DIR")
     opts = _options(arch or "", epochs or (0 if resume else 10), sets, **kw)
-    run, diagnosis = run_training(opts, resume=resume)
+    result = run_training(opts, resume=resume)
     if fmt == "json":
-        click.echo(_json({**RunFolder(run).read_metrics(), "run": str(run)}))
+        click.echo(_json({**result.metrics, "run": str(result.folder)}))
     else:
-        click.echo(f"{report(diagnosis)}\nRun folder: {run}")
-    if diagnosis.diagnosis == "diverged":
+        click.echo(f"{report(result.diagnosis)}\nRun folder: {result.folder}")
+    if result.diagnosis.diagnosis == "diverged":
         sys.exit(DIVERGED_EXIT)
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--target-error", type=FiniteRange(0, 1), help="Error you would accept; default Bayes + 0.02.")
+@click.option("--target-error", type=FiniteRange(0, 1), help="Error you would accept; default: the run's.")
 @click.option("--bayes-error", type=FiniteRange(0, 1), help="Optimal error; default: the run's.")
 @format_option("text", "json")
 @output_option
 def diagnose(run_dir, target_error, bayes_error, fmt, output):
-    """Recompute a finished run's bias/variance diagnosis."""
-    from ..training.diagnosis import report
-    from ..training.run_folder import RunFolder
+    """Recompute a run's diagnosis and advice.
 
-    result = RunFolder(run_dir).diagnosis(target_error, bayes_error)
+    With the run's own target and Bayes errors, or those given; the advice is priced again by the analyzer
+    when the run's architecture is installed.
+    """
+    from ..training.advice import advise_folder
+    from ..training.diagnosis import report
+
+    result = advise_folder(run_dir, target_error, bayes_error)
     emit(_json(result.to_dict()) if fmt == "json" else report(result), output)
 
 
@@ -168,7 +171,7 @@ def report(run_dir, fmt, output):
 
     folder = RunFolder(run_dir)
     metrics = folder.read_metrics()
-    diagnosis = folder.diagnosis(metrics=metrics)
+    diagnosis = folder.recorded_diagnosis(metrics)
     if fmt == "json":
         emit(_json({**metrics, "diagnosis": diagnosis.to_dict()}), output)
         return
@@ -180,4 +183,41 @@ def report(run_dir, fmt, output):
     click.echo(f"Report: {target}")
 
 
-COMMANDS = (train, diagnose, learning_curve_command, compare, report)
+@click.command()
+@click.argument("arch", required=False)
+@train_options
+@click.option("--epochs", type=click.IntRange(1, 100_000), default=10, show_default=True, help="Per trial.")
+@click.option("--trials", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="Trained models at most, the starting one included.")
+@click.option("--train-size", type=click.IntRange(min=1), help="Start from this many (stratified) examples.")
+@click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/improve-ARCH-TIME).")
+@click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue an interrupted search.")
+@click.option("--hyperparameters-only", is_flag=True,
+              help="Try only --set changes: the same data, epochs and augmentation, as a tuner would.")
+@format_option("table", "json", "html")
+def improve(arch, epochs, trials, output, resume, hyperparameters_only, fmt, sets, **kw):
+    """Train, diagnose, apply the advice, repeat.
+
+    The loop of Machine Learning Yearning. A change is kept only when the validation error improved beyond its 95% interval. Each trial is a run
+    folder in the output folder, beside improve.json and improve.csv; the test split is evaluated once, for
+    the final model. Imports Keras.
+    """
+    from ..targets import run_label
+    from ..training.improve import improve as run_search
+    from ..training.improve import improve_page, improve_table
+
+    if not arch and not resume:
+        raise CnnscopeError("give an architecture (see `cnnscope list`) or --resume IMPROVE_DIR")
+    folder = Path(resume or output or f"runs/improve-{run_label(arch)}-{time.strftime('%Y%m%d-%H%M%S')}")
+    search = run_search(_options(arch or "", epochs, sets, **kw), trials, folder, report=_progress,
+                        resume=bool(resume), hyperparameters_only=hyperparameters_only)
+    if fmt == "html":
+        emit(improve_page(search, folder), str(folder / "improve.html"))
+        click.echo(f"Report: {folder / 'improve.html'}")
+        return
+    from dataclasses import asdict
+
+    click.echo(_json(asdict(search)) if fmt == "json" else f"{improve_table(search)}\nResults: {folder}")
+
+
+COMMANDS = (train, diagnose, learning_curve_command, compare, report, improve)

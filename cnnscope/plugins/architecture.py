@@ -11,11 +11,19 @@ from ..stack import Stack
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 MAX_HYPER = 2**31  # the bound of a number hyper-parameter that declares none
+ROLES = ("capacity", "regularization")  # what raising a hyper-parameter does (the diagnosis's levers)
+_STEP = re.compile(r"^([x+])(\d+(\.\d+)?)$")
+DEFAULT_STEPS = {int: "x2", float: "+0.1"}
 
 
 @dataclass(frozen=True)
 class HyperParameter:
-    """low/high bound numbers (inclusive): a --set from a pull request must not make a model of a million blocks."""
+    """low/high bound numbers (inclusive): a --set from a pull request must not make a model of a million blocks.
+
+    role: what raising the value does, "capacity" (width, depth, units) or "regularization" (dropout, weight
+    decay), or None; the diagnosis recommends moving it. step: one recommendation's move, "x2" (times) or
+    "+0.1" (plus); default x2 for an int, +0.1 for a float.
+    """
 
     name: str
     type: type  # int, float, bool or str
@@ -24,6 +32,30 @@ class HyperParameter:
     choices: tuple = ()
     low: float | None = None
     high: float | None = None
+    role: str | None = None
+    step: str | None = None
+
+    def __post_init__(self):
+        if self.role is not None and self.role not in ROLES:
+            raise ValueError(f"hyper-parameter {self.name!r}: role {self.role!r} must be one of {', '.join(ROLES)}")
+        if self.role is not None and self.type not in (int, float):
+            raise ValueError(f"hyper-parameter {self.name!r}: a role needs an int or float parameter")
+        if self.step is not None and not _STEP.match(self.step):
+            raise ValueError(f"hyper-parameter {self.name!r}: step {self.step!r} must look like 'x2' or '+0.1'")
+
+    def moved(self, value, up: bool):
+        """VALUE one step up or down, clipped to the bounds; None when it cannot move."""
+        kind, amount = _STEP.match(self.step or DEFAULT_STEPS[self.type]).group(1, 2)
+        amount = float(amount)
+        if kind == "x":
+            new = value * amount if up else value / amount
+        else:
+            new = value + amount if up else value - amount
+        new = round(new) if self.type is int else round(new, 6)
+        low = -MAX_HYPER if self.low is None else self.low
+        high = MAX_HYPER if self.high is None else self.high
+        new = min(max(new, low), high)
+        return None if new == value else self.type(new)
 
     def parse(self, text: str, arch: str):
         """A --set value, converted to this parameter's type."""

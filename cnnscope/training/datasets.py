@@ -295,3 +295,18 @@ def measurement_subset(n: int, seed: int, limit: int = 10_000) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def validation_halves(y_val, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(selection, report) indices of the validation split: the best epoch is chosen on one half and its error
+    reported on the other, since the minimum of one error over epochs is biased low. Stratified when every
+    class has two examples; the seed is the run's."""
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(y_val))
+    if len(indices) < 2:
+        raise CnnscopeError(f"the validation split holds {len(indices)} example(s); give a larger --val-split")
+    counts = np.bincount(y_val) if len(y_val) else np.array([])
+    stratify = y_val if counts[counts > 0].min() >= 2 else None
+    select, report = train_test_split(indices, test_size=0.5, stratify=stratify, random_state=seed)
+    return np.sort(select), np.sort(report)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from ..errors import CnnscopeError, short
 from ..writing import atomic_write_text
-from .run_folder import RunFolder
 
 
 def _write_table(folder: Path, stem: str, rows: list) -> None:
@@ -102,7 +101,6 @@ def validate_target(target: str, sets: dict) -> None:
 
 def learning_curve(opts, sizes: list, output: Path, report=None) -> tuple[list, str]:
     from .datasets import load_adapted, validation_split
-    from .diagnosis import DEFAULT_MARGIN
     from .plots import learning_curve_plot
     from ..targets import resolve_architecture
     from .trainer import train
@@ -118,18 +116,24 @@ def learning_curve(opts, sizes: list, output: Path, report=None) -> tuple[list, 
         size = round(fraction * available)
         if size < ds.num_classes:
             raise CnnscopeError(f"--sizes {fraction} gives {size} examples, fewer than the {ds.num_classes} classes")
-        run, d = train(replace(opts, output=str(folder / f"size-{fraction:g}"),
+        result = train(replace(opts, output=str(folder / f"size-{fraction:g}"),
                                train_size=None if size >= available else size))
-        metrics = RunFolder(run).read_metrics()
-        rows.append({"fraction": fraction, "train_examples": metrics["train_examples"], "train_error": d.train_error,
-                     "val_error": d.val_error, "test_error": d.test_error, "diagnosis": d.diagnosis,
-                     "best_epoch": d.best_epoch, "run": str(run)})
-    target = opts.target_error if opts.target_error is not None else opts.bayes_error + DEFAULT_MARGIN
-    verdict = read_learning_curve(rows, target, opts.bayes_error)
+        d = result.diagnosis
+        rows.append({"fraction": fraction, "train_examples": result.metrics["train_examples"],
+                     "train_error": d.train_error, "val_error": d.val_error, "test_error": d.test_error,
+                     "train_error_interval": _interval(d, "train_error"), "val_error_interval": _interval(d, "val_error"),
+                     "diagnosis": d.diagnosis, "best_epoch": d.best_epoch, "run": str(result.folder)})
+    target = d.target_error  # the runs' own: one definition of the default target (diagnosis.default_target)
+    verdict = read_learning_curve(rows, target, d.bayes_error)
     _write_table(folder, "learning_curve", rows)
     atomic_write_text(folder / "verdict.txt", verdict + "\n")
     learning_curve_plot(rows, verdict, target, folder / "learning_curve.png")
     return rows, verdict
+
+
+def _interval(d, name: str) -> list | None:
+    interval = d.intervals.get(name)
+    return None if interval is None else interval.to_list()
 
 
 class Comparison(list):
@@ -163,16 +167,17 @@ def compare(opts, targets: list, output: Path, report=None) -> "Comparison":
     rows, curves, progress = [], {}, Progress(len(targets), report)
     for target in targets:
         progress.start(target)
-        run, d = train(replace(opts, architecture=target, output=str(folder / run_label(target))))
-        sub = RunFolder(run)
-        metrics, totals = sub.read_metrics(), sub.read_json(RunFolder.SUMMARY)["totals"]
+        result = train(replace(opts, architecture=target, output=str(folder / run_label(target))))
+        d, totals = result.diagnosis, result.totals
         rows.append({
             "model": target, "params": totals["params"], "training_memory_bytes": totals["training_memory_bytes"],
             "flops": totals["flops"], "train_error": d.train_error, "val_error": d.val_error,
+            "val_error_interval": _interval(d, "val_error"),
             "test_error": d.test_error, "avoidable_bias": d.avoidable_bias, "variance": d.variance,
-            "diagnosis": d.diagnosis, "seconds_per_epoch": metrics["seconds_per_epoch"], "run": str(run),
+            "diagnosis": d.diagnosis, "seconds_per_epoch": result.metrics["seconds_per_epoch"],
+            "run": str(result.folder),
         })
-        curves[target] = [(r["epoch"], r["val_error"]) for r in sub.read_history()]
+        curves[target] = [(r["epoch"], r["val_report_error"]) for r in result.history]
     _write_table(folder, "compare", rows)
     validation_curves(curves, folder / "compare.png")
     comparison = Comparison(rows)

@@ -11,6 +11,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import CnnscopeError, short
 from ..writing import atomic_keras_save, atomic_write_text
@@ -18,10 +19,13 @@ from ..writing import atomic_keras_save, atomic_write_text
 # seconds: fit's own epoch (training and validation); started: wall-clock start of the epoch, so that
 # start-to-start differences include cnnscope's measurement and checkpointing too.
 HISTORY_FIELDS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "train_loss", "train_error", "val_error",
-                  "seconds", "started"]
+                  "seconds", "started", "val_select_error", "val_report_error"]
+# val_select_error / val_report_error: the validation halves that choose the best epoch and report its error
+# (datasets.validation_halves); folders written before them hold the other fields only
+HALF_FIELDS = ("val_select_error", "val_report_error")
 
 
-ERROR_FIELDS = ("train_error", "val_error")  # history.csv's fractions
+ERROR_FIELDS = ("train_error", "val_error")  # history.csv's fractions (and HALF_FIELDS where present)
 # metrics.json's numbers, which reports and diagnoses compute with
 METRIC_NUMBERS = ("train_error", "val_error", "test_error", "bayes_error", "target_error", "avoidable_bias", "variance",
                   "best_epoch", "epochs_run", "train_examples", "seconds_per_epoch")
@@ -145,9 +149,11 @@ class RunFolder:
         except (ValueError, TypeError, AttributeError, csv.Error) as exc:
             raise CnnscopeError(f"the run folder is damaged: {self / self.HISTORY} cannot be read "
                                 f"({type(exc).__name__})") from None
-        if any(set(row) != set(HISTORY_FIELDS) for row in rows):
+        older = set(HISTORY_FIELDS) - set(HALF_FIELDS)
+        if any(set(row) not in (set(HISTORY_FIELDS), older) for row in rows):
             raise CnnscopeError(f"the run folder is damaged: {self / self.HISTORY} lacks columns of {HISTORY_FIELDS}")
-        bad = next((row["epoch"] for row in rows if not all(0 <= row[k] <= 1 for k in ERROR_FIELDS)), None)
+        bad = next((row["epoch"] for row in rows if not all(0 <= row[k] <= 1 for k in ERROR_FIELDS + HALF_FIELDS
+                                                             if k in row)), None)
         if bad is not None:  # an error rate is a fraction: -1e308 would print as "-inf%"
             raise CnnscopeError(f"the run folder is damaged: {self / self.HISTORY} holds an error outside [0, 1] at "
                                 f"epoch {bad}")
@@ -155,7 +161,9 @@ class RunFolder:
 
     def write_history(self, rows: list) -> None:
         out = io.StringIO()
-        writer = csv.DictWriter(out, HISTORY_FIELDS, lineterminator="\n")
+        fields = HISTORY_FIELDS if all(k in row for row in rows for k in HALF_FIELDS) else \
+            [k for k in HISTORY_FIELDS if k not in HALF_FIELDS]  # a resumed older folder keeps its columns
+        writer = csv.DictWriter(out, fields, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(self / self.HISTORY, out.getvalue())
@@ -184,18 +192,73 @@ class RunFolder:
                                 f"({short(describe(exc), 200)}); start a new run") from None
 
     # --- diagnosis ----------------------------------------------------------
-    def diagnosis(self, target_error: float | None = None, bayes_error: float | None = None,
-                  metrics: dict | None = None):
-        """The bias/variance diagnosis recomputed from the saved history, with other errors if given.
-        METRICS: metrics.json as the caller already read it."""
-        from .diagnosis import diagnose
+    def measured(self, config: dict | None = None) -> tuple:
+        """(Sizes, Targets) as the run recorded them when it started (config.json, or CONFIG as the caller read
+        it), type-checked."""
+        from .diagnosis import Sizes
 
+        config = self.read_json(self.CONFIG) if config is None else config
+        raw, targets = config.get("sizes"), config.get("targets")
+        try:
+            sizes = Sizes(**raw) if isinstance(raw, dict) else Sizes()
+            if not all(v is None or (type(v) is int and v >= 0) for v in vars(sizes).values()):
+                raise TypeError
+            targets = Targets(float(targets["bayes_error"]), float(targets["target_error"])) \
+                if isinstance(targets, dict) else None
+        except (TypeError, KeyError, ValueError):
+            raise CnnscopeError(f"the run folder is damaged: {self / self.CONFIG} has no valid sizes or "
+                                "targets") from None
+        return sizes, targets
+
+    def diagnosis(self, target_error: float | None = None, bayes_error: float | None = None,
+                  metrics: dict | None = None, config: dict | None = None):
+        """The diagnosis recomputed from the saved history with the run's own targets and sample sizes, or
+        with other targets if given. METRICS, CONFIG: metrics.json and config.json as the caller already read
+        them (older folders without recorded targets take theirs from metrics.json)."""
         if not self.has_history():
             raise CnnscopeError(f"{self.path} has no {self.HISTORY}; is it a cnnscope run folder?")
         rows = self.read_history()
         metrics = self.read_metrics() if metrics is None else metrics
-        return diagnose(
-            [r["train_error"] for r in rows], [r["val_error"] for r in rows], metrics.get("test_error"),
-            metrics.get("bayes_error", 0.0) if bayes_error is None else bayes_error, target_error,
-            diverged=metrics.get("diagnosis") == "diverged",
-        )
+        recorded_config = config is not None or (self / self.CONFIG).is_file()
+        sizes, recorded = self.measured(config) if recorded_config else (None, None)
+        recorded = recorded or Targets(metrics.get("bayes_error", 0.0), metrics.get("target_error"))
+        bayes = recorded.bayes_error if bayes_error is None else bayes_error
+        if target_error is None:  # a new Bayes error alone moves the default target with it
+            target_error = recorded.target_error if bayes_error is None else None
+        from .diagnosis import Sizes
+
+        d = diagnose_history(rows, sizes or Sizes(), Targets(bayes, target_error),
+                             diverged=metrics.get("diagnosis") == "diverged")
+        test = metrics.get("test_error")
+        if test is not None and type(metrics.get("test_examples")) is int:
+            d = d.with_test_error(test, metrics["test_examples"])
+        return d
+
+
+    def recorded_diagnosis(self, metrics: dict):
+        """The diagnosis the run itself wrote (metrics.json), priced advice included; recomputed from the
+        history for a run that has not finished."""
+        from .diagnosis import from_dict
+
+        return from_dict(metrics) if metrics.get("diagnosis") else self.diagnosis(metrics=metrics)
+
+
+class Targets(NamedTuple):
+    bayes_error: float
+    target_error: float | None  # None: the default, Bayes + diagnosis.DEFAULT_MARGIN
+
+
+def diagnose_history(rows: list, sizes, targets: Targets, diverged: bool = False):
+    """The diagnosis of a history (HISTORY_FIELDS rows). With the validation halves, the best epoch is the
+    lowest val_select_error and its error is val_report_error; older folders chose and reported on one set."""
+    from dataclasses import replace
+
+    from .diagnosis import diagnose
+
+    halves = bool(rows) and all(k in row for row in rows for k in HALF_FIELDS)
+    if not halves and sizes.selection is not None:  # older history: the whole split reported
+        sizes = replace(sizes, val=sizes.val + sizes.selection, selection=None)
+    return diagnose([r["train_error"] for r in rows],
+                    [r["val_report_error" if halves else "val_error"] for r in rows],
+                    None, targets.bayes_error, targets.target_error, diverged, sizes=sizes,
+                    select_errors=[r["val_select_error"] for r in rows] if halves else None)

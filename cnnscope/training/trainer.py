@@ -21,39 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import INTERRUPTED, CnnscopeError, short
-from .datasets import load_adapted, measurement_subset, validation_split
 from ..environment import import_quietly
+from ..errors import INTERRUPTED, CnnscopeError
+from .advice import COST_KEYS, RunContext, budgets_for
+from .datasets import load_adapted, measurement_subset, validation_halves, validation_split
 from .device import accelerator, jit_setting, quiet_tensorflow, use_mixed_precision
-from .diagnosis import diagnose
+from .diagnosis import Sizes, default_target
 from .distribution import Distribution, configure_cpu_devices, divisible_batches_needed
-from .run_folder import RunFolder
-
-
-@dataclass
-class TrainOptions:
-    architecture: str
-    dataset: str = "digits"
-    data_dir: str | None = None
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "adam"
-    learning_rate: float | None = None
-    val_split: float = 0.1
-    augment: bool = False
-    seed: int = 0
-    target_error: float | None = None
-    bayes_error: float = 0.0
-    output: str | None = None
-    sets: dict = field(default_factory=dict)
-    train_size: int | None = None  # use only this many (stratified) training examples
-    strategy: str | None = None  # mirrored | multi-worker (distribution.py)
-    mixed_precision: str = "auto"
-    jit_compile: str = "auto"
-    augment_rotation: float | None = None  # with augment: RandomRotation's factor (a fraction of a full turn)
-    augment_zoom: float | None = None  # with augment: RandomZoom's height factor
-    tensorboard: bool = False  # Keras's TensorBoard callback, logging into RUN_DIR/tensorboard
-    early_stopping: int | None = None  # Keras's EarlyStopping on val_loss with this patience (epochs)
+from .options import TrainOptions, recorded_options
+from .results import RunResult, finish
+from .run_folder import RunFolder, Targets
 
 
 class Interrupted(CnnscopeError):
@@ -84,8 +61,12 @@ class _Data:
             x_train, _, y_train, _ = train_test_split(
                 x_train, y_train, train_size=opts.train_size, stratify=y_train, random_state=opts.seed)
         self.x_train, self.y_train, self.x_val, self.y_val = x_train, y_train, x_val, y_val
+        self.labelled = len(ds.x_train)  # what --val-split divides
+        self.train_pool = len(ds.x_train) - len(x_val)  # what --train-size draws from
         subset = measurement_subset(len(x_train), opts.seed)
         self.x_measure, self.y_measure = x_train[subset], y_train[subset]
+        self.seed = opts.seed
+        self.val_select, self.val_report = validation_halves(self.y_val, self.seed)
 
     def shard_evenly(self, replicas: int) -> None:
         """Trim train, validation and measurement arrays to multiples of the replica count (at most
@@ -95,6 +76,18 @@ class _Data:
             keep = len(x) - len(x) % replicas
             setattr(self, f"x_{name}", x[:keep])
             setattr(self, f"y_{name}", y[:keep])
+        self.val_select, self.val_report = validation_halves(self.y_val, self.seed)
+
+    def sizes(self, test: bool) -> Sizes:
+        """How many examples each error is measured on (diagnosis.Sizes)."""
+        return Sizes(train=len(self.x_measure), train_population=len(self.x_train), val=len(self.val_report),
+                     selection=len(self.val_select), test=len(self.ds.x_test) if test else None)
+
+    def validation_errors(self, model, batch_size: int) -> dict:
+        """The errors on the whole validation split and on its two halves (validation_halves)."""
+        wrong = model.predict(self.x_val, batch_size=batch_size, verbose=0).argmax(axis=1) != self.y_val
+        return {"val_select_error": float(wrong[self.val_select].mean()),
+                "val_report_error": float(wrong[self.val_report].mean())}
 
 
 def epoch_order(seed: int, epoch: int, n: int):
@@ -185,8 +178,10 @@ def _recorder(run: "_Run"):
                 "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
                 "train_loss": measured["loss"], "train_error": 1.0 - measured["accuracy"],
                 "val_error": 1.0 - logs["val_accuracy"], "seconds": seconds, "started": self.started_wall,
+                **data.validation_errors(self.model, run.eval_batch),
             }
-            if row["val_error"] < min((r["val_error"] for r in rows), default=math.inf):
+            # the best epoch is chosen on the selection half only; the other half reports its error
+            if row["val_select_error"] < min((r["val_select_error"] for r in rows), default=math.inf):
                 folder.save_best(self.model)
             rows.append(row)
             folder.save_checkpoint(self.model)
@@ -195,7 +190,7 @@ def _recorder(run: "_Run"):
             state["seed_states"] = [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)]
             folder.write_json(RunFolder.STATE, state)  # last: it commits the epoch
             _say(f"epoch {row['epoch']}: train error {row['train_error']:.2%} (inference mode; Keras's running "
-                 f"{1 - row['accuracy']:.2%}), validation error {row['val_error']:.2%}, {seconds:.1f}s")
+                 f"{1 - row['accuracy']:.2%}), validation error {row['val_report_error']:.2%}, {seconds:.1f}s")
 
     return EpochRecorder()
 
@@ -251,6 +246,8 @@ class _Run:
     replicas: int = 1
     custom: dict | None = None
     eval_batch: int | None = None
+    limits: dict = field(default_factory=dict)  # the architecture's [tool.cnnscope] budgets
+    advice: RunContext | None = None  # for the diagnosis's priced recommendations
     rows: list = field(default_factory=list)
     state: dict = field(default_factory=lambda: {"epochs_run": 0})
     stop: _StopRequest = field(default_factory=_StopRequest)  # Ctrl-C or SIGTERM noted while fit() runs
@@ -263,47 +260,19 @@ class _Run:
     def global_batch(self) -> int:
         return self.opts.batch_size * self.replicas
 
+    @property
+    def sizes(self) -> Sizes:
+        return self.data.sizes(self.opts.evaluate_test)
 
-def _option_types() -> dict:
-    """TrainOptions' field name -> the tuple of types its value may have (from its annotations)."""
-    import types
-    import typing
-
-    hints = typing.get_type_hints(TrainOptions)
-    return {name: tuple(typing.get_args(hint)) if isinstance(hint, types.UnionType) else (hint,)
-            for name, hint in hints.items()}
-
-
-OPTION_TYPES = _option_types()
-
-
-def _of_type(value, allowed: tuple) -> bool:
-    if isinstance(value, bool):  # a bool is an int to isinstance, never a count here
-        return bool in allowed
-    if isinstance(value, int) and float in allowed:
-        return True
-    if isinstance(value, dict):
-        return dict in allowed and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-    return isinstance(value, tuple(t for t in allowed if isinstance(t, type)))
-
-
-def _type_words(allowed: tuple) -> str:
-    return " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+    @property
+    def targets(self) -> Targets:
+        bayes = self.opts.bayes_error
+        return Targets(bayes, default_target(bayes) if self.opts.target_error is None else self.opts.target_error)
 
 
 def _saved_options(folder: RunFolder, epochs: int) -> TrainOptions:
     """The options a run folder was started with; --epochs (the total to reach) may extend it."""
-    from dataclasses import fields
-
-    config = folder.read_json(RunFolder.CONFIG)
-    saved = config.get("options") if isinstance(config, dict) else None
-    known = {f.name for f in fields(TrainOptions)}
-    if not isinstance(saved, dict) or not set(saved) <= known or not isinstance(saved.get("epochs"), int):
-        raise CnnscopeError(f"{folder}: {RunFolder.CONFIG} is damaged (no valid 'options'); start a new run")
-    wrong = next((key for key, value in saved.items() if not _of_type(value, OPTION_TYPES[key])), None)
-    if wrong is not None:  # a folder from elsewhere: "64" for a batch size is damage, not a bug of ours
-        raise CnnscopeError(f"{folder}: {RunFolder.CONFIG} is damaged (options.{wrong} = {short(saved[wrong])} is "
-                            f"not {_type_words(OPTION_TYPES[wrong])}); start a new run")
+    saved = recorded_options(folder)
     state = folder.read_state()
     folder.read_history()  # damage found now, before the data and Keras load
     done = state["epochs_run"]
@@ -326,8 +295,8 @@ def _options_and_folder(opts: TrainOptions, resume: str | None) -> tuple[TrainOp
     return opts, folder
 
 
-def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
-    """Train, write the run folder, return (run folder path, Diagnosis)."""
+def train(opts: TrainOptions, resume: str | None = None) -> RunResult:
+    """Train, write the run folder, return its RunResult (folder, metrics, diagnosis with priced advice)."""
     from ..targets import resolve_architecture
 
     # Everything that can refuse the request does so before TensorFlow loads (seconds, hundreds of MB).
@@ -339,6 +308,7 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
         raise CnnscopeError("--augment-rotation and --augment-zoom add to --augment: give --augment too")
     arch, inline = resolve_architecture(opts.architecture)
     hyper = arch.resolve({**inline, **opts.sets}, parse=True)
+    limits = budgets_for(opts.architecture)  # a broken [tool.cnnscope] is said now, not after training
 
     quiet_tensorflow()
     configure_cpu_devices()
@@ -350,13 +320,13 @@ def train(opts: TrainOptions, resume: str | None = None) -> tuple[Path, object]:
 
     device = accelerator()
     run = _Run(opts, folder, bool(resume), arch, hyper, data, device, use_mixed_precision(opts.mixed_precision, device),
-               distribution.replicas, arch.custom_objects() if arch.custom_objects else None)
+               distribution.replicas, arch.custom_objects() if arch.custom_objects else None, limits=limits)
     previous_policy = keras.config.dtype_policy()
     if run.mixed:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         with distribution.scope():
-            return folder.path, _train_in_scope(run)
+            return _train_in_scope(run)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
@@ -397,6 +367,8 @@ def _model(run: _Run, analysis, stack):
     folder.write_json(RunFolder.CONFIG, {
         "options": asdict(opts), "hyperparameters": run.hyper, "num_classes": run.num_classes,
         "input_shape": list(run.data.ds.input_shape), "backend": run.device["backend"],
+        "sizes": asdict(run.sizes), "targets": run.targets._asdict(),  # what every reader diagnoses with
+        "data": {"train_pool": run.data.train_pool, "labelled": run.data.labelled},  # for the advice
     })
     return model
 
@@ -408,8 +380,11 @@ def _train_in_scope(run: _Run):
     if run.replicas > 1 and divisible_batches_needed():
         data.shard_evenly(run.replicas)
     stack = run.arch.stack(data.ds.input_shape, run.num_classes, run.hyper)
-    analysis = analyze_target(stack, batch_size=opts.batch_size, dtype="mixed_float16" if run.mixed else "float32",
-                              optimizer=opts.optimizer)
+    dtype = "mixed_float16" if run.mixed else "float32"
+    analysis = analyze_target(stack, batch_size=opts.batch_size, dtype=dtype, optimizer=opts.optimizer)
+    run.advice = RunContext(run.arch, run.hyper, opts, tuple(data.ds.input_shape), run.num_classes, dtype,
+                            {key: analysis.totals[key] for key in COST_KEYS},
+                            run.limits, data.train_pool, data.labelled)
     run.eval_batch = inference_batch_size(analysis, run.global_batch, run.replicas)
     outputs = analysis.layers[-1].output_shape
     if outputs != [run.num_classes]:
@@ -496,55 +471,3 @@ def _fit(run: _Run, model) -> None:
         if stopper is not None and stopper.stopped_epoch:
             _say(f"early stopping after epoch {epoch + 1}: val_loss has not improved for {opts.early_stopping} epochs")
             break
-
-
-def _test_predictions(run: _Run):
-    """Predicted classes of the best model on the whole test split."""
-    best = run.folder.load(RunFolder.BEST, run.custom)
-    x_test = run.data.ds.x_test
-    padding = (-len(x_test)) % run.replicas  # pad so batches shard evenly; padded predictions are dropped
-    if padding:
-        x_test = np.concatenate([x_test, np.zeros((padding, *x_test.shape[1:]), x_test.dtype)])
-    probabilities = best.predict(x_test, batch_size=run.eval_batch or run.global_batch, verbose=0)
-    return probabilities[: len(run.data.ds.x_test)].argmax(axis=1)
-
-
-def finish(run: _Run, status: str) -> object:
-    """Diagnose, evaluate the best model on the test split, write metrics and plots."""
-    from .plots import learning_curves, prediction_grid
-
-    opts, data, folder, rows, ds = run.opts, run.data, run.folder, run.rows, run.data.ds
-    test_error, per_class = None, {}
-    if folder.has_best():
-        predicted = _test_predictions(run)
-        test_error = float((predicted != ds.y_test).mean())
-        for index, name in enumerate(ds.class_names):
-            mask = ds.y_test == index
-            if mask.any():
-                per_class[name] = float((predicted[mask] == index).mean())
-        prediction_grid(ds.x_test, predicted, ds.y_test, ds.class_names, folder / RunFolder.PREDICTIONS)
-    d = diagnose([r["train_error"] for r in rows], [r["val_error"] for r in rows], test_error,
-                 opts.bayes_error, opts.target_error, diverged=bool(run.state.get("diverged")) or not rows)
-    folder.write_json(RunFolder.METRICS, {
-        **d.to_dict(),
-        "status": status,
-        "architecture": opts.architecture,
-        "hyperparameters": run.hyper,
-        "dataset": ds.name,
-        "backend": run.device["backend"],
-        "device": run.device["name"],
-        "device_kind": run.device["kind"],
-        "mixed_precision": run.mixed,
-        "strategy": opts.strategy,
-        "replicas": run.replicas,
-        "global_batch_size": run.global_batch,
-        "per_class_test_accuracy": per_class,
-        "train_examples": len(data.x_train),
-        "val_examples": len(data.x_val),
-        "test_examples": len(ds.x_test),
-        "train_error_measured_on": len(data.x_measure),
-        "seconds_per_epoch": float(np.median([r["seconds"] for r in rows])) if rows else None,
-    })
-    if rows:
-        learning_curves(rows, d.diagnosis, folder / RunFolder.CURVES)
-    return d

@@ -145,20 +145,16 @@ def embedded_png(path, alt: str) -> str:
 
 
 def diagnosis_fragment(d) -> str:
-    """A Diagnosis: its errors and verdict as a table, the reasons, and what to try next."""
-    def pct(value):
-        return "n/a" if value is None or value != value else f"{value:.2%}"
-
-    rows = [["train error", pct(d.train_error)], ["validation error", pct(d.val_error)],
-            ["test error", pct(d.test_error)], ["Bayes error", pct(d.bayes_error)],
-            ["target error", pct(d.target_error)], ["avoidable bias", pct(d.avoidable_bias)],
-            ["variance", pct(d.variance)]]
-    parts = [f'<div class="cnnscope"><h3 id="diagnosis">Diagnosis: {_e(d.diagnosis.replace("_", " "))}</h3>',
-             key_values(rows)]
+    """A Diagnosis: its errors (with 95 % intervals) and verdict as a table, the reasons, what to try next."""
+    rows = [[name.replace("_", " ").replace("val ", "validation "), d.shown(name)]
+            for name in ("train_error", "val_error", "test_error", "bayes_error", "target_error", "avoidable_bias",
+                         "variance")]
+    parts = [f'<div class="cnnscope"><h3 id="diagnosis">Diagnosis: {_e(d.verdict_words())}</h3>',
+             key_values(rows), "<p>Brackets: 95% intervals, in percent (docs/training.md).</p>"]
     parts += [f"<p>because {_e(reason)}</p>" for reason in d.reasons]
     if d.recommendations:
         parts.append('<h4>What to try next</h4><ul id="recommendations">'
-                     + "".join(f"<li>{_e(item)}</li>" for item in d.recommendations) + "</ul>")
+                     + "".join(f"<li>{_e(item.text)}</li>" for item in d.recommendations) + "</ul>")
     return "\n".join(parts) + "</div>"
 
 

@@ -56,8 +56,10 @@ def register_architectures(register):
         input_shape=(32, 32, 3),
         num_classes=10,
         hyperparameters=(
-            HyperParameter("width", int, 16, "filters of the first stage; each stage doubles them", low=1, high=4096),
-            HyperParameter("blocks", int, 1, "residual blocks per stage (depth = 6 * blocks + 2)", low=1, high=64),
+            HyperParameter("width", int, 16, "filters of the first stage; each stage doubles them", low=1, high=4096,
+                           role="capacity"),
+            HyperParameter("blocks", int, 1, "residual blocks per stage (depth = 6 * blocks + 2)", low=1, high=64,
+                           role="capacity", step="+1"),
             HyperParameter("se", bool, False, "add a SqueezeExcitation layer to every block"),
             HyperParameter("se_ratio", int, 4, "channel reduction inside SqueezeExcitation", low=1, high=1024),
         ),
