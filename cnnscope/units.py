@@ -1,4 +1,4 @@
-"""Human-readable counts and sizes, both ways: 1.2M, 4.6 MiB; "1.5M", "16GiB", "512MB"."""
+"""Human-readable counts, sizes and rates, both ways: 1.2M, 4.6 MiB, 2.78% [1.10, 6.85]; "1.5M", "16GiB"."""
 from __future__ import annotations
 
 import re
@@ -22,6 +22,19 @@ def format_bytes(n: float) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.2f} {unit}"
     return f"{n:.0f} B"
+
+
+def format_rate(value, interval=None) -> str:
+    """An error rate in percent and its 95 % interval (a (low, high) pair), as every report prints it:
+    "2.78% [1.10, 6.85]"; no brackets for an exact rate, "n/a" for none (a diverged run's)."""
+    if value is None or value != value:
+        return "n/a"
+    text = f"{value:.2%}"
+    if interval is not None:
+        low, high = interval
+        if low != high:
+            text += f" [{low * 100:.2f}, {high * 100:.2f}]"
+    return text
 
 
 MAX_QUANTITY = 2**62  # beyond any model: 4 EiB, 4.6 quintillion parameters

@@ -100,6 +100,11 @@ def test_the_readme_run_of_144_validation_images_is_inconclusive_and_says_what_d
     sizes = Sizes(train=1293, train_population=1293, val=72, selection=72)
     d = diagnose([0.005], [2 / 72], sizes=sizes)  # 2.78 % with a 2 % target: 1 image of 72 is 1.4 points
     assert d.diagnosis == "inconclusive" and d.leaning == "high_variance"
+    from scipy.stats import binomtest
+
+    ci = binomtest(2, 72).proportion_ci(method="wilson")
+    assert d.shown("val_error") == f"2.78% [{ci.low * 100:.2f}, {ci.high * 100:.2f}]"
+    assert d.shown("train_error") == "0.50%"  # measured on the whole training set: exact
     assert d.recommendations[0].lever == "measure"
     n = d.deciding_val_size  # the same error rate on 2n examples decides it, on n/2 not
 

@@ -100,6 +100,21 @@ def test_reading_learning_curves():
     assert "more data is not needed" in read_learning_curve(rows((0.01, 0.03), (0.01, 0.02)), 0.05, 0)
 
 
+def test_a_learning_curve_its_intervals_cannot_read_is_inconclusive():
+    from cnnscope.training.intervals import rate_interval
+
+    def sized(pairs, n):
+        out = rows(*pairs)
+        for row in out:
+            n_train = row["train_examples"]
+            row["train_error_interval"] = rate_interval(row["train_error"], n_train, n_train).to_list()
+            row["val_error_interval"] = rate_interval(row["val_error"], n).to_list()
+        return out
+    # a 7-point gap against a 5-point budget: 72 validation examples cannot tell, 20,000 can
+    assert read_learning_curve(sized([(0.0, 0.30), (0.01, 0.08)], 72), 0.05, 0).startswith("inconclusive")
+    assert read_learning_curve(sized([(0.0, 0.30), (0.01, 0.08)], 20_000), 0.05, 0).startswith("more data is likely")
+
+
 @pytest.mark.parametrize("text", ["", "0,0.5", "0.5,1.5", "a,b"])
 def test_bad_sizes(text):
     with pytest.raises(CnnscopeError):

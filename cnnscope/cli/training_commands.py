@@ -191,7 +191,8 @@ def report(run_dir, fmt, output):
               help="Trained models at most, the starting one included.")
 @click.option("--train-size", type=click.IntRange(min=1), help="Start from this many (stratified) examples.")
 @click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/improve-ARCH-TIME).")
-@click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue an interrupted search.")
+@click.option("--resume", type=click.Path(file_okay=False, exists=True),
+              help="Continue an interrupted search, with the options it started with.")
 @click.option("--hyperparameters-only", is_flag=True,
               help="Try only --set changes: the same data, epochs and augmentation, as a tuner would.")
 @format_option("table", "json", "html")

@@ -30,6 +30,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from ..errors import CnnscopeError, short
+from ..units import format_rate
 from .intervals import Interval, difference_interval, rate_interval, size_to_decide, wilson
 
 DEFAULT_MARGIN = 0.02  # default target error = Bayes error + 2 percentage points
@@ -105,14 +106,10 @@ class Diagnosis:
     leaning: str | None = None  # for inconclusive: the verdict the point estimates alone give
     deciding_val_size: int | None = None  # for inconclusive: validation examples (report half) that decide it
 
-    @property
-    def budget(self) -> float:
-        return self.target_error - self.bayes_error
-
     def shown(self, name: str) -> str:
         """A rate and its 95 % interval in percent, as every report prints it: "2.78% [1.10, 6.85]"."""
         value = getattr(self, name)
-        return _pct(value) + _bracket(self.intervals.get(name))
+        return format_rate(value, self.intervals.get(name))
 
     def verdict_words(self) -> str:
         words = self.diagnosis.replace("_", " ")
@@ -267,9 +264,12 @@ def _levers(verdict: str, best_is_last: bool, onset: int | None) -> list:
         chosen = bias
     elif verdict == "high_variance":
         chosen = variance
-    elif verdict == "high_bias_and_variance":  # bias first; regularization either way would undo one of the two
+    elif verdict == "high_bias_and_variance":
+        # bias first, as the book says: a bigger model, then what reduces variance without undoing it (more
+        # data, augmentation, and regularization to counter the variance a bigger model adds); never less
+        # regularization, which would raise the variance further
         chosen = [lever for lever in bias if lever != "regularization_down"]
-        chosen += [lever for lever in variance if lever != "regularization_up" and not _opposed(lever) & set(chosen)]
+        chosen += [lever for lever in variance if not _opposed(lever) & set(chosen)]
     else:
         chosen = []
     if onset is not None and "stop_earlier" not in chosen and not _opposed("stop_earlier") & set(chosen):
@@ -289,12 +289,6 @@ def generic_advice(levers: list, best_epoch: int | None, onset: int | None) -> l
     return out
 
 
-def _bracket(interval: Interval | None) -> str:
-    if interval is None or interval.low == interval.high:
-        return ""
-    return f" [{interval.low * 100:.2f}, {interval.high * 100:.2f}]"
-
-
 def _compare(name: str, value: float, interval: Interval, limit: float, what: str) -> str:
     """"NAME 9.00% [8.03, 10.08] is above WHAT 2.00% beyond its interval", or within, or holds it."""
     if interval.low > limit:
@@ -305,7 +299,7 @@ def _compare(name: str, value: float, interval: Interval, limit: float, what: st
         relation = "holds"
     tail = "" if relation == "holds" or interval.low == interval.high else (
         " beyond its interval" if relation == "is above" else " across its interval")
-    return f"{name} {value:.2%}{_bracket(interval)} {relation} {what} {limit:.2%}{tail}"
+    return f"{name} {format_rate(value, interval)} {relation} {what} {limit:.2%}{tail}"
 
 
 def _reasons(e: _Estimates, verdict: str, intervals: dict, deciding: int | None) -> list:
@@ -372,10 +366,6 @@ def diagnose(
                      intervals, sizes, leaning, deciding)
 
 
-def _pct(value) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2%}"
-
-
 def report(d: Diagnosis) -> str:
     """A short readable report; brackets are 95 % intervals in percent."""
     counts = [f"{n:,} {name}" for n, name in ((d.sizes.train, "train"), (d.sizes.val, "validation"),
@@ -385,7 +375,7 @@ def report(d: Diagnosis) -> str:
         f"Diagnosis: {d.verdict_words()}",
         f"  train error {d.shown('train_error')}   validation error {d.shown('val_error')}   "
         f"test error {d.shown('test_error')}" + measured,
-        f"  Bayes error {_pct(d.bayes_error)}   target error {_pct(d.target_error)}"
+        f"  Bayes error {format_rate(d.bayes_error)}   target error {format_rate(d.target_error)}"
         + (f"   best epoch {d.best_epoch} of {d.epochs_run}" if d.best_epoch else ""),
         f"  avoidable bias {d.shown('avoidable_bias')}   variance {d.shown('variance')}",
     ]

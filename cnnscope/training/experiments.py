@@ -41,11 +41,31 @@ def parse_sizes(text: str) -> list:
     return sizes
 
 
+def _gap_interval(row: dict):
+    """The 95 % interval of a row's validation - train error (Newcombe's), when the row has its intervals."""
+    from .intervals import Interval, difference_interval
+
+    train, val = row.get("train_error_interval"), row.get("val_error_interval")
+    if not train or not val:
+        return None
+    return difference_interval(row["val_error"], Interval(*val), row["train_error"], Interval(*train))
+
+
 def read_learning_curve(rows: list, target_error: float, bayes_error: float) -> str:
-    """scikit-learn's reading of learning curves, in the ML Yearning budget terms of diagnosis.py."""
+    """scikit-learn's reading of learning curves, in the ML Yearning budget terms of diagnosis.py; where the
+    rows carry their intervals, a reading the largest size's intervals cannot support is inconclusive."""
+    from ..units import format_rate
+
     last = rows[-1]
     budget = target_error - bayes_error
     gap = last["val_error"] - last["train_error"]
+    gap_interval, val_interval = _gap_interval(last), last.get("val_error_interval")
+    if gap_interval is not None and gap_interval.low <= budget < gap_interval.high:
+        return (f"inconclusive: the gap between validation and train error, {format_rate(gap, gap_interval)}, "
+                f"holds the budget {budget:.2%} at this validation size; a larger --val-split would tell")
+    if gap <= budget and val_interval and val_interval[0] <= target_error < val_interval[1]:
+        return (f"inconclusive: the curves have met, at a validation error of "
+                f"{format_rate(last['val_error'], val_interval)}, which holds the target {target_error:.2%}")
     if len(rows) >= 2:
         previous = rows[-2]["val_error"] - rows[-2]["train_error"]
         closing = gap < previous
@@ -204,14 +224,14 @@ def compare_table(rows: list) -> str:
 
 
 def _compare_rows(rows: list) -> tuple[list, list]:
-    from ..units import format_bytes, format_count
+    from ..units import format_bytes, format_count, format_rate as pct
 
-    pct = lambda v: "n/a" if v is None or v != v else f"{v:.2%}"  # noqa: E731
     table = [[r["model"], f"{r['params']:,}", format_bytes(r["training_memory_bytes"]), "?" if r["flops"] is None else format_count(r["flops"]),
-              pct(r["train_error"]), pct(r["val_error"]), pct(r["test_error"]), pct(r["avoidable_bias"]),
+              pct(r["train_error"]), pct(r["val_error"], r.get("val_error_interval")), pct(r["test_error"]),
+              pct(r["avoidable_bias"]),
               pct(r["variance"]), r["diagnosis"].replace("_", " "),
               "n/a" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.1f}"] for r in rows]
-    headers = ["Model", "Params", "Train memory", "FLOPs", "Train err", "Val err", "Test err", "Avoid. bias",
+    headers = ["Model", "Params", "Train memory", "FLOPs", "Train err", "Val err [95%]", "Test err", "Avoid. bias",
                "Variance", "Verdict", "s/epoch"]
     return headers, table
 
@@ -219,6 +239,10 @@ def _compare_rows(rows: list) -> tuple[list, list]:
 def learning_curve_table(rows: list, verdict: str, folder) -> str:
     from tabulate import tabulate
 
-    table = tabulate([[r["train_examples"], f"{r['train_error']:.2%}", f"{r['val_error']:.2%}", r["diagnosis"]]
-                      for r in rows], ["Train examples", "Train error", "Val error", "Verdict"], disable_numparse=True)
+    from ..units import format_rate
+
+    table = tabulate([[r["train_examples"], format_rate(r["train_error"]),
+                       format_rate(r["val_error"], r.get("val_error_interval")), r["diagnosis"]]
+                      for r in rows], ["Train examples", "Train error", "Val error [95%]", "Verdict"],
+                     disable_numparse=True)
     return f"{table}\n\n{verdict}\nResults: {folder}"

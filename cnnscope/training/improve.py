@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import CnnscopeError
 from ..escaping import cut, one_line
+from ..units import format_rate
 from ..writing import atomic_write_text
 from .advice import applied, cli_words
 from .diagnosis import from_dict
@@ -141,9 +142,9 @@ class _Loop:
         from .trainer import train
 
         run = RunFolder(self.folder / trial.run)
-        done = (run / RunFolder.METRICS).is_file() and run.read_metrics().get("status") in DONE
-        if done:
-            return from_dict(run.read_metrics())
+        metrics = run.read_metrics()  # {} until the trial's run finishes
+        if metrics.get("status") in DONE:
+            return from_dict(metrics)
         self.say_progress(trial)
         self.trained += 1
         if run.is_resumable():
@@ -244,7 +245,7 @@ def _difference(start, final) -> dict:
 def improve_table(search: Search) -> str:
     from tabulate import tabulate
 
-    pct = _with_interval
+    pct = format_rate
     rows = [[t.number, cut(one_line(t.words), 60), t.verdict or "", pct(t.val_error, t.val_interval),
              "" if t.kept is None else ("kept" if t.kept else "dropped")] for t in search.trials]
     table = tabulate(rows, ["Trial", "Change", "Verdict", "Validation error [95%]", "Kept"], disable_numparse=True)
@@ -260,13 +261,13 @@ def improve_page(search: Search, folder) -> str:
     """improve --format html: the path of the search (verdict, change, cost, validation error), one page."""
     from ..views.html import page, table
 
-    rows = [[str(t.number), t.words, t.verdict or "", _with_interval(t.val_error, t.val_interval),
+    rows = [[str(t.number), t.words, t.verdict or "", format_rate(t.val_error, t.val_interval),
              _cost(t.cost), "" if t.kept is None else ("kept" if t.kept else "dropped")] for t in search.trials]
     final = search.final or {}
     summary = f"<p>Stopped: {_escape(search.stopped or 'not finished')}.</p>"
     if final:
         summary += (f"<p>Final model: trial {final['trial']} ({_escape(final['options'] or 'the starting options')}),"
-                    f" test error {_with_interval(final['test_error'], final.get('test_interval'))} on "
+                    f" test error {format_rate(final['test_error'], final.get('test_interval'))} on "
                     f"{final['test_examples']:,} test examples, evaluated once.</p>")
     body = (f"<h2>cnnscope improve: {_escape(str(folder))}</h2>\n"
             + table(rows, ["Trial", "Change", "Verdict", "Validation error [95%]", "Cost", "Kept"]) + summary)
@@ -277,12 +278,6 @@ def _escape(text: str) -> str:
     from ..escaping import html_text
 
     return html_text(text)
-
-
-def _with_interval(value, interval) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.2%}" + (f" [{interval[0] * 100:.2f}, {interval[1] * 100:.2f}]" if interval else "")
 
 
 def _cost(cost: dict | None) -> str:

@@ -28,6 +28,9 @@ class Interval:
     low: float
     high: float
 
+    def __iter__(self):  # (low, high), as units.format_rate takes it
+        return iter((self.low, self.high))
+
     def __contains__(self, value: float) -> bool:
         return self.low <= value <= self.high
 
