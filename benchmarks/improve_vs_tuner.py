@@ -5,8 +5,8 @@
 On a stratified Fashion-MNIST subset (../shared/datasets/fashion-mnist.npz), each method tunes mnist-cnn's
 hyper-parameters (filters, dense_units, dropout, dense_dropout) on the same training and validation arrays
 (cnnscope's own split of each seed). improve starts from the architecture's defaults and follows its
-diagnosis, trying only hyper-parameter changes (--hyperparameters-only: the same data and epochs); RandomSearch samples --trials models of --epochs epochs each; Hyperband gets max_epochs = --epochs
-and trains as many models as its brackets make (counted and reported). Each method's final model is
+diagnosis, trying only hyper-parameter changes (--hyperparameters-only: the same data and epochs);
+RandomSearch samples --trials models of --epochs epochs each; Hyperband gets max_epochs = --epochs and trains as many models as its brackets make (counted and reported). Each method's final model is
 evaluated once on the 10,000 test images. Prints, per method, the median and range over the seeds of the
 validation and test error, the models and epochs trained, and the wall time; writes the rows to
 benchmarks/results/improve_vs_tuner.json.

@@ -78,6 +78,7 @@ def test_a_diverged_run_is_told_a_tenth_of_its_learning_rate():
     assert first.change == {"learning_rate": pytest.approx(KERAS_LEARNING_RATES["sgd"] / 10)}
 
 
+@pytest.mark.keras
 def test_keras_default_learning_rates_are_keras_own():
     import keras
 

@@ -156,6 +156,8 @@ def test_a_clash_still_fails_its_commands_after_the_warning(monkeypatch):
         registry.architecture("lenet")
 
 
+@pytest.mark.keras
+@pytest.mark.slow
 def test_ctrl_c_exits_130_with_one_line(tmp_path):
     """Issue 20, case 9: not click's "Aborted!" and exit 1, which CI would read as "over budget"."""
     import signal

@@ -1,4 +1,5 @@
 """Text a newcomer reads (issue 21): each line says what it means, checked against the numbers behind it."""
+import pytest
 from click.testing import CliRunner
 
 import cnnscope
@@ -28,6 +29,7 @@ def test_a_diff_of_one_architecture_is_titled_by_its_targets_and_shows_bytes_in_
     assert format_bytes(before) in row and "," not in row.split()[1]
 
 
+@pytest.mark.keras
 def test_a_misspelled_dataset_gets_did_you_mean():
     result = run("train", "mnist-cnn", "--dataset", "digts", "--epochs", "1")
     assert result.exit_code == 2 and "did you mean 'digits'?" in result.output

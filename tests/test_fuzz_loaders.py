@@ -139,6 +139,7 @@ def test_mutated_specs(tmp_path, doc, form):
 @FUZZ
 @given(text=st.sampled_from([json.dumps(SPEC), _toml(SPEC)]).flatmap(damaged_text),
        form=st.sampled_from(["json", "toml", "yaml"]))
+@pytest.mark.keras
 def test_damaged_spec_text(tmp_path, text, form):
     path = tmp_path / f"spec.{form}"
     path.write_text(text)

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cnnscope.cli import main
+from cnnscope.errors import CnnscopeError
 from cnnscope.training.diagnosis import Recommendation, Sizes, diagnose
 from cnnscope.training.improve import improved, next_change
 from cnnscope.training.intervals import difference_interval
@@ -99,3 +100,38 @@ def test_a_damaged_search_file_is_one_line(tmp_path):
                                                         "trials": [{"number": 1, "run": "../../etc"}]}))
     result = CliRunner().invoke(main, ["improve", "--resume", str(tmp_path)])
     assert result.exit_code == 2 and "is damaged" in result.output
+
+
+def test_the_paired_interval_covers_95_percent_and_is_narrower_than_the_independent_one():
+    import numpy as np
+
+    from cnnscope.training.intervals import paired_difference_interval, wilson
+
+    rng = np.random.default_rng(0)
+    n, p_first, p_second, agree = 1000, 0.18, 0.16, 0.9  # two models that share most of their mistakes
+    covered, narrower, trials = 0, 0, 2000
+    for _ in range(trials):
+        shared = rng.random(n) < p_second * agree
+        first = shared | (rng.random(n) < (p_first - p_second * agree) / (1 - p_second * agree))
+        second = shared | (rng.random(n) < p_second * (1 - agree) / (1 - p_second * agree))
+        paired = paired_difference_interval(int((first & ~second).sum()), int((second & ~first).sum()), n)
+        covered += paired.low <= p_first - p_second <= paired.high
+        a, b = int(first.sum()), int(second.sum())
+        independent = difference_interval(a / n, wilson(a, n), b / n, wilson(b, n))
+        narrower += (paired.high - paired.low) < (independent.high - independent.low)
+    assert abs(covered / trials - 0.95) < 0.015  # its nominal coverage, within the simulation's noise
+    assert narrower == trials
+
+
+def test_improve_compares_the_same_examples_pairwise(tmp_path):
+    from cnnscope.training.run_folder import RunFolder
+
+    incumbent, candidate = diagnose([0.10], [0.12], sizes=SIZES), diagnose([0.09], [0.10], sizes=SIZES)
+    assert improved(incumbent, candidate)[0] is False  # two points apart on 500: not beyond Newcombe's interval
+    first, second = frozenset(range(60)), frozenset(range(50))  # the candidate fixes 10 mistakes, makes none
+    kept, interval = improved(incumbent, candidate, ((500, first), (500, second)))
+    assert kept and interval[0] > 0
+    folder = RunFolder(tmp_path)
+    folder.write_json(RunFolder.MISTAKES, {"examples": 5, "wrong": [1, 7]})
+    with pytest.raises(CnnscopeError, match="no valid example indices"):
+        folder.read_mistakes()

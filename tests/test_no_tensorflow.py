@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 BLOCKER = r"""
 import sys
 class Block:
@@ -24,6 +26,7 @@ def test_summary_of_a_spec_imports_no_framework(examples):
     assert '"params": 138357544' in result.stdout
 
 
+@pytest.mark.keras
 def test_summary_of_a_keras_file_imports_no_framework(tmp_path, examples):
     import cnnscope
     from cnnscope.keras_build import build_keras_model

@@ -151,6 +151,7 @@ def test_unknown_architecture_and_hyperparameter(site):
     assert bad_form.returncode == 2 and "key=value" in bad_form.stderr
 
 
+@pytest.mark.keras
 def test_a_build_only_architecture_is_analyzed_through_its_keras_config(site):
     make_dist(site, "built-plugin", "built_plugin", BUILD_ONLY)
     summary = cnnscope(site, "summary", "built-net", "--set", "units=5", "--format", "json")
@@ -301,6 +302,8 @@ def register_callbacks(register, options):
 '''
 
 
+@pytest.mark.train
+@pytest.mark.slow
 def test_a_plugin_adds_keras_callbacks_to_training(site, tmp_path):
     make_dist(site, "tracker-plugin", "tracker_plugin", TRACKER)
     make_dist(site, "broken-tracker", "broken_tracker", BROKEN_TRACKER)

@@ -29,6 +29,7 @@ def test_the_readme_has_the_blocks_this_test_reads():
     assert len(_blocks("python")) >= 3 and len(_blocks("console")) >= 1 and len(_blocks("bash")) >= 3
 
 
+@pytest.mark.keras
 @pytest.mark.parametrize("index", range(len(_blocks("python"))))
 def test_a_python_block_runs(index):
     result = subprocess.run([sys.executable, "-c", _blocks("python")[index]], cwd=ROOT, capture_output=True,

@@ -131,6 +131,7 @@ def test_interrupted_run_resumes_with_an_unbroken_history(tmp_path):
     assert json.loads((run / "metrics.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.jax
 def test_jax_backend(tmp_path):
     run = tmp_path / "jax"
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}

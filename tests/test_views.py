@@ -217,6 +217,7 @@ def test_check_and_diff_as_html(tmp_path):
     assert ["~ head", "", "(3)", "(5)", "27", "45"] in rows
 
 
+@pytest.mark.train
 def test_a_training_run_as_an_html_report_and_a_diagnosis_in_a_notebook(tmp_path):
     run = tmp_path / "run"
     trained = CliRunner().invoke(main, ["train", "lenet", "--epochs", "2", "--train-size", "200", "--output", str(run)])

@@ -199,9 +199,9 @@ def report(run_dir, fmt, output):
 def improve(arch, epochs, trials, output, resume, hyperparameters_only, fmt, sets, **kw):
     """Train, diagnose, apply the advice, repeat.
 
-    The loop of Machine Learning Yearning. A change is kept only when the validation error improved beyond its 95% interval. Each trial is a run
-    folder in the output folder, beside improve.json and improve.csv; the test split is evaluated once, for
-    the final model. Imports Keras.
+    The loop of Machine Learning Yearning. A change is kept only when the validation error improved beyond
+    its 95% interval. Each trial is a run folder in the output folder, beside improve.json and improve.csv;
+    the test split is evaluated once, for the final model. Imports Keras.
     """
     from ..targets import run_label
     from ..training.improve import improve as run_search

@@ -1,8 +1,9 @@
 """`cnnscope improve`: Machine Learning Yearning's loop, run for you.
 
 Train, diagnose, apply the first recommendation that changes the run, train again, and keep the change only
-when the validation error improved beyond the 95 % interval of the difference (Newcombe's; both errors are
-measured on the same report half of the validation split). Repeat up to --trials trained models, or until
+when the validation error improved beyond the 95 % interval of the difference: both models are measured on
+the same report half of the validation split, so the interval is the paired one (intervals.py), from the
+examples on which they disagree. Repeat up to --trials trained models, or until
 the verdict is good_fit. Each trial is an ordinary run folder; the test split is evaluated once, for the
 final model only, so that choosing among trials never looks at it.
 
@@ -23,7 +24,7 @@ from ..units import format_rate
 from ..writing import atomic_write_text
 from .advice import applied, cli_words
 from .diagnosis import from_dict
-from .intervals import difference_interval
+from .intervals import difference_interval, paired_difference_interval
 from .run_folder import RunFolder
 
 IMPROVE_FILE = "improve.json"
@@ -87,10 +88,16 @@ def read_search(folder: Path) -> Search:
     return search
 
 
-def improved(incumbent, candidate) -> tuple[bool, list]:
-    """(kept, interval of incumbent - candidate validation error): kept only beyond that interval."""
+def improved(incumbent, candidate, paired: tuple | None = None) -> tuple[bool, list]:
+    """(kept, 95 % interval of the incumbent's validation error - the candidate's): kept only beyond it.
+    PAIRED: the two models' mistakes on the same report examples (RunFolder.read_mistakes), which give the
+    paired interval (intervals.py); without them, Newcombe's for independent samples."""
     if candidate.diagnosis == "diverged" or incumbent.diagnosis == "diverged":
         return incumbent.diagnosis == "diverged" and candidate.diagnosis != "diverged", None
+    if paired is not None and paired[0] is not None and paired[1] is not None and paired[0][0] == paired[1][0]:
+        (n, first), (_, second) = paired
+        interval = paired_difference_interval(len(first - second), len(second - first), n)
+        return interval.low > 0, interval.to_list()
     a, b = incumbent.intervals.get("val_error"), candidate.intervals.get("val_error")
     if a is None or b is None:
         return False, None
@@ -181,7 +188,12 @@ class _Loop:
         else:
             trial = known
         d = self.run_trial(trial, opts)
-        kept, improvement = (True, None) if number == 1 else improved(self.incumbent, d)
+        if number == 1:
+            kept, improvement = True, None
+        else:
+            mistakes = (RunFolder(self.folder / self.best.run).read_mistakes(),
+                        RunFolder(self.folder / trial.run).read_mistakes())
+            kept, improvement = improved(self.incumbent, d, mistakes)
         self.record(trial, d, kept, improvement)
         if kept:
             self.incumbent_opts, self.incumbent, self.best = opts, d, trial

@@ -13,6 +13,12 @@ interval shrinks to the point when the whole training set was measured.
 A difference of two rates measured on different examples (variance = validation
 - train) gets Newcombe's hybrid score interval (Newcombe 1998, method 10), built
 from the two Wilson intervals; statsmodels calls it method "newcomb".
+
+Two models measured on the same examples (improve's trials, on one validation
+half) are a paired comparison: only the examples they disagree on move the
+difference, and its interval is much narrower. That one is Agresti and Min's
+(2005) adjusted Wald interval for paired proportions: half an example added to
+each cell of the 2x2 table of right and wrong.
 """
 from __future__ import annotations
 
@@ -81,6 +87,15 @@ def difference_interval(p1: float, i1: Interval, p2: float, i2: Interval) -> Int
     low = d - math.sqrt((p1 - i1.low) ** 2 + (i2.high - p2) ** 2)
     high = d + math.sqrt((i1.high - p1) ** 2 + (p2 - i2.low) ** 2)
     return Interval(low, high)
+
+
+def paired_difference_interval(only_first: int, only_second: int, n: int, z: float = Z95) -> Interval:
+    """The interval of (first model's error - second's) on N shared examples, of which ONLY_FIRST were wrong
+    for the first model alone and ONLY_SECOND for the second alone (Agresti & Min 2005)."""
+    b, c, m = only_first + 0.5, only_second + 0.5, n + 2
+    d = (b - c) / m
+    half = z * math.sqrt(max(0.0, (b + c) / m - d * d) / m)
+    return Interval(max(-1.0, d - half), min(1.0, d + half))
 
 
 def size_to_decide(decided, start: int) -> int | None:

@@ -45,6 +45,7 @@ class RunFolder:
     CURVES = "learning_curves.png"
     PREDICTIONS = "predictions.png"
     LOCK = ".lock"  # held while a process trains here (lock())
+    MISTAKES = "val_mistakes.json"  # the best model's wrong examples of the validation report half
 
     def __init__(self, path):
         self.path = Path(path)
@@ -129,6 +130,21 @@ class RunFolder:
                 raise CnnscopeError(f"the run folder is damaged: {self / self.METRICS} has {key} = {short(value)}, "
                                     "not a number")
         return metrics
+
+    def write_mistakes(self, wrong) -> None:
+        """WRONG: one boolean per example of the validation report half, for the best epoch's model."""
+        self.write_json(self.MISTAKES, {"examples": len(wrong), "wrong": [int(i) for i in wrong.nonzero()[0]]})
+
+    def read_mistakes(self) -> tuple[int, frozenset] | None:
+        """(examples, indices of those the best model got wrong), or None for a folder without them; indices
+        type-checked (the folder may come from elsewhere)."""
+        if not (self / self.MISTAKES).is_file():
+            return None
+        data = self.read_json(self.MISTAKES)
+        n, wrong = data.get("examples"), data.get("wrong")
+        if type(n) is not int or not isinstance(wrong, list) or not all(type(i) is int and 0 <= i < n for i in wrong):
+            raise CnnscopeError(f"the run folder is damaged: {self / self.MISTAKES} holds no valid example indices")
+        return n, frozenset(wrong)
 
     # --- history ------------------------------------------------------------
     def has_history(self) -> bool:

@@ -83,11 +83,13 @@ class _Data:
         return Sizes(train=len(self.x_measure), train_population=len(self.x_train), val=len(self.val_report),
                      selection=len(self.val_select), test=len(self.ds.x_test) if test else None)
 
-    def validation_errors(self, model, batch_size: int) -> dict:
-        """The errors on the whole validation split and on its two halves (validation_halves)."""
+    def validation_errors(self, model, batch_size: int) -> tuple[dict, np.ndarray]:
+        """(The errors on the two halves of the validation split (validation_halves), which examples of the
+        report half the model got wrong)."""
         wrong = model.predict(self.x_val, batch_size=batch_size, verbose=0).argmax(axis=1) != self.y_val
-        return {"val_select_error": float(wrong[self.val_select].mean()),
-                "val_report_error": float(wrong[self.val_report].mean())}
+        errors = {"val_select_error": float(wrong[self.val_select].mean()),
+                  "val_report_error": float(wrong[self.val_report].mean())}
+        return errors, wrong[self.val_report]
 
 
 def epoch_order(seed: int, epoch: int, n: int):
@@ -173,16 +175,18 @@ def _recorder(run: "_Run"):
                 return
             measured = self.model.evaluate(data.x_measure, data.y_measure, batch_size=run.eval_batch, verbose=0,
                                            return_dict=True)
+            halves, mistakes = data.validation_errors(self.model, run.eval_batch)
             row = {
                 "epoch": epoch + 1, "loss": logs["loss"], "accuracy": logs["accuracy"],
                 "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
                 "train_loss": measured["loss"], "train_error": 1.0 - measured["accuracy"],
                 "val_error": 1.0 - logs["val_accuracy"], "seconds": seconds, "started": self.started_wall,
-                **data.validation_errors(self.model, run.eval_batch),
+                **halves,
             }
             # the best epoch is chosen on the selection half only; the other half reports its error
             if row["val_select_error"] < min((r["val_select_error"] for r in rows), default=math.inf):
                 folder.save_best(self.model)
+                folder.write_mistakes(mistakes)  # which report examples it got wrong: improve compares pairs
             rows.append(row)
             folder.save_checkpoint(self.model)
             folder.write_history(rows)
