@@ -5,6 +5,7 @@ Above analysis/ and plugins/, below checks/, training/ and the CLI, which all us
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .errors import CnnscopeError, printable, short
@@ -193,16 +194,16 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
         import_modules(imports)  # only when a layer needs it: the user's module may import TensorFlow
         fallback = keras_fallback(stack.instances, notes)
     analysis = analyze(stack, rules=rules, fallback=fallback, **given)
-    analysis.notes += notes
+    analysis = replace(analysis, notes=[*analysis.notes, *notes])
     if compile:
         if isinstance(target, Stack):
             raise CnnscopeError("compile=True needs the target as a name or a path (a .keras file for a live model: "
                                 "model.save('model.keras'))")
         from .compiled import compiled_plan
 
-        analysis.compiled = compiled_plan(str(target), batch_size=analysis.batch_size, dtype=analysis.dtype,
-                                          optimizer=analysis.optimizer, input_shape=input_shape,
-                                          num_classes=num_classes, sets=sets, imports=imports)
+        analysis = replace(analysis, compiled=compiled_plan(
+            str(target), batch_size=analysis.batch_size, dtype=analysis.dtype, optimizer=analysis.optimizer,
+            input_shape=input_shape, num_classes=num_classes, sets=sets, imports=imports))
     return analysis
 
 

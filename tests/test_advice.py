@@ -17,7 +17,7 @@ def context(name, opts=None, limits=None, **hyper):
     values = arch.resolve(hyper)
     totals = analyze_target(arch.stack(None, None, values), batch_size=opts.batch_size).totals
     return RunContext(arch, values, opts, arch.input_shape, arch.num_classes, "float32",
-                      {k: totals[k] for k in ("params", "flops", "training_memory_bytes")}, limits or {},
+                      {k: getattr(totals, k) for k in ("params", "flops", "training_memory_bytes")}, limits or {},
                       train_pool=54_000, labelled=60_000, seconds_per_epoch=2.0)
 
 
@@ -32,8 +32,8 @@ def test_capacity_advice_names_each_capacity_parameter_and_its_price_is_the_anal
     for r in capacity:
         (name, value), = r.change["sets"].items()
         alone = analyze_target("vgg-lite", sets=[f"{name}={value}"], batch_size=64).totals
-        assert r.cost["params"][1] == alone["params"] and r.cost["flops"][1] == alone["flops"]
-        assert r.cost["training_memory_bytes"][1] == alone["training_memory_bytes"]
+        assert r.cost["params"][1] == alone.params and r.cost["flops"][1] == alone.flops
+        assert r.cost["training_memory_bytes"][1] == alone.training_memory_bytes
         assert f"--set {name}={value}" in r.text
     params = [r.cost["params"][1] for r in capacity]
     assert params == sorted(params)  # the cheapest first

@@ -204,7 +204,12 @@ def test_sigterm_exits_130_and_leaves_no_temporary_file(tmp_path, examples):
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
         codes.append(process.returncode)
-        assert process.returncode in (0, 130), err  # 0 only if the page was done before the signal came
+        # 0 only if the page was done before the signal came. -SIGTERM only when it came while Python was
+        # starting, before cnnscope's handler (nothing written), or shutting down after the command had
+        # finished (CPython restores the default handlers as it finalizes; a loaded machine is slow at both)
+        assert process.returncode in (0, 130, -signal.SIGTERM), err
+        if process.returncode == -signal.SIGTERM:
+            assert not err.strip() or (out.is_file() and out.read_text().rstrip().endswith("</html>")), err
         assert [p.name for p in out.parent.iterdir() if p.name != "report.html"] == [], delay
         if process.returncode == 130:
             assert "interrupted" in err and "Traceback" not in err and not out.exists()

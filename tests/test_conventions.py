@@ -39,7 +39,7 @@ def test_flops_per_layer_and_total():
 def test_training_flops_skip_the_first_layers_input_gradient():
     # conv: forward + weight gradient (its input is data: no input gradient);
     # dense: forward + input gradient + weight gradient.
-    assert analysis().totals["training_flops"] == 2 * CONV_FLOPS + 3 * DENSE_FLOPS
+    assert analysis().totals.training_flops == 2 * CONV_FLOPS + 3 * DENSE_FLOPS
 
 
 def test_frozen_layers_need_no_weight_gradient():

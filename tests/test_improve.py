@@ -95,9 +95,15 @@ def test_an_interrupted_search_resumes_to_its_end(tmp_path):
     assert [int(line.split(",")[0]) for line in history] == list(range(1, 31))  # unbroken, to the end
 
 
-def test_a_damaged_search_file_is_one_line(tmp_path):
-    (tmp_path / "improve.json").write_text(json.dumps({"options": {}, "trials_budget": 2,
-                                                        "trials": [{"number": 1, "run": "../../etc"}]}))
+TRIAL = {"number": 2, "run": "trial-2", "change": {"sets": {"filters": "64"}}, "words": "--set filters=64"}
+
+
+@pytest.mark.parametrize("trial", [{"number": 1, "run": "../../etc"}, {**TRIAL, "run": "../outside"},
+                                   {**TRIAL, "cost": {"params": "many"}},
+                                   {**TRIAL, "cost": {"params": [1, 2], "flops": [1, 2],
+                                                      "training_memory_bytes": [1, -2], "batch_size": 64}}])
+def test_a_damaged_search_file_is_one_line(tmp_path, trial):
+    (tmp_path / "improve.json").write_text(json.dumps({"options": {}, "trials_budget": 2, "trials": [trial]}))
     result = CliRunner().invoke(main, ["improve", "--resume", str(tmp_path)])
     assert result.exit_code == 2 and "is damaged" in result.output
 

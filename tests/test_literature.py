@@ -42,7 +42,7 @@ def test_vgg16_macs_hand_derived(examples):
     dense = 7 * 7 * 512 * 4096 + 4096 * 4096 + 4096 * 1000
     expected = sum(h * h * 9 * cin * cout for h, cin, cout in convs) + dense
     analysis = cnnscope.analyze(cnnscope.load_file(examples / "vgg16.toml"))
-    assert analysis.totals["macs"] == expected
+    assert analysis.totals.macs == expected
     assert abs(expected / 15.5e9 - 1) < 0.01  # "about 15.5 G", as usually quoted
 
 

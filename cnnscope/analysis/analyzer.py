@@ -6,7 +6,7 @@ import TensorFlow or Keras.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from . import receptive_field
 from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE,
@@ -97,7 +97,7 @@ SCHEMA_VERSION = 2
 
 @dataclass(frozen=True)
 class Totals:
-    """Whole-model figures (docs/conventions.md): attribute access, or t["params"] as in the JSON."""
+    """Whole-model figures (docs/conventions.md), by attribute; to_dict() is the JSON's "totals"."""
 
     params: int
     trainable_params: int
@@ -110,15 +110,15 @@ class Totals:
     training_flops: int | None
     optimizer_flops: int  # per step, not per sample: the update of every trainable weight
 
-    def __getitem__(self, key: str):
-        return getattr(self, key)
-
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Analysis:
+    """One model's analysis, built once: its lint warnings, notes and compiled plan are in it when it is made
+    (dataclasses.replace makes a new one), so that no reader sees one half-filled."""
+
     model: str
     input_shape: list
     batch_size: int
@@ -536,5 +536,4 @@ def analyze(
         transients=tuple(dict.fromkeys((r.transient_elements, r.transient_fixed_elements)
                                        for r in reports if r.type != "InputLayer")),
     )
-    analysis.warnings = lint(analysis, num_classes=stack.num_classes)
-    return analysis
+    return replace(analysis, warnings=lint(analysis, num_classes=stack.num_classes))  # lint reads the analysis

@@ -76,14 +76,14 @@ def total_lines(analysis) -> list[str]:
     t = analysis.totals
     wb = analysis.policy.weight_bytes
     return [
-        f"Total params: {t['params']:,} ({format_bytes(t['param_bytes'])})",
-        f"Trainable params: {t['trainable_params']:,} ({format_bytes(t['trainable_params'] * wb)})",
-        f"Non-trainable params: {t['non_trainable_params']:,} ({format_bytes(t['non_trainable_params'] * wb)})",
-        f"Forward per sample: {_count(t['macs'])} MACs, {_count(t['flops'])} FLOPs; "
-        f"training step per sample: {_count(t['training_flops'])} FLOPs, + {_count(t['optimizer_flops'])} per "
+        f"Total params: {t.params:,} ({format_bytes(t.param_bytes)})",
+        f"Trainable params: {t.trainable_params:,} ({format_bytes(t.trainable_params * wb)})",
+        f"Non-trainable params: {t.non_trainable_params:,} ({format_bytes(t.non_trainable_params * wb)})",
+        f"Forward per sample: {_count(t.macs)} MACs, {_count(t.flops)} FLOPs; "
+        f"training step per sample: {_count(t.training_flops)} FLOPs, + {_count(t.optimizer_flops)} per "
         f"step for the {analysis.optimizer} update",
-        f"Activations (batch {analysis.batch_size}, {analysis.dtype}): {_bytes(t['activation_bytes'])}",
-        f"Training memory (batch {analysis.batch_size}, {analysis.optimizer}): {_bytes(t['training_memory_bytes'])}"
+        f"Activations (batch {analysis.batch_size}, {analysis.dtype}): {_bytes(t.activation_bytes)}",
+        f"Training memory (batch {analysis.batch_size}, {analysis.optimizer}): {_bytes(t.training_memory_bytes)}"
         + ("" if analysis.compiled else f" ({TRAINING_MEMORY_MODELS})"),
         *_compiled_lines(analysis),
     ]

@@ -10,7 +10,7 @@ from ..project_config import check_analysis_options, find_pyproject, normalized,
 from ..units import format_bytes, format_count, parse_count, parse_size
 
 class Limit(NamedTuple):
-    total: str  # the totals key it bounds
+    total: str  # the Totals field it bounds
     parse: Callable  # "1.5M" / "4GiB" -> int
     format: Callable  # int -> human text
     per_layer: Callable  # (analysis, layer) -> that layer's contribution to the total
@@ -70,7 +70,7 @@ def check(analysis, limits: dict, top: int = 3) -> list:
     out = []
     for name, allowed in limits.items():
         limit = LIMITS[name]
-        value = totals[limit.total]
+        value = getattr(totals, limit.total)
         if value is None:
             unknown = [r.name for r in analysis.layers if limit.per_layer(analysis, r) is None]
             raise CnnscopeError(f"{name.replace('_', '-')} needs the model's {limit.total}, which is unknown for "

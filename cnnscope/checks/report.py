@@ -14,7 +14,7 @@ def _rows(results):
         over = {v.limit: v for v in violations}
         for name, allowed in limits.items():
             limit = LIMITS[name]
-            yield entry, analysis, name, analysis.totals[limit.total], allowed, limit.format, over.get(name)
+            yield entry, analysis, name, getattr(analysis.totals, limit.total), allowed, limit.format, over.get(name)
 
 
 def _graphs(results) -> str:
@@ -39,8 +39,9 @@ def render_checks(results, fmt: str) -> str:
             totals = analysis.totals
             out.append({
                 "target": entry.target, "model": analysis.model, "passed": not violations,
-                "limits": {name: {"value": totals[LIMITS[name].total], "limit": allowed,
-                                  "ok": totals[LIMITS[name].total] <= allowed} for name, allowed in limits.items()},
+                "limits": {name: {"value": getattr(totals, LIMITS[name].total), "limit": allowed,
+                                  "ok": getattr(totals, LIMITS[name].total) <= allowed}
+                           for name, allowed in limits.items()},
                 "violations": [{"limit": v.limit, "value": v.value, "limit_value": v.allowed,
                                 "top_layers": [{"name": n, "value": c} for n, c in v.top_layers]} for v in violations],
             })
@@ -78,7 +79,7 @@ def render_checks(results, fmt: str) -> str:
         over = ", ".join(f"{v.limit.replace('_', '-')} {LIMITS[v.limit].format(v.value)} > "
                          f"{LIMITS[v.limit].format(v.allowed)}" for v in violations)
         within = ", ".join(
-            f"{name.replace('_', '-')} {LIMITS[name].format(analysis.totals[LIMITS[name].total])} <= "
+            f"{name.replace('_', '-')} {LIMITS[name].format(getattr(analysis.totals, LIMITS[name].total))} <= "
             f"{LIMITS[name].format(allowed)}"
             for name, allowed in limits.items() if name not in {v.limit for v in violations})
         # the failing budget first: a reader of a FAIL line looks for what failed

@@ -84,7 +84,8 @@ def cli_words(change: dict) -> str:
     return " ".join(words)
 
 
-def _cost_words(cost: dict) -> str:
+def cost_words(cost: dict) -> str:
+    """A change's price as the advice prints it: params, FLOPs and training memory, before -> after."""
     if all(cost[key][0] == cost[key][1] for key in COST_KEYS):
         return "the same params, FLOPs and training memory"
 
@@ -103,7 +104,7 @@ def _price(ctx: RunContext, hyper: dict) -> dict:
     stack = ctx.arch.stack(ctx.input_shape, ctx.num_classes, hyper)
     totals = analyze_target(stack, batch_size=ctx.opts.batch_size, optimizer=ctx.opts.optimizer,
                             dtype=ctx.dtype).totals
-    return {key: [ctx.totals.get(key), totals[key]] for key in COST_KEYS}
+    return {key: [ctx.totals.get(key), getattr(totals, key)] for key in COST_KEYS}
 
 
 def _broken_budget(ctx: RunContext, cost: dict) -> str | None:
@@ -135,7 +136,7 @@ def _hyper_changes(lever: str, ctx: RunContext, withheld: list) -> list:
         if broken:
             withheld.append(f"left out {cli_words(change)}: it breaks the budget {broken}")
             continue
-        out.append(Recommendation(lever, f"{LEVERS[lever]}: {cli_words(change)} ({_cost_words(cost)})", change, cost))
+        out.append(Recommendation(lever, f"{LEVERS[lever]}: {cli_words(change)} ({cost_words(cost)})", change, cost))
     out.sort(key=lambda r: (r.cost["params"][1] is None, r.cost["params"][1] or 0) if role == "capacity" else 0)
     if not out:
         return [Recommendation(lever, f"{LEVERS[lever]}: no hyper-parameter of {ctx.arch.name} declares the role "

@@ -83,9 +83,22 @@ def read_search(folder: Path) -> Search:
                         trials, data.get("stopped"))
         if any(not isinstance(t.run, str) or "/" in t.run or t.run.startswith(".") for t in trials):
             raise ValueError("run")
+        if not all(t.cost is None or _valid_cost(t.cost) for t in trials):
+            raise ValueError("cost")
     except (KeyError, TypeError, ValueError, AttributeError):
         raise CnnscopeError(f"{path} is damaged; start a new search with another --output") from None
     return search
+
+
+def _valid_cost(cost) -> bool:
+    """A trial's price as advice.py writes it: before/after pairs of counts, and the batch size."""
+    from .advice import COST_KEYS
+
+    def count(value):
+        return value is None or (type(value) is int and value >= 0)
+    return (isinstance(cost, dict) and type(cost.get("batch_size")) is int
+            and all(isinstance(cost.get(k), list) and len(cost[k]) == 2 and all(map(count, cost[k]))
+                    for k in COST_KEYS))
 
 
 def improved(incumbent, candidate, paired: tuple | None = None) -> tuple[bool, list]:
@@ -258,8 +271,9 @@ def improve_table(search: Search) -> str:
     from tabulate import tabulate
 
     pct = format_rate
-    rows = [[t.number, cut(one_line(t.words), 60), t.verdict or "", pct(t.val_error, t.val_interval),
-             "" if t.kept is None else ("kept" if t.kept else "dropped")] for t in search.trials]
+    rows = [[t.number, cut(one_line(t.words), 60), (t.verdict or "").replace("_", " "),
+             pct(t.val_error, t.val_interval), "" if t.kept is None else ("kept" if t.kept else "dropped")]
+            for t in search.trials]
     table = tabulate(rows, ["Trial", "Change", "Verdict", "Validation error [95%]", "Kept"], disable_numparse=True)
     final = search.final or {}
     lines = [table, "", f"Stopped: {search.stopped}"]
@@ -273,7 +287,7 @@ def improve_page(search: Search, folder) -> str:
     """improve --format html: the path of the search (verdict, change, cost, validation error), one page."""
     from ..views.html import page, table
 
-    rows = [[str(t.number), t.words, t.verdict or "", format_rate(t.val_error, t.val_interval),
+    rows = [[str(t.number), t.words, (t.verdict or "").replace("_", " "), format_rate(t.val_error, t.val_interval),
              _cost(t.cost), "" if t.kept is None else ("kept" if t.kept else "dropped")] for t in search.trials]
     final = search.final or {}
     summary = f"<p>Stopped: {_escape(search.stopped or 'not finished')}.</p>"
@@ -293,8 +307,6 @@ def _escape(text: str) -> str:
 
 
 def _cost(cost: dict | None) -> str:
-    from ..units import format_count
+    from .advice import cost_words
 
-    if not cost or cost["params"][1] is None:
-        return ""
-    return f"params {format_count(cost['params'][0])} -> {format_count(cost['params'][1])}"
+    return cost_words(cost) if cost else ""

@@ -3,8 +3,9 @@
 Keras's own training accuracy is a running mean taken with Dropout active, so
 it understates how well the model fits. After every epoch the trainer measures
 the train error in inference mode (Dropout off, BatchNorm on its moving
-statistics) on a fixed, seeded subsample of at most 10,000 training examples;
-the validation error comes from the same inference-mode evaluation in `fit`.
+statistics) on a fixed, seeded subsample of at most 10,000 training examples,
+and the validation error on each half of the validation split: one half chooses
+the best epoch, the other reports its error (diagnosis.py says why).
 
 Every file in the run folder is written atomically at the end of an epoch, so
 an interrupted or killed run leaves a consistent folder that --resume continues.
@@ -184,7 +185,9 @@ def _recorder(run: "_Run"):
                 **halves,
             }
             # the best epoch is chosen on the selection half only; the other half reports its error
-            if row["val_select_error"] < min((r["val_select_error"] for r in rows), default=math.inf):
+            # (a resumed folder from before the halves chose on the whole split: r["val_error"])
+            if row["val_select_error"] < min((r.get("val_select_error", r["val_error"]) for r in rows),
+                                             default=math.inf):
                 folder.save_best(self.model)
                 folder.write_mistakes(mistakes)  # which report examples it got wrong: improve compares pairs
             rows.append(row)
@@ -387,7 +390,7 @@ def _train_in_scope(run: _Run):
     dtype = "mixed_float16" if run.mixed else "float32"
     analysis = analyze_target(stack, batch_size=opts.batch_size, dtype=dtype, optimizer=opts.optimizer)
     run.advice = RunContext(run.arch, run.hyper, opts, tuple(data.ds.input_shape), run.num_classes, dtype,
-                            {key: analysis.totals[key] for key in COST_KEYS},
+                            {key: getattr(analysis.totals, key) for key in COST_KEYS},
                             run.limits, data.train_pool, data.labelled)
     run.eval_batch = inference_batch_size(analysis, run.global_batch, run.replicas)
     outputs = analysis.layers[-1].output_shape

@@ -89,7 +89,7 @@ def register_commands(cli):
         arch = reg.architecture("resnet-mini")
         for blocks in range(1, max_blocks + 1):
             analysis = analyze(arch.stack(overrides={"blocks": blocks}), rules=reg.rules)
-            click.echo(f"ResNet-{6 * blocks + 2}: {analysis.params:,} parameters, {analysis.totals['macs']:,} MACs")
+            click.echo(f"ResNet-{6 * blocks + 2}: {analysis.params:,} parameters, {analysis.totals.macs:,} MACs")
 
 
 @hookimpl
