@@ -31,9 +31,9 @@ def analysis(**kw):
 
 def test_flops_per_layer_and_total():
     t = analysis().totals
-    assert t["params"] == PARAMS == 330
-    assert t["macs"] == CONV_MACS + DENSE_MACS
-    assert t["flops"] == CONV_FLOPS + DENSE_FLOPS
+    assert t.params == PARAMS == 330
+    assert t.macs == CONV_MACS + DENSE_MACS
+    assert t.flops == CONV_FLOPS + DENSE_FLOPS
 
 
 def test_training_flops_skip_the_first_layers_input_gradient():
@@ -45,9 +45,9 @@ def test_training_flops_skip_the_first_layers_input_gradient():
 def test_frozen_layers_need_no_weight_gradient():
     spec = {**SPEC, "layers": [{**SPEC["layers"][0], "trainable": False}, *SPEC["layers"][1:]]}
     t = cnnscope.analyze(cnnscope.stack_from_spec(spec)).totals
-    assert t["trainable_params"] == 290 and t["non_trainable_params"] == 40
+    assert t.trainable_params == 290 and t.non_trainable_params == 40
     # frozen conv: forward only; dense: nothing upstream trains, so no input gradient either.
-    assert t["training_flops"] == CONV_FLOPS + 2 * DENSE_FLOPS
+    assert t.training_flops == CONV_FLOPS + 2 * DENSE_FLOPS
 
 
 @pytest.mark.parametrize(
@@ -56,16 +56,16 @@ def test_frozen_layers_need_no_weight_gradient():
 )
 def test_memory_by_dtype(dtype, weight_bytes, act_bytes):
     t = analysis(batch_size=8, dtype=dtype).totals
-    assert t["param_bytes"] == PARAMS * weight_bytes
-    assert t["activation_bytes"] == ELEMENTS * act_bytes * 8
+    assert t.param_bytes == PARAMS * weight_bytes
+    assert t.activation_bytes == ELEMENTS * act_bytes * 8
     # Adam: weights + gradients + 2 moments, all in the variables' dtype.
-    assert t["training_memory_bytes"] == PARAMS * weight_bytes * 4 + TRAINING_ELEMENTS * act_bytes * 8
+    assert t.training_memory_bytes == PARAMS * weight_bytes * 4 + TRAINING_ELEMENTS * act_bytes * 8
 
 
 @pytest.mark.parametrize("optimizer, slots", [("sgd", 0), ("rmsprop", 1), ("adam", 2), ("AdamW", 2)])
 def test_optimizer_slots(optimizer, slots):
     t = analysis(batch_size=1, optimizer=optimizer).totals
-    assert t["training_memory_bytes"] == PARAMS * 4 * (2 + slots) + TRAINING_ELEMENTS * 4
+    assert t.training_memory_bytes == PARAMS * 4 * (2 + slots) + TRAINING_ELEMENTS * 4
 
 
 def test_max_batch_size_is_the_largest_that_fits():
