@@ -231,10 +231,11 @@ class RunFolder:
         """The diagnosis recomputed from the saved history with the run's own targets and sample sizes, or
         with other targets if given. METRICS, CONFIG: metrics.json and config.json as the caller already read
         them (older folders without recorded targets take theirs from metrics.json)."""
-        if not self.has_history():
-            raise CnnscopeError(f"{self.path} has no {self.HISTORY}; is it a cnnscope run folder?")
-        rows = self.read_history()
         metrics = self.read_metrics() if metrics is None else metrics
+        diverged = metrics.get("diagnosis") == "diverged"
+        if not self.has_history() and not diverged:  # a run that diverged in its first epoch has no history
+            raise CnnscopeError(f"{self.path} has no {self.HISTORY}; is it a cnnscope run folder?")
+        rows = self.read_history() if self.has_history() else []
         recorded_config = config is not None or (self / self.CONFIG).is_file()
         sizes, recorded = self.measured(config) if recorded_config else (None, None)
         recorded = recorded or Targets(metrics.get("bayes_error", 0.0), metrics.get("target_error"))
@@ -243,8 +244,7 @@ class RunFolder:
             target_error = recorded.target_error if bayes_error is None else None
         from .diagnosis import Sizes
 
-        d = diagnose_history(rows, sizes or Sizes(), Targets(bayes, target_error),
-                             diverged=metrics.get("diagnosis") == "diverged")
+        d = diagnose_history(rows, sizes or Sizes(), Targets(bayes, target_error), diverged=diverged)
         test = metrics.get("test_error")
         if test is not None and type(metrics.get("test_examples")) is int:
             d = d.with_test_error(test, metrics["test_examples"])
