@@ -47,6 +47,11 @@ def import_keras():
     return import_quietly("keras")
 
 
+def backend_name() -> str:
+    """The backend Keras runs on in this process (it is fixed when Keras is first imported)."""
+    return import_keras().backend.backend()
+
+
 def refuse_file_reading(config, where: str) -> None:
     """Walk a config from a file: a layer that carries code or names a file is refused before Keras sees it."""
     pending = [config]  # a file's config is already depth-bounded (sources/bounds.check_tree)

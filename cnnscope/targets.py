@@ -69,7 +69,7 @@ def load_target(target: str, input_shape=None, num_classes=None, sets=None, kera
 def _rebuilt_by_keras(config: dict, target: str, input_shape, imports) -> Stack:
     """The stack of a saved model whose class holds code, read from the model Keras rebuilds (no weights)."""
     from .keras_fallback import import_modules
-    from .keras_models import load_model_with_code, stack_from_keras_model
+    from .keras_models import backend_name, load_model_with_code, stack_from_keras_model
     from .sources import with_input_shape
 
     import_modules(imports)
@@ -78,12 +78,6 @@ def _rebuilt_by_keras(config: dict, target: str, input_shape, imports) -> Stack:
     stack.notes.append(f"the model's class '{printable(type(model).__name__)}' holds code: Keras "
                        f"({backend_name()} backend) rebuilt it from {target} without allocating its weights")
     return with_input_shape(stack, input_shape) if input_shape else stack
-
-
-def backend_name() -> str:
-    import keras
-
-    return keras.backend.backend()
 
 
 def is_keras_model(target) -> bool:

@@ -1,9 +1,11 @@
 """The package's layering, read from the source: arrows point down, and nothing imports in a circle.
 
-Bottom to top: the shared modules (errors, stack, units, writing, conventions),
-rules/ and sources/, analysis/, plugins/, targets, then checks/, training/
-(whose advice reads checks' budgets, to withhold a change that would break one),
-and the CLI on top. Imports inside functions count too: a lazy import is
+Bottom to top: the shared modules (errors, stack, units, writing, conventions,
+escaping, environment) and project_config, rules/ and sources/, the Keras
+adapters (each importing Keras only when called), views/ (which render and never
+compute), analysis/, plugins/, targets, then checks/, training/ (whose advice
+reads checks' budgets, to withhold a change that would break one), and the CLI
+on top. Every module has a layer; only the Keras room imports Keras. Imports inside functions count too: a lazy import is
 still an arrow.
 """
 import ast
@@ -54,19 +56,41 @@ def _under(name: str, *prefixes: str) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-@pytest.mark.parametrize("lower, forbidden", [
+KERAS_ADAPTERS = ("cnnscope.keras_build", "cnnscope.keras_fallback", "cnnscope.keras_models", "cnnscope.tracing",
+                  "cnnscope.compiled")
+BOTTOM = ("cnnscope.errors", "cnnscope.stack", "cnnscope.units", "cnnscope.writing", "cnnscope.conventions",
+          "cnnscope.escaping", "cnnscope.environment")
+ARROWS = [
     (("cnnscope.analysis",), ("cnnscope.training", "cnnscope.checks", "cnnscope.cli", "cnnscope.plugins",
-                              "cnnscope.targets")),
+                              "cnnscope.targets", *KERAS_ADAPTERS)),
     (("cnnscope.rules", "cnnscope.sources"), ("cnnscope.analysis", "cnnscope.plugins", "cnnscope.targets",
                                               "cnnscope.checks", "cnnscope.training", "cnnscope.cli",
-                                              "cnnscope.keras_build")),
+                                              "cnnscope.views", *KERAS_ADAPTERS)),
     (("cnnscope.plugins",), ("cnnscope.analysis.analyzer", "cnnscope.targets", "cnnscope.checks",
                              "cnnscope.training", "cnnscope.cli")),
     (("cnnscope.checks", "cnnscope.training"), ("cnnscope.cli",)),
-    (("cnnscope.errors", "cnnscope.stack", "cnnscope.units", "cnnscope.writing", "cnnscope.conventions"),
-     ("cnnscope.rules", "cnnscope.sources", "cnnscope.analysis", "cnnscope.plugins", "cnnscope.targets",
-      "cnnscope.checks", "cnnscope.training", "cnnscope.cli")),
-])
+    (BOTTOM, ("cnnscope.rules", "cnnscope.sources", "cnnscope.analysis", "cnnscope.plugins", "cnnscope.targets",
+              "cnnscope.checks", "cnnscope.training", "cnnscope.cli", "cnnscope.views", "cnnscope.project_config",
+              *KERAS_ADAPTERS)),
+    (("cnnscope.project_config",), ("cnnscope.rules", "cnnscope.analysis", "cnnscope.plugins", "cnnscope.targets",
+                                    "cnnscope.checks", "cnnscope.training", "cnnscope.cli", "cnnscope.views",
+                                    *KERAS_ADAPTERS)),
+    (("cnnscope.views",), ("cnnscope.analysis", "cnnscope.training", "cnnscope.checks", "cnnscope.cli",
+                           "cnnscope.plugins", "cnnscope.targets", *KERAS_ADAPTERS)),  # they render, never compute
+    (KERAS_ADAPTERS, ("cnnscope.analysis", "cnnscope.checks", "cnnscope.training", "cnnscope.cli", "cnnscope.views",
+                      "cnnscope.plugins", "cnnscope.targets")),
+]
+TOP = ("cnnscope", "cnnscope.__main__", "cnnscope.cli", "cnnscope.targets", "cnnscope.compiled_step")
+
+
+def test_every_module_has_a_layer():
+    lower = [prefix for prefixes, _ in ARROWS for prefix in prefixes]
+    loose = sorted(name for name in MODULES if not _under(name, *lower) and name not in TOP
+                   and not _under(name, "cnnscope.cli"))
+    assert not loose, loose
+
+
+@pytest.mark.parametrize("lower, forbidden", ARROWS)
 def test_arrows_point_down(lower, forbidden):
     upward = sorted(f"{name} -> {target}" for name in MODULES if _under(name, *lower)
                     for target in GRAPH[name] if _under(target, *forbidden))
@@ -142,3 +166,49 @@ def test_limit_flags_match_the_budgets():
 
     assert list(LIMIT_FLAGS) == list(LIMITS)
     assert all((unit == "SIZE") == ("memory" in name) for name, unit in LIMIT_FLAGS.items())
+
+
+HEAVY = ("keras", "tensorflow", "jax", "keras_hub")
+# The Keras room: the only modules that import Keras, TensorFlow or JAX, each lazily (inside a function)
+# except the child process of --compile. Everything else is pure Python and promises to stay so.
+KERAS_ROOM = {
+    "cnnscope.keras_build", "cnnscope.keras_fallback", "cnnscope.keras_models", "cnnscope.tracing",
+    "cnnscope.compiled_step",  # the child process of --compile, KERAS_BACKEND=jax
+    "cnnscope.plugins.discovery",  # checks that a plugin's training callbacks are Keras callbacks
+}
+TRAINING = "cnnscope.training"  # the trainer's package: Keras by design, lazily
+
+
+def _heavy_imports(name: str) -> set:
+    """The heavy packages NAME imports anywhere in its body, also through importlib.import_module("keras")."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "import_quietly"):
+            found.add(str(node.args[0].value).split(".")[0])
+    return found & set(HEAVY)
+
+
+def test_nothing_outside_the_keras_room_imports_keras():
+    outside = sorted(f"{name} imports {', '.join(sorted(_heavy_imports(name)))}" for name in MODULES
+                     if _heavy_imports(name) and name not in KERAS_ROOM and not _under(name, TRAINING))
+    assert not outside, outside
+    assert {name for name in KERAS_ROOM if _heavy_imports(name)} == KERAS_ROOM  # the room is no wider than needed
+
+
+def test_the_keras_room_imports_keras_lazily():
+    """At module level only the --compile child may import Keras: importing any other module costs nothing."""
+    eager = sorted(name for name in MODULES if name != "cnnscope.compiled_step" for node in
+                   ast.parse(MODULES[name].read_text()).body
+                   if isinstance(node, (ast.Import, ast.ImportFrom)) and _heavy_imports_of(node))
+    assert not eager, eager
+
+
+def _heavy_imports_of(node) -> bool:
+    if isinstance(node, ast.Import):
+        return any(alias.name.split(".")[0] in HEAVY for alias in node.names)
+    return bool(node.module) and not node.level and node.module.split(".")[0] in HEAVY
