@@ -239,8 +239,9 @@ def _verdict(e: _Estimates, exact: bool = False) -> str:
 
 
 def _deciding_size(e: _Estimates) -> int | None:
-    """Validation examples (report half) at which the same errors would give a verdict: the interval clears
-    the target, and, when the target is missed, the variance clears or stays inside its share."""
+    """Validation examples (report half) at which the same error rates would give a verdict: the interval
+    clears the target, and, when the target is missed, the bias or the variance clears its half of the budget
+    (the train error's interval does not shrink with the validation set; the variance's does)."""
     share = (e.target - e.bayes) / 2
 
     def decided(n: int) -> bool:
