@@ -26,7 +26,7 @@ class RunResult:
     totals: dict | None = None
 
 
-def test_predictions(folder: RunFolder, x_test, eval_batch: int, replicas: int = 1, custom=None):
+def predict_test_split(folder: RunFolder, x_test, eval_batch: int, replicas: int = 1, custom=None):
     """Predicted classes of the folder's best model on the whole test split."""
     best = folder.load(RunFolder.BEST, custom)
     padded = x_test
@@ -36,11 +36,11 @@ def test_predictions(folder: RunFolder, x_test, eval_batch: int, replicas: int =
     return best.predict(padded, batch_size=eval_batch, verbose=0)[: len(x_test)].argmax(axis=1)
 
 
-def test_evaluation(folder: RunFolder, ds, eval_batch: int, replicas: int = 1, custom=None) -> dict:
+def evaluate_test_split(folder: RunFolder, ds, eval_batch: int, replicas: int = 1, custom=None) -> dict:
     """Test error, per-class accuracy and the prediction grid of the folder's best model."""
     from .plots import prediction_grid
 
-    predicted = test_predictions(folder, ds.x_test, eval_batch, replicas, custom)
+    predicted = predict_test_split(folder, ds.x_test, eval_batch, replicas, custom)
     per_class = {name: float((predicted[ds.y_test == index] == index).mean())
                  for index, name in enumerate(ds.class_names) if (ds.y_test == index).any()}
     prediction_grid(ds.x_test, predicted, ds.y_test, ds.class_names, folder / RunFolder.PREDICTIONS)
@@ -66,7 +66,7 @@ def finish(run, status: str) -> RunResult:
     from .plots import learning_curves
 
     folder = run.folder
-    tested = test_evaluation(folder, run.data.ds, run.eval_batch or run.global_batch, run.replicas, run.custom) \
+    tested = evaluate_test_split(folder, run.data.ds, run.eval_batch or run.global_batch, run.replicas, run.custom) \
         if run.opts.evaluate_test and folder.has_best() else {}
     facts = run_facts(run)
     d = diagnose_history(run.rows, run.sizes, run.targets, diverged=bool(run.state.get("diverged")) or not run.rows)
@@ -100,7 +100,7 @@ def evaluate_on_test(folder: RunFolder, opts) -> dict:
     import_quietly("keras")
     arch, _ = resolve_architecture(opts.architecture)
     ds, _ = load_adapted(opts.dataset, opts.data_dir, tuple(arch.input_shape))
-    tested = test_evaluation(folder, ds, TEST_BATCH, 1, arch.custom_objects() if arch.custom_objects else None)
+    tested = evaluate_test_split(folder, ds, TEST_BATCH, 1, arch.custom_objects() if arch.custom_objects else None)
     metrics = folder.read_metrics()
     d = from_dict(metrics).with_test_error(tested["test_error"], tested["test_examples"])
     folder.write_json(RunFolder.METRICS, {**metrics, **d.to_dict(), **tested})
