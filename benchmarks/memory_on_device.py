@@ -45,8 +45,8 @@ from cnnscope.targets import analyze_target  # noqa: E402
 def one_case(target: str, batch: int, dtype: str, optimizer: str) -> dict:
     analysis = analyze_target(target, batch_size=batch, dtype=dtype, optimizer=optimizer)
     options = dict(batch_size=batch, dtype=dtype, optimizer=optimizer, measure=True)
-    cold = compiled_plan(target, **options)  # compiles, autotunes, fills the cache
-    warm = compiled_plan(target, **options)  # loads the step from the cache
+    cold = compiled_plan(target, **options).to_dict()  # compiles, autotunes, fills the cache
+    warm = compiled_plan(target, **options).to_dict()  # loads the step from the cache
     return {"model": Path(target).stem, "batch": batch, "static_bytes": analysis.totals.training_memory_bytes,
             "cold": cold, "warm": warm}
 

@@ -47,7 +47,8 @@ def main() -> None:
                 analysis = analyze_target(target, batch_size=batch, dtype=args.dtype, optimizer=args.optimizer)
                 key = f"{Path(target).name}|{batch}|{args.dtype}|{args.optimizer}"
                 if key not in cache:
-                    cache[key] = compiled_plan(target, batch_size=batch, dtype=args.dtype, optimizer=args.optimizer)
+                    cache[key] = compiled_plan(target, batch_size=batch, dtype=args.dtype,
+                                               optimizer=args.optimizer).to_dict()
                     if args.cache:
                         args.cache.write_text(json.dumps(cache, indent=1))
                 plan = cache[key]

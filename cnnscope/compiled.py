@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict, dataclass, fields
 
 from .errors import CnnscopeError, short
 
@@ -24,14 +25,50 @@ INSTALL = "--compile needs JAX and Keras: pip install 'cnnscope[compile]'"
 TIMEOUT_S = 900
 
 
+@dataclass(frozen=True)
+class CompiledPlan:
+    """XLA's plan for one training step. peak_bytes = argument + output - alias + temp bytes. With measure=True
+    on a device that keeps allocator statistics, the measured high-water marks and the compile time too."""
+
+    backend: str
+    device: str
+    argument_bytes: int
+    output_bytes: int
+    alias_bytes: int
+    temp_bytes: int
+    peak_bytes: int
+    flops: int | None = None
+    measured_peak_bytes: int | None = None
+    in_use_before_run_bytes: int | None = None
+    peak_before_run_bytes: int | None = None
+    compile_s: float | None = None
+
+    @classmethod
+    def from_json(cls, answer: dict) -> "CompiledPlan":
+        """The child's answer (or a benchmark's cached one), its fields type-checked."""
+        known = {f.name for f in fields(cls)}
+        try:
+            plan = cls(**{key: value for key, value in answer.items() if key in known})
+        except TypeError:
+            raise CnnscopeError(f"the compiler's answer is incomplete: {short(answer, 200)}") from None
+        counts = [getattr(plan, f.name) for f in fields(cls) if f.name.endswith(("_bytes", "flops"))]
+        if not all(v is None or (type(v) is int and v >= 0) for v in counts):
+            raise CnnscopeError(f"the compiler's answer holds a size that is not a count: {short(answer, 200)}")
+        return plan
+
+    def to_dict(self) -> dict:
+        """As the JSON of `summary --compile` holds it: the measurements only when there are any."""
+        optional = ("measured_peak_bytes", "in_use_before_run_bytes", "peak_before_run_bytes", "compile_s")
+        return {key: value for key, value in asdict(self).items() if value is not None or key not in optional}
+
+
 def available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("jax", "keras"))
 
 
 def compiled_plan(target: str, *, batch_size: int, dtype: str, optimizer: str, input_shape=None, num_classes=None,
-                  sets=(), imports=(), measure: bool = False) -> dict:
-    """XLA's plan for one training step of TARGET: {backend, device, peak_bytes, argument_bytes, output_bytes,
-    alias_bytes, temp_bytes, flops}. Raises CnnscopeError with one line when JAX is missing or XLA refuses.
+                  sets=(), imports=(), measure: bool = False) -> CompiledPlan:
+    """XLA's plan for one training step of TARGET (CompiledPlan). Raises CnnscopeError with one line when JAX is missing or XLA refuses.
     measure=True also runs the step on zeros and adds the device's measured_peak_bytes (None on the CPU,
     which keeps no allocator statistics): benchmarks/memory_on_device.py says how to read it."""
     if not available():
@@ -53,7 +90,7 @@ def compiled_plan(target: str, *, batch_size: int, dtype: str, optimizer: str, i
     answer = json.loads(lines[-1])
     if "error" in answer:
         raise CnnscopeError(answer["error"])
-    return answer
+    return CompiledPlan.from_json(answer)
 
 
 def largest_compiled_batch(target: str, budget_bytes: int, static_best: int, **options) -> tuple[int, int | None]:
@@ -65,7 +102,7 @@ def largest_compiled_batch(target: str, budget_bytes: int, static_best: int, **o
 
     def fits(batch: int) -> bool:
         if batch not in peaks:
-            peaks[batch] = compiled_plan(target, batch_size=batch, **options)["peak_bytes"]
+            peaks[batch] = compiled_plan(target, batch_size=batch, **options).peak_bytes
         return peaks[batch] <= budget_bytes
 
     probe = max(1, static_best)

@@ -57,7 +57,7 @@ def _ratios(target, batch, dtype="float32", optimizer="adam"):
     analysis = analyze_target(target, batch_size=batch, dtype=dtype, optimizer=optimizer, compile=True)
     plan = analysis.compiled
     step_flops = analysis.totals.training_flops * batch + analysis.totals.optimizer_flops
-    return analysis.totals.training_memory_bytes / plan["peak_bytes"], step_flops / plan["flops"]
+    return analysis.totals.training_memory_bytes / plan.peak_bytes, step_flops / plan.flops
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -120,7 +120,7 @@ def test_max_batch_size_with_compile_bisects_on_compiled_plans(tmp_path):
     answer = json.loads(result.output)
     best = answer["max_batch_size"]
     assert best >= 1 and answer["compiled_peak_bytes"] <= 40 * 2**20
-    assert compiled_plan(target, batch_size=best + 1, dtype="float32", optimizer="adam")["peak_bytes"] > 40 * 2**20
+    assert compiled_plan(target, batch_size=best + 1, dtype="float32", optimizer="adam").peak_bytes > 40 * 2**20
 
 
 def test_a_model_xla_cannot_compile_is_one_line_and_exit_2(tmp_path):
@@ -141,7 +141,7 @@ def test_without_jax_one_line_says_what_to_install(tmp_path, monkeypatch):
 def test_every_builtin_compiles():
     for name in ("mnist-cnn", "lenet", "alexnet-lite", "vgg-lite"):
         plan = compiled_plan(name, batch_size=2, dtype="float32", optimizer="adam")
-        assert plan["peak_bytes"] > 0 and plan["flops"] > 0, name
+        assert plan.peak_bytes > 0 and plan.flops > 0, name
 
 
 def test_a_keras_file_compiles_from_its_config_alone(tmp_path):
@@ -161,7 +161,7 @@ def test_a_keras_file_compiles_from_its_config_alone(tmp_path):
             if not item.filename.endswith(".h5"):
                 target.writestr(item, source.read(item))
     plan = compiled_plan(str(bare), batch_size=8, dtype="float32", optimizer="adam")
-    assert plan["alias_bytes"] >= 3 * 4 * model.count_params()  # weights and Adam's slots, donated
+    assert plan.alias_bytes >= 3 * 4 * model.count_params()  # weights and Adam's slots, donated
     memory, _ = _ratios(str(full), batch=8)
     assert 0.85 <= memory <= 1.15, f"static / compiled memory = {memory:.2f}"
 
@@ -171,7 +171,7 @@ def test_measuring_runs_the_step_and_reads_the_allocator_where_the_device_keeps_
     The GPU path (the allocator's mark after two runs of the step) is driven here through a device that
     reports statistics, so the step really runs on every argument the plan lists, donated buffers included."""
     plan = compiled_plan("lenet", batch_size=4, dtype="float32", optimizer="adam", measure=True)
-    assert plan["measured_peak_bytes"] is None and plan["compile_s"] > 0
+    assert plan.measured_peak_bytes is None and plan.compile_s > 0
 
     import jax
 
@@ -214,5 +214,5 @@ def test_a_depthwise_convolution_holds_a_dense_filter_gradient_whatever_the_batc
     depthwise = next(layer for layer in analysis.layers if layer.type == "DepthwiseConv2D")
     assert depthwise.transient_fixed_elements == 2 * 3 * 3 * 512 * 512
     assert depthwise.transient_fixed_elements > 5 * depthwise.activation_elements
-    memory = analysis.totals.training_memory_bytes / analysis.compiled["peak_bytes"]
+    memory = analysis.totals.training_memory_bytes / analysis.compiled.peak_bytes
     assert 0.85 <= memory <= 1.15, f"static / compiled memory = {memory:.2f}"

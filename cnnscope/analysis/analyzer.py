@@ -128,7 +128,7 @@ class Analysis:
     warnings: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> its model class
-    compiled: dict | None = None  # XLA's plan for one training step (compiled.py), when asked for
+    compiled: object = None  # compiled.CompiledPlan: XLA's plan for one training step, when asked for
     # (per sample, whatever the batch) elements of each layer's transient buffers, taken before rows are folded
     # for display, so that folding changes no total.
     transients: tuple = ()
@@ -281,7 +281,7 @@ class Analysis:
             "schema_version": SCHEMA_VERSION,
         }
         if self.compiled is not None:
-            answer["compiled"] = self.compiled
+            answer["compiled"] = self.compiled.to_dict()
         return answer
 
 

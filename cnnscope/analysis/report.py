@@ -94,15 +94,15 @@ def _compiled_lines(analysis) -> list[str]:
     if plan is None:
         return []
     static = analysis.totals.training_memory_bytes
-    ratio = f"; static / compiled = {static / plan['peak_bytes']:.2f}" if static and plan["peak_bytes"] else ""
-    flops = plan.get("flops")
+    ratio = f"; static / compiled = {static / plan.peak_bytes:.2f}" if static and plan.peak_bytes else ""
+    flops = plan.flops
     training = analysis.totals.training_flops
     step = training * analysis.batch_size + analysis.totals.optimizer_flops if training else None
     flops_ratio = f"; static / compiled = {step / flops:.2f}" if flops and step else ""
     return [
-        f"Compiled training step ({plan['backend']}, XLA on {plan['device']}): peak {_bytes(plan['peak_bytes'])} = "
-        f"arguments {_bytes(plan['argument_bytes'])} + outputs {_bytes(plan['output_bytes'])} - aliased "
-        f"{_bytes(plan['alias_bytes'])} + temporaries {_bytes(plan['temp_bytes'])}{ratio}",
+        f"Compiled training step ({plan.backend}, XLA on {plan.device}): peak {_bytes(plan.peak_bytes)} = "
+        f"arguments {_bytes(plan.argument_bytes)} + outputs {_bytes(plan.output_bytes)} - aliased "
+        f"{_bytes(plan.alias_bytes)} + temporaries {_bytes(plan.temp_bytes)}{ratio}",
         f"Compiled FLOPs per step: {_count(flops)}{flops_ratio}",
     ]
 
