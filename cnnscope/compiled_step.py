@@ -10,7 +10,7 @@ import sys
 import time
 
 from .errors import CnnscopeError, short
-from .keras_models import without_weights
+from .keras_models import keras_optimizer, without_weights
 
 
 def _keras_model(request: dict):
@@ -78,8 +78,7 @@ def _plan(request: dict) -> dict:
     # Compiling needs the variables' shapes only: neither the model's weights nor the optimizer's are allocated.
     with jax.default_device(jax.devices("cpu")[0]) if measure else contextlib.nullcontext(), without_weights():
         model = _keras_model(request)
-        optimizer = (keras.optimizers.SGD(momentum=0.9) if request["optimizer"] == "sgd-momentum"
-                     else keras.optimizers.get(request["optimizer"]))
+        optimizer = keras_optimizer(request["optimizer"])
         optimizer.build(model.trainable_variables)
     batch = request["batch_size"]
     x_specs = _input_specs(jax, model, batch, request["input_shape"])

@@ -15,6 +15,10 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_DTYPE = "float32"
 DEFAULT_OPTIMIZER = "adam"
 MAX_BATCH_SIZE = 2**24  # no accelerator holds more; a larger value is a typo or an attack
+UNBOUNDED = 2**31  # the bound of a count or a dimension that declares none: int32's range, as Keras's shapes
+# What a TARGET's suffix says it is (targets.py, sources/): a spec file, or a saved Keras model
+SPEC_SUFFIXES = (".toml", ".json", ".yaml", ".yml")
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 class Policy(NamedTuple):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
+from .conventions import UNBOUNDED
 from .errors import CnnscopeError, describe, printable
 from .keras_build import POSITIONAL_INPUTS
 from .keras_models import FOREIGN_CODE, import_keras, refuse_file_reading, without_weights
@@ -22,7 +23,6 @@ from .rules.ops import SAVED_CONSTANTS
 from .sources.keras_config import OPS_PREFIX
 from .stack import LayerSpec
 
-MANY = 2**31
 TRUSTED_PACKAGES = {"keras", "keras_hub", "keras_cv", "keras_nlp"}  # as keras.saving's _retrieve_class_or_fn
 
 
@@ -211,6 +211,6 @@ def keras_fallback(instances: dict | None = None, notes: list | None = None):
             noted.add(spec.class_name)
             notes.append(f"no cnnscope rule for layer type '{printable(spec.class_name)}': its shape and weights "
                          f"come from Keras, its MACs from tracing its call (source \"traced\")")
-        return Rule((spec.class_name,), {}, compute, min_inputs=1, max_inputs=MANY, source="keras", open_config=True)
+        return Rule((spec.class_name,), {}, compute, min_inputs=1, max_inputs=UNBOUNDED, source="keras", open_config=True)
 
     return fallback

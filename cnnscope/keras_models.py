@@ -47,6 +47,13 @@ def import_keras():
     return import_quietly("keras")
 
 
+def keras_optimizer(name: str):
+    """Keras's optimizer for a cnnscope optimizer name: "sgd-momentum" is the analyzer's name for SGD with a
+    velocity slot, momentum 0.9 (docs/conventions.md); the others are Keras's own names, with its defaults."""
+    keras = import_keras()
+    return keras.optimizers.SGD(momentum=0.9) if name == "sgd-momentum" else keras.optimizers.get(name)
+
+
 def backend_name() -> str:
     """The backend Keras runs on in this process (it is fixed when Keras is first imported)."""
     return import_keras().backend.backend()

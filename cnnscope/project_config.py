@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .conventions import UNBOUNDED
 from .errors import CnnscopeError, short
 
 # Top-level keys that double as defaults for any command with an option of the same name.
 SHARED_OPTIONS = ("batch-size", "dtype", "optimizer")
 
 
-def _positive_int(value, limit: int = 2**31) -> bool:
+def _positive_int(value, limit: int = UNBOUNDED) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= limit
 
 

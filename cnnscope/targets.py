@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from .conventions import KERAS_SUFFIXES, SPEC_SUFFIXES
 from .errors import CnnscopeError, printable, short
 from .stack import Stack
 
-FILE_SUFFIXES = (".toml", ".json", ".yaml", ".yml", ".keras", ".h5", ".hdf5")
+FILE_SUFFIXES = (*SPEC_SUFFIXES, *KERAS_SUFFIXES)
 
 
 def parse_sets(pairs) -> dict:

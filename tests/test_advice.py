@@ -80,10 +80,10 @@ def test_a_diverged_run_is_told_a_tenth_of_its_learning_rate():
 
 @pytest.mark.keras
 def test_keras_default_learning_rates_are_keras_own():
-    import keras
+    from cnnscope.keras_models import keras_optimizer
 
     for name, rate in KERAS_LEARNING_RATES.items():
-        optimizer = keras.optimizers.SGD(momentum=0.9) if name == "sgd-momentum" else keras.optimizers.get(name)
+        optimizer = keras_optimizer(name)
         assert float(optimizer.learning_rate) == pytest.approx(rate), name
 
 

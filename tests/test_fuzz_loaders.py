@@ -127,6 +127,7 @@ def _toml(value, table=()) -> str:
 
 @FUZZ
 @given(doc=mutated(SPEC), form=st.sampled_from(["json", "toml", "yaml"]))
+@pytest.mark.keras  # a mutated layer type is asked of Keras (its fallback)
 def test_mutated_specs(tmp_path, doc, form):
     import yaml
 
@@ -139,7 +140,7 @@ def test_mutated_specs(tmp_path, doc, form):
 @FUZZ
 @given(text=st.sampled_from([json.dumps(SPEC), _toml(SPEC)]).flatmap(damaged_text),
        form=st.sampled_from(["json", "toml", "yaml"]))
-@pytest.mark.keras
+@pytest.mark.keras  # a damaged layer type is asked of Keras (its fallback)
 def test_damaged_spec_text(tmp_path, text, form):
     path = tmp_path / f"spec.{form}"
     path.write_text(text)
@@ -148,6 +149,7 @@ def test_damaged_spec_text(tmp_path, text, form):
 
 @FUZZ
 @given(doc=mutated(KERAS_CONFIG))
+@pytest.mark.keras  # a mutated layer type is asked of Keras (its fallback)
 def test_mutated_keras_configs(tmp_path, doc):
     path = tmp_path / "model.keras"
     with zipfile.ZipFile(path, "w") as archive:

@@ -6,7 +6,7 @@ import math
 import click
 
 from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE, OPTIMIZER_SLOTS,
-                           POLICIES)
+                           POLICIES, UNBOUNDED)
 
 
 def _shape(text: str) -> list:
@@ -14,7 +14,7 @@ def _shape(text: str) -> list:
         shape = [int(part) for part in text.replace("x", ",").split(",")]
     except ValueError:
         shape = []
-    if not shape or any(not 0 < d <= 2**31 for d in shape):
+    if not shape or any(not 0 < d <= UNBOUNDED for d in shape):
         raise click.BadParameter(f"'{text}' is not a shape; write positive integers like 28,28,1 (no batch axis)")
     return shape
 

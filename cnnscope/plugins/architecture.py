@@ -5,12 +5,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..conventions import UNBOUNDED
+from ..environment import FALSE, TRUE
 from ..errors import CnnscopeError, did_you_mean, short
 from ..stack import Stack
 
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-MAX_HYPER = 2**31  # the bound of a number hyper-parameter that declares none
+_TRUE, _FALSE = TRUE, FALSE - {""}  # the environment's words; an empty --set value is no boolean
+MAX_HYPER = UNBOUNDED  # the bound of a number hyper-parameter that declares none
 ROLES = ("capacity", "regularization")  # what raising a hyper-parameter does (the diagnosis's levers)
 _STEP = re.compile(r"^([x+])(\d+(\.\d+)?)$")
 DEFAULT_STEPS = {int: "x2", float: "+0.1"}

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..conventions import SPEC_SUFFIXES
 from ..errors import CnnscopeError
 from ..stack import Stack, declared_shape
 from .keras_config import stack_from_keras_config
 from .spec_file import load_spec_file, stack_from_spec
-
-SPEC_SUFFIXES = (".toml", ".json", ".yaml", ".yml")
 
 __all__ = ["load_file", "stack_from_keras_config", "stack_from_spec", "with_input_shape"]
 

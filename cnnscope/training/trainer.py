@@ -340,9 +340,8 @@ def train(opts: TrainOptions, resume: str | None = None) -> RunResult:
 
 def _model(run: _Run, analysis, stack):
     """The model to fit: the checkpoint when resuming (history and state restored too), else a new one."""
-    import keras
-
     from ..keras_build import build_keras_model
+    from ..keras_models import keras_optimizer
     from ..targets import rules_for
 
     opts, folder = run.opts, run.folder
@@ -364,9 +363,7 @@ def _model(run: _Run, analysis, stack):
         stack.layers[-1].config["dtype"] = "float32"
     model = build_keras_model(stack, run.custom, rules_for(stack)) if run.arch.spec else run.arch.keras_model(
         run.data.ds.input_shape, run.num_classes, run.hyper)
-    # "sgd-momentum" is the analyzer's name for SGD with a velocity slot (docs/conventions.md)
-    optimizer = (keras.optimizers.SGD(momentum=0.9) if opts.optimizer == "sgd-momentum"
-                 else keras.optimizers.get(opts.optimizer))
+    optimizer = keras_optimizer(opts.optimizer)
     if opts.learning_rate is not None:
         optimizer.learning_rate = opts.learning_rate
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
