@@ -7,7 +7,8 @@ it needs rather than asking the plugin registry.
 from __future__ import annotations
 
 from .errors import CnnscopeError, LayerError, did_you_mean
-from .rules import ALIASES, RuleSet, builtin_rules
+from .rules import RuleSet, builtin_rules
+from .rules.aliases import keras_names
 from .stack import Stack, declared_shape, producer
 
 
@@ -20,10 +21,9 @@ def layer_class(class_name: str, custom_objects: dict | None = None):
 
     if custom_objects and class_name in custom_objects:
         return custom_objects[class_name]
-    cls = getattr(keras.layers, class_name, None)
-    if cls is None:  # keras.layers may export it under another name only (GroupQueryAttention)
-        cls = next((getattr(keras.layers, alias) for alias, canonical in ALIASES.items()
-                    if canonical == class_name and hasattr(keras.layers, alias)), None)
+    # keras.layers may export it under another name only (GroupQueryAttention)
+    cls = next((getattr(keras.layers, name) for name in keras_names(class_name) if hasattr(keras.layers, name)),
+               None)
     if cls is None:
         cls = keras.saving.get_registered_object(class_name)
     if cls is None:

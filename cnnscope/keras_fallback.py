@@ -17,7 +17,8 @@ from .conventions import UNBOUNDED
 from .errors import CnnscopeError, describe, printable
 from .keras_build import POSITIONAL_INPUTS
 from .keras_models import FOREIGN_CODE, import_keras, refuse_file_reading, without_weights
-from .rules import ALIASES, BASE_ARGS, Layer, Result, Rule
+from .rules import BASE_ARGS, Layer, Result, Rule
+from .rules.aliases import keras_names
 from .rules.base import RF_NONE, UNKNOWN, known, prod
 from .rules.ops import SAVED_CONSTANTS
 from .sources.keras_config import OPS_PREFIX
@@ -63,7 +64,7 @@ def _find_class(spec: LayerSpec):
             if found is not None:
                 return found
     # keras.layers may export the class under another name only (GroupQueryAttention for GroupedQueryAttention)
-    for name in (spec.class_name, *(alias for alias, cls in ALIASES.items() if cls == spec.class_name)):
+    for name in keras_names(spec.class_name):
         found = getattr(keras.layers, name, None)
         if isinstance(found, type):
             return found

@@ -15,3 +15,8 @@ ALIASES = {
     "SeparableConvolution1D": "SeparableConv1D", "SeparableConvolution2D": "SeparableConv2D",
     "GroupQueryAttention": "GroupedQueryAttention",  # exported under one name only, saved under its class's
 }
+
+
+def keras_names(class_name: str) -> tuple:
+    """CLASS_NAME and every other name keras.layers may export it under, the class's own first."""
+    return (class_name, *(alias for alias, canonical in ALIASES.items() if canonical == class_name))
