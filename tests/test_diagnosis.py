@@ -160,7 +160,9 @@ def test_properties_of_verdicts_and_advice(history):
 
 
 @pytest.mark.parametrize("damage", [{"diagnosis": "great"}, {"train_error": "0.1"}, {"intervals": {"val": [1]}},
-                                    {"recommendations": [{"text": "no lever"}]}, {"best_epoch": 1.5}])
+                                    {"recommendations": [{"text": "no lever"}]}, {"best_epoch": 1.5},
+                                    {"recommendations": [{"lever": "augment", "text": "x", "cost": {"params": 5}}]},
+                                    {"recommendations": [{"lever": "augment", "text": "x", "change": [1]}]}])
 def test_a_damaged_stored_diagnosis_is_one_line(damage):
     stored = diagnose([0.1], [0.2], sizes=LARGE).to_dict()
     with pytest.raises(CnnscopeError, match="no valid diagnosis"):

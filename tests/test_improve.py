@@ -95,15 +95,18 @@ def test_an_interrupted_search_resumes_to_its_end(tmp_path):
     assert [int(line.split(",")[0]) for line in history] == list(range(1, 31))  # unbroken, to the end
 
 
+OPTIONS = {"architecture": "mnist-cnn", "epochs": 2}
 TRIAL = {"number": 2, "run": "trial-2", "change": {"sets": {"filters": "64"}}, "words": "--set filters=64"}
 
 
 @pytest.mark.parametrize("trial", [{"number": 1, "run": "../../etc"}, {**TRIAL, "run": "../outside"},
                                    {**TRIAL, "cost": {"params": "many"}},
                                    {**TRIAL, "cost": {"params": [1, 2], "flops": [1, 2],
-                                                      "training_memory_bytes": [1, -2], "batch_size": 64}}])
+                                                      "training_memory_bytes": [1, -2], "batch_size": 64}},
+                                   {**TRIAL, "verdict": "great"}, {**TRIAL, "val_error": "low"},
+                                   {**TRIAL, "kept": "yes"}, {**TRIAL, "number": "2"}])
 def test_a_damaged_search_file_is_one_line(tmp_path, trial):
-    (tmp_path / "improve.json").write_text(json.dumps({"options": {}, "trials_budget": 2, "trials": [trial]}))
+    (tmp_path / "improve.json").write_text(json.dumps({"options": OPTIONS, "trials_budget": 2, "trials": [trial]}))
     result = CliRunner().invoke(main, ["improve", "--resume", str(tmp_path)])
     assert result.exit_code == 2 and "is damaged" in result.output
 
@@ -141,3 +144,20 @@ def test_improve_compares_the_same_examples_pairwise(tmp_path):
     folder.write_json(RunFolder.MISTAKES, {"examples": 5, "wrong": [1, 7]})
     with pytest.raises(CnnscopeError, match="no valid example indices"):
         folder.read_mistakes()
+
+
+@pytest.mark.parametrize("options", [{"architecture": 5, "epochs": 2}, {"architecture": "mnist-cnn"},
+                                     {**OPTIONS, "unknown_option": 1}, {**OPTIONS, "batch_size": "64"}])
+def test_a_search_whose_options_are_damaged_is_one_line(tmp_path, options):
+    (tmp_path / "improve.json").write_text(json.dumps({"options": options, "trials_budget": 2, "trials": []}))
+    result = CliRunner().invoke(main, ["improve", "--resume", str(tmp_path)])
+    assert result.exit_code == 2 and "is damaged" in result.output
+
+
+@pytest.mark.parametrize("change", [{"no_such_option": 1}, {"epochs": "many"}, {"sets": {"width": 64}}])
+def test_a_stored_change_is_checked_before_it_is_applied(change):
+    from cnnscope.training.advice import applied
+    from cnnscope.training.trainer import TrainOptions
+
+    with pytest.raises(CnnscopeError, match="a recommendation's change is damaged"):
+        applied(TrainOptions(architecture="mnist-cnn"), change)

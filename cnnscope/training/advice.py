@@ -17,12 +17,11 @@ from dataclasses import dataclass, replace
 
 from ..errors import CnnscopeError
 from ..units import format_bytes, format_count
-from .diagnosis import LEVERS, Diagnosis, Recommendation
+from .diagnosis import COST_KEYS, LEVERS, Diagnosis, Recommendation
 
 # Keras 3's default learning rate of each optimizer (keras/src/optimizers/*.py), for "--learning-rate" advice
 KERAS_LEARNING_RATES = {"sgd": 0.01, "sgd-momentum": 0.01, "rmsprop": 0.001, "adagrad": 0.001, "adadelta": 0.001,
                         "adam": 0.001, "adamw": 0.001, "adamax": 0.001, "nadam": 0.001, "lion": 0.001, "ftrl": 0.001}
-COST_KEYS = ("params", "flops", "training_memory_bytes")
 ROLE_OF = {"capacity_up": ("capacity", True), "capacity_down": ("capacity", False),
            "regularization_up": ("regularization", True), "regularization_down": ("regularization", False)}
 MAX_VAL_SPLIT = 0.5  # beyond this a validation split starves training: advise labelling more data instead
@@ -199,7 +198,11 @@ def advise(d: Diagnosis, ctx: RunContext) -> Diagnosis:
 
 
 def applied(opts, change: dict):
-    """OPTS (TrainOptions) with CHANGE made: "sets" merges into the run's own --set values."""
+    """OPTS (TrainOptions) with CHANGE made: "sets" merges into the run's own --set values. CHANGE may come
+    from a stored metrics.json: its keys and types are checked against TrainOptions first."""
+    from .options import checked_options
+
+    checked_options(change, "a recommendation's change", required=False)
     updates = {key: value for key, value in change.items() if key != "sets"}
     if "sets" in change:
         updates["sets"] = {**opts.sets, **change["sets"]}

@@ -75,6 +75,19 @@ class Sizes:
     test: int | None = None
 
 
+COST_KEYS = ("params", "flops", "training_memory_bytes")  # a Recommendation's cost: [before, after] each
+
+
+def valid_cost(cost) -> bool:
+    """A cost as advice.py writes it (before/after pairs of counts, and the batch size): checked where one is
+    read back from a file, since a report renders it."""
+    def count(value):
+        return value is None or (type(value) is int and value >= 0)
+    return (isinstance(cost, dict) and type(cost.get("batch_size")) is int
+            and all(isinstance(cost.get(k), list) and len(cost[k]) == 2 and all(map(count, cost[k]))
+                    for k in COST_KEYS))
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """One thing to try. change: TrainOptions fields to update ("sets" merges), or None when no option of
@@ -159,10 +172,11 @@ def from_dict(data: dict) -> Diagnosis:
         if data.get("diagnosis") not in VERDICTS or data.get("leaning") not in (None, *VERDICTS):
             raise ValueError("diagnosis")
         intervals = {str(k): Interval(float(v[0]), float(v[1])) for k, v in dict(data.get("intervals") or {}).items()}
-        recommendations = tuple(Recommendation(str(r["lever"]), str(r["text"]),
-                                               r.get("change") if isinstance(r.get("change"), dict) else None,
-                                               r.get("cost") if isinstance(r.get("cost"), dict) else None)
+        recommendations = tuple(Recommendation(str(r["lever"]), str(r["text"]), r.get("change"), r.get("cost"))
                                 for r in data.get("recommendations") or ())
+        if not all((r.change is None or isinstance(r.change, dict)) and (r.cost is None or valid_cost(r.cost))
+                   for r in recommendations):  # a change's own keys are checked where it is applied
+            raise ValueError("recommendation")
         sizes = Sizes(**{k: v for k, v in dict(data.get("sizes") or {}).items()
                          if k in Sizes.__dataclass_fields__ and type(v) is int})
         fields = {key: _typed(data, key, float) for key in _RATES}

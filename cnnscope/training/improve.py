@@ -23,7 +23,7 @@ from ..escaping import cut, one_line
 from ..units import format_rate
 from ..writing import atomic_write_text
 from .advice import applied, cli_words
-from .diagnosis import from_dict
+from .diagnosis import VERDICTS, from_dict, valid_cost
 from .intervals import difference_interval, paired_difference_interval
 from .run_folder import RunFolder
 
@@ -76,29 +76,31 @@ def read_search(folder: Path) -> Search:
     path = folder / IMPROVE_FILE
     if not path.is_file():
         raise CnnscopeError(f"{folder} has no {IMPROVE_FILE}; is it a cnnscope improve folder?")
+    from .options import checked_options
+
     data = load_document(path, MAX_SPEC_BYTES, "json")
     try:
         trials = [Trial(**t) for t in data["trials"]]
-        search = Search(dict(data["options"]), int(data["trials_budget"]), bool(data.get("hyperparameters_only")),
-                        trials, data.get("stopped"))
-        if any(not isinstance(t.run, str) or "/" in t.run or t.run.startswith(".") for t in trials):
-            raise ValueError("run")
-        if not all(t.cost is None or _valid_cost(t.cost) for t in trials):
-            raise ValueError("cost")
+        if type(data["trials_budget"]) is not int or not all(map(_valid_trial, trials)):
+            raise ValueError("trials")
+        search = Search(checked_options(data["options"], str(path)), data["trials_budget"],
+                        bool(data.get("hyperparameters_only")), trials, data.get("stopped"))
     except (KeyError, TypeError, ValueError, AttributeError):
         raise CnnscopeError(f"{path} is damaged; start a new search with another --output") from None
     return search
 
 
-def _valid_cost(cost) -> bool:
-    """A trial's price as advice.py writes it: before/after pairs of counts, and the batch size."""
-    from .advice import COST_KEYS
+def _valid_trial(t: Trial) -> bool:
+    """A trial as _Loop.record writes it; its run folder a plain name inside the search's folder."""
+    def rate(value):
+        return value is None or type(value) in (int, float)
 
-    def count(value):
-        return value is None or (type(value) is int and value >= 0)
-    return (isinstance(cost, dict) and type(cost.get("batch_size")) is int
-            and all(isinstance(cost.get(k), list) and len(cost[k]) == 2 and all(map(count, cost[k]))
-                    for k in COST_KEYS))
+    def pair(value):
+        return value is None or (isinstance(value, list) and len(value) == 2 and all(map(rate, value)))
+    return (type(t.number) is int and isinstance(t.run, str) and "/" not in t.run and not t.run.startswith(".")
+            and isinstance(t.words, str) and (t.change is None or isinstance(t.change, dict))
+            and (t.cost is None or valid_cost(t.cost)) and t.verdict in (None, *VERDICTS) and rate(t.val_error)
+            and pair(t.val_interval) and pair(t.improvement) and t.kept in (None, True, False))
 
 
 def improved(incumbent, candidate, paired: tuple | None = None) -> tuple[bool, list]:
@@ -135,6 +137,7 @@ class _Loop:
     """One search: its folder, its state, the incumbent (options and diagnosis) and the trials' progress."""
 
     best: Trial | None = None
+    mistakes: tuple | None = None  # the incumbent's, from its run folder (RunFolder.read_mistakes)
 
     def __init__(self, opts, search: Search, folder: Path, report):
         import time
@@ -201,15 +204,11 @@ class _Loop:
         else:
             trial = known
         d = self.run_trial(trial, opts)
-        if number == 1:
-            kept, improvement = True, None
-        else:
-            mistakes = (RunFolder(self.folder / self.best.run).read_mistakes(),
-                        RunFolder(self.folder / trial.run).read_mistakes())
-            kept, improvement = improved(self.incumbent, d, mistakes)
+        mistakes = RunFolder(self.folder / trial.run).read_mistakes()  # read once per trial, kept if it wins
+        kept, improvement = (True, None) if number == 1 else improved(self.incumbent, d, (self.mistakes, mistakes))
         self.record(trial, d, kept, improvement)
         if kept:
-            self.incumbent_opts, self.incumbent, self.best = opts, d, trial
+            self.incumbent_opts, self.incumbent, self.best, self.mistakes = opts, d, trial, mistakes
         return True
 
 

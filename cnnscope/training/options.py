@@ -62,20 +62,27 @@ def _type_words(allowed: tuple) -> str:
     return " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
 
 
-def recorded_options(folder: RunFolder, config: dict | None = None) -> dict:
-    """The options a run folder was started with (its config.json, or CONFIG as the caller read it), each
-    checked against TrainOptions' types."""
+def checked_options(saved, where: str, required: bool = True) -> dict:
+    """SAVED (options a file holds: a run folder's config.json, improve.json, a stored recommendation's change)
+    with each value checked against TrainOptions' types; WHERE names the file in the error. REQUIRED: all the
+    fields without a default must be there (a change names only what it changes)."""
     from dataclasses import fields
 
-    config = folder.read_json(RunFolder.CONFIG) if config is None else config
-    saved = config.get("options") if isinstance(config, dict) else None
     known = {f.name for f in fields(TrainOptions)}
-    required = {f.name for f in fields(TrainOptions) if f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING}
-    if not isinstance(saved, dict) or not required <= set(saved) <= known or not isinstance(saved.get("epochs"), int):
-        raise CnnscopeError(f"{folder}: {RunFolder.CONFIG} is damaged (no valid 'options'); start a new run")
+    needed = {f.name for f in fields(TrainOptions) if f.default is dataclasses.MISSING
+              and f.default_factory is dataclasses.MISSING} if required else set()
+    if not isinstance(saved, dict) or not needed <= set(saved) <= known or (
+            required and not isinstance(saved.get("epochs"), int)):
+        raise CnnscopeError(f"{where} is damaged (no valid options); start a new run")
     wrong = next((key for key, value in saved.items() if not _of_type(value, OPTION_TYPES[key])), None)
     if wrong is not None:  # a folder from elsewhere: "64" for a batch size is damage, not a bug of ours
-        raise CnnscopeError(f"{folder}: {RunFolder.CONFIG} is damaged (options.{wrong} = {short(saved[wrong])} is "
+        raise CnnscopeError(f"{where} is damaged (options.{wrong} = {short(saved[wrong])} is "
                             f"not {_type_words(OPTION_TYPES[wrong])}); start a new run")
     return saved
+
+
+def recorded_options(folder: RunFolder, config: dict | None = None) -> dict:
+    """The options a run folder was started with (its config.json, or CONFIG as the caller read it)."""
+    config = folder.read_json(RunFolder.CONFIG) if config is None else config
+    return checked_options(config.get("options") if isinstance(config, dict) else None,
+                           f"{folder}: {RunFolder.CONFIG}")
