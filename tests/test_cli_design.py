@@ -205,8 +205,9 @@ def test_sigterm_exits_130_and_leaves_no_temporary_file(tmp_path, examples):
         _, err = process.communicate(timeout=60)
         codes.append(process.returncode)
         # 0 only if the page was done before the signal came. -SIGTERM only when it came while Python was
-        # starting, before cnnscope's handler (nothing written), or shutting down after the command had
-        # finished (CPython restores the default handlers as it finalizes; a loaded machine is slow at both)
+        # starting, before cnnscope's handler (nothing written), or after the page was complete: a signal
+        # about 0.6-0.8 s in kills a finished command with the default action; why is not found (the handler
+        # is still cnnscope's then), so the test asks only that nothing half-written stays
         assert process.returncode in (0, 130, -signal.SIGTERM), err
         if process.returncode == -signal.SIGTERM:
             assert not err.strip() or (out.is_file() and out.read_text().rstrip().endswith("</html>")), err
