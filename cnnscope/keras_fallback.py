@@ -17,7 +17,7 @@ from .conventions import UNBOUNDED
 from .errors import CnnscopeError, describe, printable
 from .keras_build import POSITIONAL_INPUTS
 from .keras_models import FOREIGN_CODE, import_keras, refuse_file_reading, without_weights
-from .rules import BASE_ARGS, Layer, Result, Rule
+from .rules import BASE_ARGS, Layer, Result, Rule, backward
 from .rules.aliases import keras_names
 from .rules.base import RF_NONE, UNKNOWN, known, prod
 from .rules.ops import SAVED_CONSTANTS
@@ -95,7 +95,8 @@ def _answer(layer: Layer, instance, output, args, kwargs, notes: list) -> Result
     shapes = [tuple(UNKNOWN if d is None else d for d in o.shape[1:]) for o in outputs]
     macs, flops, kept, source = _traced(layer, instance, args, kwargs, notes)
     return Result(output_shape=shapes[0], params=params, non_trainable=non_trainable, macs=macs, extra_flops=flops,
-                  rf=RF_NONE, extra_outputs=tuple(shapes[1:]), source=source, backward_kept=kept)
+                  rf=RF_NONE, extra_outputs=tuple(shapes[1:]), source=source,
+                  backward=backward.default(layer.cfg, sum(prod(shape) for shape in shapes), kept or 0))
 
 
 def _traced(layer: Layer, instance, args, kwargs, notes: list) -> tuple:

@@ -14,7 +14,8 @@ from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER,
 from ..errors import CnnscopeError, LayerError, describe, did_you_mean, printable, short
 from .lint import lint
 from .training_step import training_step
-from ..rules import ALIASES, BASE_ARGS, REQUIRED, RF, Layer, RuleSet, builtin_rules
+from ..rules import ALIASES, BASE_ARGS, REQUIRED, RF, Backward, Layer, RuleSet, builtin_rules
+from ..rules import backward as backward_rules
 from ..rules.base import RF_NONE, RF_PASS, UNKNOWN, known, prod
 from ..rules.keras_names import names_for
 from ..stack import Stack, producer
@@ -43,7 +44,7 @@ class LayerReport:
     training_elements: int | None = 0  # per sample: training_bytes / (batch × activation bytes)
     transient_elements: int | None = 0  # per sample, held only while its backward runs (training_step.py)
     transient_fixed_elements: int = 0  # held then too, whatever the batch size
-    backward_kept: int | None = None  # per sample, kept inside the layer for its backward (a traced layer's)
+    backward: Backward = field(default=Backward(), repr=False)  # what its rule says its backward needs
     config: dict = field(default_factory=dict, repr=False)
     step: RF = field(default=RF_PASS, repr=False)  # the rule's receptive-field step: window, stride, ...
     inputs: list = field(default_factory=list, repr=False)  # the layers it is called on (Keras's "Connected to")
@@ -463,7 +464,8 @@ class _Walk:
             input_shape = known(in_shapes[0])
         else:
             input_shape = [known(shape) for shape in in_shapes]
-        elements = known(_known_sum(prod(shape) for shape in (out_shape, *extra)))  # every output is kept
+        every = sum(prod(shape) for shape in (out_shape, *extra))  # every output is kept; UNKNOWN absorbs
+        elements = known(every)
         return LayerReport(
             name=spec.name,
             type=spec.class_name,
@@ -482,10 +484,18 @@ class _Walk:
             flops=forward,
             training_flops=training,
             config=cfg,
-            backward_kept=result.backward_kept,
+            backward=_known_backward(result.backward or backward_rules.default(cfg, every)),
             step=result.rf,
             inputs=list(spec.inputs),
         )
+
+
+def _known_backward(descriptor: Backward) -> Backward:
+    """DESCRIPTOR with sizes that grow with a None dimension as None (unknown; the layer's own output is then
+    unknown too, which makes its training memory so), and a batch-independent part that does as 0."""
+    fixed = descriptor.transient_fixed
+    return replace(descriptor, kept=known(descriptor.kept), transient=known(descriptor.transient),
+                   pre_bias=known(descriptor.pre_bias), transient_fixed=0 if fixed is UNKNOWN else fixed)
 
 
 def _example(shape) -> str:

@@ -10,9 +10,10 @@ from ..errors import CnnscopeError
 from . import (activations, attention, convolutional, core, merging, normalization, ops, pooling, preprocessing,
                preprocessing_audio, preprocessing_features, regularization, reshaping, rnn, wrappers)
 from .aliases import ALIASES
+from .backward import Backward
 from .base import BASE_ARGS, REQUIRED, RF, Layer, Result, Rule
 
-__all__ = ["ALIASES", "BASE_ARGS", "REQUIRED", "RF", "Layer", "Result", "Rule", "RuleSet", "builtin_rules"]
+__all__ = ["ALIASES", "BASE_ARGS", "Backward", "REQUIRED", "RF", "Layer", "Result", "Rule", "RuleSet", "builtin_rules"]
 
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import short
+from . import backward
 from .base import REQUIRED, Layer, Result, Rule, activation_flops, prod
 
 
@@ -19,7 +20,14 @@ def activation(layer: Layer) -> Result:
             value = layer.cfg[key]
             if value is not None and value < 0:
                 raise layer.error(f"{key}={value} must be >= 0")
-    return Result(output_shape=layer.input_shape, extra_flops=flops)
+    return Result(output_shape=layer.input_shape, extra_flops=flops, backward=_backward(layer, elements))
+
+
+def _backward(layer: Layer, elements: int) -> backward.Backward:
+    if layer.class_name == "Activation":
+        return backward.named_activation(backward.activation_name(layer.cfg), elements)
+    relu = layer.class_name in ("ReLU", "LeakyReLU")
+    return backward.activation_layer(elements, from_output=True, relu=relu)  # ELU's and softmax's from it too
 
 
 def prelu(layer: Layer) -> Result:
@@ -30,7 +38,9 @@ def prelu(layer: Layer) -> Result:
             if not isinstance(axis, int) or not 1 <= axis <= len(shape):
                 raise layer.error(f"shared_axes={short(shared)} must name axes 1..{len(shape)} of the input (0 is the batch)")
             shape[axis - 1] = 1
-    return Result(output_shape=layer.input_shape, params=prod(shape), extra_flops=2 * prod(layer.input_shape))
+    elements = prod(layer.input_shape)
+    return Result(output_shape=layer.input_shape, params=prod(shape), extra_flops=2 * elements,
+                  backward=backward.activation_layer(elements, from_output=False))
 
 
 RULES = [

@@ -5,6 +5,7 @@ keras.src.backend.common.backend_utils._get_output_shape_given_tf_padding.
 """
 from __future__ import annotations
 
+from . import backward
 from .base import REQUIRED, Layer, Result, Rule, bias_and_activation_flops, prod, rf_transpose, rf_window
 
 _COMMON = {
@@ -117,6 +118,7 @@ def conv(layer: Layer) -> Result:
         macs=out_elements * fan_in,
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
+        backward=backward.convolution(layer.cfg, out_elements),
     )
 
 
@@ -149,7 +151,14 @@ def conv_transpose(layer: Layer) -> Result:
         macs=macs,
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=rf_transpose(g.effective, g.strides),
+        backward=backward.convolution(layer.cfg, out_elements),
     )
+
+
+def _dense_filter(g: ConvGeometry, multiplier: int) -> int:
+    """Elements of a depthwise filter's gradient computed as a dense one, (k × k × C) × (C × multiplier), as
+    XLA's CPU backend does."""
+    return prod(g.kernel) * g.channels * g.channels * multiplier
 
 
 def depthwise_conv(layer: Layer) -> Result:
@@ -164,6 +173,7 @@ def depthwise_conv(layer: Layer) -> Result:
         macs=out_elements * prod(g.kernel),
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
+        backward=backward.convolution(layer.cfg, out_elements, _dense_filter(g, multiplier)),
     )
 
 
@@ -183,6 +193,7 @@ def separable_conv(layer: Layer) -> Result:
         macs=positions * depthwise + positions * pointwise,
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
+        backward=backward.convolution(layer.cfg, out_elements, _dense_filter(g, multiplier)),
     )
 
 

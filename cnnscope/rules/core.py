@@ -6,6 +6,7 @@ import re
 
 from ..errors import short
 from ..stack import declared_shape
+from . import backward
 from .base import (RF_FRESH, RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule, activation_flops,
                    bias_and_activation_flops, known, prod)
 
@@ -34,7 +35,7 @@ def input_layer(layer: Layer) -> Result:
     shape = tuple(UNKNOWN if d is None else d for d in shape)  # None: any size, as in Keras
     if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
         raise layer.error(f"shape {short(list(shape))} must be positive integers or None", "fix input_shape")
-    return Result(output_shape=shape)
+    return Result(output_shape=shape, backward=backward.INPUT)
 
 
 def dense(layer: Layer) -> Result:
@@ -134,7 +135,7 @@ def einsum_dense(layer: Layer) -> Result:
 
 
 def identity(layer: Layer) -> Result:
-    return Result(output_shape=layer.input_shape)
+    return Result(output_shape=layer.input_shape, backward=backward.VIEW)
 
 
 def masking(layer: Layer) -> Result:

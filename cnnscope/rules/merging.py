@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import short
+from . import backward
 from .base import REQUIRED, RF_NONE, UNKNOWN, Layer, Result, Rule, prod
 
 
@@ -31,7 +32,10 @@ def elementwise(layer: Layer) -> Result:
         shape = broadcast(layer, shape, other)
     combines = (len(layer.input_shapes) - 1) * prod(shape)
     divide = prod(shape) if layer.class_name == "Average" else 0
-    return Result(output_shape=shape, extra_flops=combines + divide)
+    # a sum's backward reads no values; a product's, maximum's or minimum's reads its inputs
+    linear = layer.class_name in ("Add", "Subtract", "Average")
+    return Result(output_shape=shape, extra_flops=combines + divide,
+                  backward=backward.PASSES_GRADIENT if linear else None)
 
 
 def concatenate(layer: Layer) -> Result:
@@ -48,7 +52,7 @@ def concatenate(layer: Layer) -> Result:
             )
     out = list(shapes[0])
     out[axis] = sum(s[axis] for s in shapes)
-    return Result(output_shape=tuple(out))
+    return Result(output_shape=tuple(out), backward=backward.PASSES_GRADIENT)
 
 
 def dot(layer: Layer) -> Result:

@@ -1,6 +1,7 @@
 """Normalization layers (keras/src/layers/normalization, and the Normalization preprocessing layer)."""
 from __future__ import annotations
 
+from . import backward
 from .base import REQUIRED, Layer, Result, Rule, prod
 from .wrappers import wrapped
 
@@ -27,6 +28,7 @@ def batch_normalization(layer: Layer) -> Result:
         non_trainable=statistics,
         # At inference BatchNormalization folds into y = a*x + b.
         extra_flops=2 * prod(layer.input_shape),
+        backward=backward.BATCH_NORMALIZATION,
     )
 
 
@@ -40,7 +42,8 @@ def layer_normalization(layer: Layer) -> Result:
     elements = prod(layer.input_shape)
     # mean (1), variance (2), normalize (2), then scale and shift (1 each).
     per_element = 5 + (1 if gamma else 0) + (1 if beta else 0)
-    return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * elements)
+    return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * elements,
+                  backward=backward.NORMALIZATION)
 
 
 def _axes(layer: Layer, value) -> list:
@@ -69,7 +72,8 @@ def group_normalization(layer: Layer) -> Result:
     gamma = channels if layer.cfg["scale"] else 0
     beta = channels if layer.cfg["center"] else 0
     per_element = 5 + (1 if gamma else 0) + (1 if beta else 0)  # as LayerNormalization, per group
-    return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * prod(layer.input_shape))
+    return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * prod(layer.input_shape),
+                  backward=backward.NORMALIZATION)
 
 
 def rms_normalization(layer: Layer) -> Result:

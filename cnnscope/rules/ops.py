@@ -14,6 +14,7 @@ matmul and einsum count their multiply-accumulates as MACs; moving data
 from __future__ import annotations
 
 from ..errors import short
+from . import backward
 from .base import RF_NONE, RF_PASS, UNKNOWN, Layer, Result, Rule, prod
 
 BATCH = "batch"  # the batch axis inside a full (batch-first) shape
@@ -96,14 +97,34 @@ def elementwise(layer: Layer) -> Result:
     out = _batchless(layer, broadcast(layer, tensors + constants))
     cost = FREE.get(layer.class_name[4:], 1)
     same = all(tuple(t[1:]) == out for t in tensors)
-    return Result(output_shape=out, extra_flops=cost * prod(out), rf=RF_PASS if same else RF_NONE)
+    return Result(output_shape=out, extra_flops=cost * prod(out), rf=RF_PASS if same else RF_NONE,
+                  backward=_elementwise_backward(layer.class_name[4:], prod(out)))
+
+
+# Ops whose backward needs no input values, or only their own (rules/backward.py); every other op reads them.
+LINEAR_OPS = {"Add", "Subtract", "Negative"}
+ACTIVATION_OPS = {"Relu": "relu", "Relu6": "relu6", "Sigmoid": "sigmoid", "Tanh": "tanh", "Gelu": "gelu",
+                  "Silu": "silu"}
+
+
+def _elementwise_backward(name: str, elements: int):
+    if name in LINEAR_OPS:
+        return backward.PASSES_GRADIENT
+    if name == "Cast":
+        return backward.VIEW
+    if name in ACTIVATION_OPS:
+        return backward.named_activation(ACTIVATION_OPS[name], elements)
+    return None
 
 
 def softmax(layer: Layer) -> Result:
     (full,) = _tensors(layer)[:1]
     _axis(layer, layer.cfg.get("axis", -1), len(full))
     out = _batchless(layer, full)
-    return Result(output_shape=out, extra_flops=3 * prod(out), rf=RF_PASS)
+    # softmax's derivative comes from its output; log_softmax's from its input, which it reads
+    from_output = layer.class_name == "ops.Softmax"
+    return Result(output_shape=out, extra_flops=3 * prod(out), rf=RF_PASS,
+                  backward=backward.activation_layer(prod(out), from_output=True) if from_output else None)
 
 
 def _reduced_axes(layer: Layer, full) -> list:
@@ -125,7 +146,9 @@ def reduction(layer: Layer) -> Result:
     out = _batchless(layer, out)
     n_in = prod(full[1:])
     extra = {"Mean": prod(out), "Std": 2 * n_in + prod(out), "Var": n_in + prod(out), "Norm": n_in + prod(out)}
-    return Result(output_shape=out, extra_flops=n_in + extra.get(layer.class_name[4:], 0), rf=RF_NONE)
+    linear = layer.class_name[4:] in ("Mean", "Sum")  # the others' backward reads their inputs
+    return Result(output_shape=out, extra_flops=n_in + extra.get(layer.class_name[4:], 0), rf=RF_NONE,
+                  backward=backward.PASSES_GRADIENT if linear else None)
 
 
 def cumulative(layer: Layer) -> Result:
@@ -149,7 +172,7 @@ def reshape(layer: Layer) -> Result:
         raise layer.error(f"newshape={short(new)} has more than one -1, or a size below 1")
     # Keras's symbolic rule: the batch is unknown, so a -1 anywhere stays unknown and sizes are not checked
     rest = [UNKNOWN if d in (-1, None) else d for d in new[1:]]
-    return Result(output_shape=tuple(rest), rf=RF_NONE)
+    return Result(output_shape=tuple(rest), rf=RF_NONE, backward=backward.VIEW)
 
 
 def transpose(layer: Layer) -> Result:
@@ -158,7 +181,8 @@ def transpose(layer: Layer) -> Result:
     axes = list(range(len(full)))[::-1] if axes is None else axes
     if not isinstance(axes, list) or sorted(_axis(layer, a, len(full)) for a in axes) != list(range(len(full))):
         raise layer.error(f"axes={short(axes)} must order all {len(full)} axes of its input")
-    return Result(output_shape=_batchless(layer, tuple(full[a % len(full)] for a in axes)), rf=RF_NONE)
+    return Result(output_shape=_batchless(layer, tuple(full[a % len(full)] for a in axes)), rf=RF_NONE,
+                  backward=backward.PASSES_GRADIENT)
 
 
 def expand_dims(layer: Layer) -> Result:
@@ -168,7 +192,7 @@ def expand_dims(layer: Layer) -> Result:
     out = list(full)
     for a in sorted(_axis(layer, a, len(full) + len(axes)) for a in axes):
         out.insert(a, 1)
-    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE)
+    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE, backward=backward.VIEW)
 
 
 def squeeze(layer: Layer) -> Result:
@@ -180,7 +204,8 @@ def squeeze(layer: Layer) -> Result:
         axes = [_axis(layer, a, len(full)) for a in (axis if isinstance(axis, list) else [axis])]
         if any(full[a] != 1 and full[a] is not UNKNOWN for a in axes):
             raise layer.error(f"axis={short(axis)} is not of size 1 in {list(full[1:])}")
-    return Result(output_shape=_batchless(layer, tuple(d for i, d in enumerate(full) if i not in axes)), rf=RF_NONE)
+    return Result(output_shape=_batchless(layer, tuple(d for i, d in enumerate(full) if i not in axes)), rf=RF_NONE,
+                  backward=backward.VIEW)
 
 
 def _listed_tensors(layer: Layer) -> list:
@@ -204,7 +229,7 @@ def concatenate(layer: Layer) -> Result:
             if i != axis and a != b and UNKNOWN not in (a, b):
                 raise layer.error(f"joins shapes {[list(t[1:]) for t in tensors]} that differ off axis {axis}")
         out[axis] = out[axis] + t[axis]
-    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE)
+    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE, backward=backward.PASSES_GRADIENT)
 
 
 def stack(layer: Layer) -> Result:
@@ -263,7 +288,7 @@ def get_item(layer: Layer) -> Result:
             axis += 1
         else:
             raise layer.error(f"index entry {short(k)} is not a slice, an integer, None or Ellipsis")
-    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE)
+    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE, backward=backward.PASSES_GRADIENT)
 
 
 def matmul(layer: Layer) -> Result:
@@ -312,7 +337,8 @@ def pad(layer: Layer) -> Result:
         raise layer.error(f"pad_width={short(widths)} must give [before, after] for each of {len(full)} axes")
     if widths[0] != [0, 0]:
         raise layer.error("pads the batch axis 0")
-    return Result(output_shape=tuple(d + sum(w) for d, w in zip(full[1:], widths[1:])), rf=RF_NONE)
+    return Result(output_shape=tuple(d + sum(w) for d, w in zip(full[1:], widths[1:])), rf=RF_NONE,
+                  backward=backward.PASSES_GRADIENT)
 
 
 def tile(layer: Layer) -> Result:

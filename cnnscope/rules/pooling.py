@@ -4,6 +4,7 @@ Output lengths follow keras.src.ops.operation_utils.compute_pooling_output_shape
 """
 from __future__ import annotations
 
+from . import backward
 from .base import REQUIRED, RF_NONE, Layer, Result, Rule, prod, rf_window
 
 _POOL = {"strides": None, "padding": "valid", "data_format": "channels_last"}
@@ -36,11 +37,14 @@ def pooling(layer: Layer) -> Result:
     out_elements = prod(out_spatial) * channels
     window = prod(pool)
     # max: K-1 compares per output; average: K-1 adds and one divide.
-    per_output = window - 1 if layer.class_name.startswith("Max") else window
+    maximum = layer.class_name.startswith("Max")
+    per_output = window - 1 if maximum else window
     return Result(
         output_shape=layer.join(out_spatial, channels),
         extra_flops=out_elements * per_output,
         rf=rf_window(pool, strides),
+        backward=(backward.max_pooling(spatial, channels, out_spatial, pool, strides) if maximum
+                  else backward.PASSES_GRADIENT),
     )
 
 
@@ -49,7 +53,9 @@ def global_pooling(layer: Layer) -> Result:
     layer.expect_rank(n + 1, f"{n} spatial axes and a channel axis")
     spatial, channels = layer.split()
     shape = layer.join((1,) * n, channels) if layer.cfg["keepdims"] else (channels,)
-    return Result(output_shape=shape, extra_flops=prod(layer.input_shape), rf=RF_NONE)
+    average = layer.class_name.startswith("GlobalAverage")  # the maximum's backward reads where it was
+    return Result(output_shape=shape, extra_flops=prod(layer.input_shape), rf=RF_NONE,
+                  backward=backward.PASSES_GRADIENT if average else None)
 
 
 def adaptive_pooling(layer: Layer) -> Result:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..errors import short
-from .base import REQUIRED, Layer, Result, Rule
+from . import backward
+from .base import REQUIRED, Layer, Result, Rule, prod
 
 
 def dropout(layer: Layer) -> Result:
@@ -12,11 +13,13 @@ def dropout(layer: Layer) -> Result:
     if layer.class_name.startswith("SpatialDropout"):
         n = layer.spatial_rank
         layer.expect_rank(n + 1, f"{n} spatial axes and a channel axis")
-    return Result(output_shape=layer.input_shape)  # identity at inference: no FLOPs by convention
+    # identity at inference: no FLOPs by convention; in training it keeps its mask
+    return Result(output_shape=layer.input_shape, backward=backward.masked(prod(layer.input_shape), bool(rate)))
 
 
 def gaussian_noise(layer: Layer) -> Result:
-    return Result(output_shape=layer.input_shape)
+    stddev = layer.cfg["stddev"]
+    return Result(output_shape=layer.input_shape, backward=backward.masked(prod(layer.input_shape), bool(stddev)))
 
 
 def activity_regularization(layer: Layer) -> Result:
@@ -24,7 +27,8 @@ def activity_regularization(layer: Layer) -> Result:
         value = layer.cfg[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise layer.error(f"{key}={short(value)} must be a number >= 0")
-    return Result(output_shape=layer.input_shape)  # a loss term in training; nothing at inference
+    # a loss term in training; nothing at inference
+    return Result(output_shape=layer.input_shape, backward=backward.PASSES_GRADIENT)
 
 
 RULES = [

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import short
+from . import backward
 from .base import RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule, prod, rf_scale
 
 
@@ -34,7 +35,9 @@ def zero_padding(layer: Layer) -> Result:
     n, spatial, channels = _spatial_layer(layer)
     pairs = _pairs(layer, "padding", n)
     out = tuple(w + a + b for w, (a, b) in zip(spatial, pairs))
-    return Result(output_shape=layer.join(out, channels))
+    # XLA folds a zero pad into the window of the convolution or pooling that reads it: the padded tensor
+    # never exists, and the reader's backward reads the padding's input instead.
+    return Result(output_shape=layer.join(out, channels), backward=backward.VIEW)
 
 
 def cropping(layer: Layer) -> Result:
@@ -47,7 +50,7 @@ def cropping(layer: Layer) -> Result:
                 f"cropping {list(pairs[axis])} removes all {w} positions of spatial axis {axis}",
                 "crop less",
             )
-    return Result(output_shape=layer.join(out, channels))
+    return Result(output_shape=layer.join(out, channels), backward=backward.PASSES_GRADIENT)
 
 
 def interpolation_macs(method: str, n: int, out_elements: int) -> int:
@@ -61,7 +64,8 @@ def up_sampling(layer: Layer) -> Result:
     out = tuple(w * s for w, s in zip(spatial, size))
     method = layer.cfg.get("interpolation", "nearest")
     out_shape = layer.join(out, channels)
-    return Result(output_shape=out_shape, macs=interpolation_macs(method, n, prod(out_shape)), rf=rf_scale(size))
+    return Result(output_shape=out_shape, macs=interpolation_macs(method, n, prod(out_shape)), rf=rf_scale(size),
+                  backward=backward.PASSES_GRADIENT)
 
 
 def reshape(layer: Layer) -> Result:
@@ -84,7 +88,7 @@ def reshape(layer: Layer) -> Result:
             f"target_shape={list(target)} holds {known} values but its input {list(layer.input_shape)} holds {size}",
             "make the product of target_shape equal the input size",
         )
-    return Result(output_shape=tuple(target), rf=RF_NONE)
+    return Result(output_shape=tuple(target), rf=RF_NONE, backward=backward.VIEW)
 
 
 def permute(layer: Layer) -> Result:
@@ -92,18 +96,19 @@ def permute(layer: Layer) -> Result:
     if not isinstance(dims, (list, tuple)) or sorted(dims) != list(range(1, len(dims) + 1)):
         raise layer.error(f"dims={short(dims)} must be a permutation of 1..N (axis 0 is the batch)")
     layer.expect_rank(len(dims))
-    return Result(output_shape=tuple(layer.input_shape[d - 1] for d in dims), rf=RF_NONE)
+    return Result(output_shape=tuple(layer.input_shape[d - 1] for d in dims), rf=RF_NONE,
+                  backward=backward.PASSES_GRADIENT)
 
 
 def repeat_vector(layer: Layer) -> Result:
     n = layer.positive_int("n")
     layer.expect_rank(1, "one axis besides the batch")
-    return Result(output_shape=(n, layer.input_shape[0]), rf=RF_NONE)
+    return Result(output_shape=(n, layer.input_shape[0]), rf=RF_NONE, backward=backward.PASSES_GRADIENT)
 
 
 def flatten(layer: Layer) -> Result:
     layer.choice("data_format", ("channels_last", "channels_first"))
-    return Result(output_shape=(prod(layer.input_shape),), rf=RF_NONE)
+    return Result(output_shape=(prod(layer.input_shape),), rf=RF_NONE, backward=backward.VIEW)
 
 
 RULES = [

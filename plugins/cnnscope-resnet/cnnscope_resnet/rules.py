@@ -1,5 +1,5 @@
 """The analyzer rule for SqueezeExcitation: pure Python, read next to layers.py."""
-from cnnscope.rules import Layer, Result, Rule
+from cnnscope.rules import Backward, Layer, Result, Rule
 from cnnscope.rules.base import prod
 
 
@@ -19,6 +19,9 @@ def squeeze_excitation(layer: Layer) -> Result:
         macs=2 * channels * hidden,  # the two dense projections
         # average pool (1 per element), bias adds, ReLU, sigmoid, then the rescale (1 per element)
         extra_flops=elements + hidden + channels + hidden + channels + elements,
+        # the rescale reads the input (the default); the squeeze keeps its pooled channels (read by the first
+        # projection), the relu's output and the sigmoid's gate
+        backward=Backward(kept=2 * channels + hidden),
     )
 
 
