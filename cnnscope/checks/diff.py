@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..analysis.analyzer import SCHEMA_VERSION
+from ..analysis.records import SCHEMA_VERSION
 from ..errors import CnnscopeError, printable, short
 from ..escaping import cut, md_code, md_text
 from ..sources.bounds import MAX_SPEC_BYTES, load_document

@@ -148,6 +148,31 @@ class Rule:
     open_config: bool = False  # any config argument is accepted: the layer's own class reads them
 
 
+def unknown_arguments(config: dict, defaults: dict) -> list:
+    """The arguments of CONFIG that a layer with DEFAULTS does not take (every Keras layer takes BASE_ARGS)."""
+    return [key for key in config if key not in defaults and key not in BASE_ARGS]
+
+
+def missing_argument(config: dict, defaults: dict) -> str | None:
+    """The first argument Keras requires (no default) that CONFIG does not give."""
+    return next((key for key, value in defaults.items() if value is REQUIRED and config.get(key, REQUIRED)
+                 is REQUIRED), None)
+
+
+def nested_config(layer: "Layer", class_name: str, config: dict, defaults: dict, check_required: bool = True,
+                  implied: dict | None = None) -> dict:
+    """A nested layer's config (a wrapper's layer, an RNN's cell) with DEFAULTS, then IMPLIED, filled in; an
+    argument it does not take, or a required one it lacks, is an error naming it."""
+    unknown = unknown_arguments(config, defaults)
+    if unknown:
+        raise layer.error(f"its {class_name} has an unknown argument '{unknown[0]}'"
+                          f"{did_you_mean(unknown[0], defaults)}")
+    missing = missing_argument(config, defaults) if check_required else None
+    if missing:
+        raise layer.error(f"its {class_name} lacks the required argument '{missing}'")
+    return {**BASE_ARGS, **defaults, **(implied or {}), **config}
+
+
 class Layer:
     """One layer as a rule sees it: merged config, input shapes, and ways to fail clearly."""
 

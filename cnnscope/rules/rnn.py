@@ -11,7 +11,7 @@ ConvLSTM does the same per output position, with convolutions for the products.
 from __future__ import annotations
 
 from ..errors import short
-from .base import BASE_ARGS, RF_NONE, REQUIRED, Layer, Result, Rule, prod
+from .base import RF_NONE, REQUIRED, Layer, Result, Rule, nested_config, prod
 from .convolutional import ConvGeometry
 
 _RECURRENT = {
@@ -70,11 +70,9 @@ def _cells(layer: Layer, value) -> list:
             continue
         if item.get("class_name") not in CELL_OF:
             raise layer.error(f"cell {short(item.get('class_name'))} is not one of {', '.join(CELL_OF)}")
-        defaults = CELL_DEFAULTS[item["class_name"]]
-        unknown = [key for key in item["config"] if key not in defaults and key not in BASE_ARGS]
-        if unknown:
-            raise layer.error(f"its {item['class_name']} has an unknown argument '{unknown[0]}'")
-        cells.append((CELL_OF[item["class_name"]], {**defaults, **_SEQUENCE_ARGS, **item["config"]}))
+        config = nested_config(layer, item["class_name"], item["config"], CELL_DEFAULTS[item["class_name"]],
+                               check_required=False, implied=_SEQUENCE_ARGS)
+        cells.append((CELL_OF[item["class_name"]], config))
     if not cells:
         raise layer.error("cell is an empty list of cells")
     return cells
@@ -129,11 +127,9 @@ def bidirectional(layer: Layer) -> Result:
     if not isinstance(inner, dict) or inner.get("class_name") not in CELLS or not isinstance(inner.get("config"), dict):
         raise layer.error(f"layer must be a serialized SimpleRNN, LSTM or GRU, like {{\"class_name\": \"LSTM\", "
                           f"\"config\": {{\"units\": 8}}}}; got {short(inner)}")
-    defaults = CELLS[inner["class_name"]][0]
-    unknown = [key for key in inner["config"] if key not in defaults and key not in BASE_ARGS]
-    if unknown:
-        raise layer.error(f"its {inner['class_name']} has an unknown argument '{unknown[0]}'")
-    one = _cell(layer, inner["class_name"], {**defaults, **inner["config"]}, layer.input_shape)
+    config = nested_config(layer, inner["class_name"], inner["config"], CELLS[inner["class_name"]][0],
+                           check_required=False)
+    one = _cell(layer, inner["class_name"], config, layer.input_shape)
     mode = layer.cfg["merge_mode"]
     mode = None if mode is None else layer.choice("merge_mode", ("concat", "sum", "mul", "ave"))
     states = one.extra_outputs * 2  # the forward layer's states, then the backward layer's

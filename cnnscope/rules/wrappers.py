@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..errors import short
 from .aliases import ALIASES
-from .base import BASE_ARGS, REQUIRED, RF_NONE, Layer, Result, Rule
+from .base import REQUIRED, RF_NONE, Layer, Result, Rule, nested_config
 
 
 def wrapped(layer: Layer, inner, shape: tuple, what: str = "layer") -> tuple:
@@ -21,14 +21,7 @@ def wrapped(layer: Layer, inner, shape: tuple, what: str = "layer") -> tuple:
     rule = layer.rules.get(class_name) if layer.rules is not None else None
     if rule is None or rule.max_inputs != 1:
         raise layer.error(f"wraps {short(inner['class_name'])}, which has no single-input rule in cnnscope yet")
-    config = inner.get("config", {})
-    unknown = [key for key in config if key not in rule.defaults and key not in BASE_ARGS]
-    if unknown:
-        raise layer.error(f"its {class_name} has an unknown argument '{unknown[0]}'")
-    missing = [key for key, value in rule.defaults.items() if value is REQUIRED and key not in config]
-    if missing:
-        raise layer.error(f"its {class_name} lacks the required argument '{missing[0]}'")
-    config = {**BASE_ARGS, **rule.defaults, **config}
+    config = nested_config(layer, class_name, inner.get("config", {}), rule.defaults)
     return class_name, config, rule.compute(Layer(layer.name, layer.index, class_name, config, [shape], layer.rules))
 
 

@@ -1,0 +1,278 @@
+"""What an analysis is: one row per layer call (LayerReport), the whole-model figures (Totals), and the
+Analysis that holds them and answers for the memory of a training step at any batch size.
+
+Pure Python: built by analyzer.py, read by the renderers, checks and the trainer.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from ..conventions import OPTIMIZER_UPDATE_FLOPS, Policy, optimizer_slots
+from ..errors import CnnscopeError
+from ..rules import RF, Backward
+from ..rules.base import RF_NONE, RF_PASS
+
+
+@dataclass
+class LayerReport:
+    name: str
+    type: str
+    input_shape: list
+    output_shape: list
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    activation_elements: int
+    activation_bytes: int
+    macs: int
+    receptive_field: list | None
+    jump: list | None
+    source: str = "cnnscope"  # whose rule gave the numbers: cnnscope, a plugin's distribution, or "keras"
+    training_bytes: int | None = 0  # what it keeps for the backward pass at the batch size (training_step.py)
+    call: int = 0  # a shared layer's later calls (1, 2, ...) reuse the first call's weights: params 0 there
+    # Not part of the per-layer JSON: used for totals, warnings and diffs.
+    flops: int | None = 0  # None, as macs, where no rule counts them (a layer whose numbers come from Keras)
+    training_flops: int | None = 0
+    training_elements: int | None = 0  # per sample: training_bytes / (batch × activation bytes)
+    transient_elements: int | None = 0  # per sample, held only while its backward runs (training_step.py)
+    transient_fixed_elements: int = 0  # held then too, whatever the batch size
+    backward: Backward = field(default=Backward(), repr=False)  # what its rule says its backward needs
+    config: dict = field(default_factory=dict, repr=False)
+    step: RF = field(default=RF_PASS, repr=False)  # the rule's receptive-field step: window, stride, ...
+    inputs: list = field(default_factory=list, repr=False)  # the layers it is called on (Keras's "Connected to")
+
+    JSON_KEYS = (
+        "name", "type", "input_shape", "output_shape", "params", "trainable_params", "non_trainable_params",
+        "activation_elements", "activation_bytes", "training_bytes", "macs", "receptive_field", "jump", "source",
+        "call",
+    )
+
+    def to_dict(self) -> dict:
+        return {key: getattr(self, key) for key in self.JSON_KEYS}
+
+
+def _known_sum(values):
+    """A total, or None when any part is unknown: a total that silently counts a layer as zero is wrong."""
+    total = 0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
+
+
+def _fold(name: str, inner: list, model_class: str) -> "LayerReport":
+    first, last = inner[0], inner[-1]
+    total = lambda key: sum(getattr(r, key) for r in inner)  # noqa: E731
+    return LayerReport(
+        name=name, type=model_class, input_shape=first.input_shape, output_shape=last.output_shape,
+        params=total("params"), trainable_params=total("trainable_params"),
+        non_trainable_params=total("non_trainable_params"), activation_elements=total("activation_elements"),
+        activation_bytes=total("activation_bytes"), macs=_known_sum(r.macs for r in inner),
+        training_bytes=_known_sum(r.training_bytes for r in inner),
+        training_elements=_known_sum(r.training_elements for r in inner),
+        transient_elements=None if any(r.transient_elements is None for r in inner) else max(
+            (r.transient_elements for r in inner), default=0),
+        transient_fixed_elements=max((r.transient_fixed_elements for r in inner), default=0),
+        receptive_field=last.receptive_field, jump=last.jump,
+        source="keras" if any(r.source == "keras" for r in inner) else first.source, call=first.call,
+        flops=_known_sum(r.flops for r in inner), training_flops=_known_sum(r.training_flops for r in inner),
+        step=RF_NONE,
+        inputs=list(dict.fromkeys(source for r in inner for source in r.inputs
+                                  if not source.startswith(name + "/"))),
+    )
+
+
+# Of the JSON summary; `cnnscope diff` refuses summaries of another version. 2: training_memory_bytes follows
+# the training-step model (rows carry training_bytes, totals optimizer_flops), so a version-1 total is not comparable.
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Whole-model figures (docs/conventions.md), by attribute; to_dict() is the JSON's "totals"."""
+
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    param_bytes: int
+    activation_bytes: int
+    training_memory_bytes: int
+    macs: int | None  # None when a layer's numbers come from Keras, which counts no MACs
+    flops: int | None
+    training_flops: int | None
+    optimizer_flops: int  # per step, not per sample: the update of every trainable weight
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One model's analysis, built once: its lint warnings, notes and compiled plan are in it when it is made
+    (dataclasses.replace makes a new one), so that no reader sees one half-filled."""
+
+    model: str
+    input_shape: list
+    batch_size: int
+    optimizer: str
+    layers: list
+    policy: Policy
+    warnings: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> its model class
+    compiled: object = None  # compiled.CompiledPlan: XLA's plan for one training step, when asked for
+    # (per sample, whatever the batch) elements of each layer's transient buffers, taken before rows are folded
+    # for display, so that folding changes no total.
+    transients: tuple = ()
+
+    @property
+    def dtype(self) -> str:
+        return self.policy.name
+
+    @property
+    def slots(self) -> int:
+        return optimizer_slots(self.optimizer)
+
+    # --- totals -------------------------------------------------------------
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(layer.trainable_params for layer in self.layers)
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.params - self.trainable_params
+
+    @property
+    def param_bytes(self) -> int:
+        return self.params * self.policy.weight_bytes
+
+    @property
+    def activation_bytes_per_sample(self) -> int | None:
+        """None when an output's size depends on an unknown (None) input dimension."""
+        elements = _known_sum(layer.activation_elements for layer in self.layers)
+        return None if elements is None else elements * self.policy.activation_bytes
+
+    @property
+    def training_bytes_per_sample(self) -> int | None:
+        """What the backward pass keeps per sample (training_step.py): every layer's kept tensors, and the
+        per-sample part of the largest transient buffers of one layer's backward. None when a size is unknown."""
+        kept = self._kept_elements()
+        return None if kept is None else (kept + max((t for t, _ in self.transients), default=0)) * (
+            self.policy.activation_bytes)
+
+    def _kept_elements(self) -> int | None:
+        """Per sample, every layer's kept tensors; None when a size, or a transient buffer's, is unknown."""
+        kept = _known_sum(layer.training_elements for layer in self.layers)
+        return None if kept is None or any(t is None for t, _ in self.transients) else kept
+
+    def training_memory_parts(self, batch_size: int | None = None) -> dict:
+        """Bytes at the batch size: weights, gradients, optimizer_state, kept (what the backward pass reads) and
+        transient (the largest buffers of one layer's backward, batch × per sample + what does not grow with
+        the batch); kept and transient are None when a size is unknown. They add up to training_memory_bytes."""
+        batch = self.batch_size if batch_size is None else batch_size
+        kept = self._kept_elements()
+        wb, ab = self.policy.weight_bytes, self.policy.activation_bytes
+        return {"weights": self.params * wb, "gradients": self.trainable_params * wb,
+                "optimizer_state": self.trainable_params * self.slots * wb,
+                "kept": None if kept is None else batch * kept * ab,
+                "transient": None if kept is None else ab * max(
+                    (batch * t + fixed for t, fixed in self.transients), default=0)}
+
+    def training_memory_bytes(self, batch_size: int | None = None) -> int | None:
+        """Weights + gradients + optimizer slots + what the backward pass keeps and works with, at the batch."""
+        return _known_sum(self.training_memory_parts(batch_size).values())
+
+    @property
+    def fixed_training_bytes(self) -> int:
+        return sum(self.state_bytes(layer) for layer in self.layers)
+
+    def state_bytes(self, layer: LayerReport) -> int:
+        """A layer's weights, plus a gradient and the optimizer's slots for each trainable weight."""
+        return (layer.params + layer.trainable_params * (1 + self.slots)) * self.policy.weight_bytes
+
+    def layer_training_memory_bytes(self, layer: LayerReport) -> int | None:
+        """One layer's share of training_memory_bytes() at the analysis's batch size."""
+        return None if layer.training_bytes is None else self.state_bytes(layer) + layer.training_bytes
+
+    def max_batch_size(self, budget_bytes: int) -> int:
+        """The largest batch whose training memory fits in budget_bytes (0 if even the weights do not)."""
+        kept = self._kept_elements()
+        if kept is None:
+            raise CnnscopeError("the largest batch depends on the activation memory, which is unknown: the input "
+                                "has None dimensions; give a concrete --input-shape")
+        # budget >= fixed + act_bytes × (batch × kept + batch × t + f), for every layer's transient (t, f)
+        act, room = self.policy.activation_bytes, budget_bytes - self.fixed_training_bytes
+        fits = [(room - fixed * act) // ((kept + t) * act) for t, fixed in self.transients or [(0, 0)]]
+        return max(0, min(fits))
+
+    @property
+    def totals(self) -> Totals:
+        return Totals(
+            params=self.params,
+            trainable_params=self.trainable_params,
+            non_trainable_params=self.non_trainable_params,
+            param_bytes=self.param_bytes,
+            activation_bytes=None if self.activation_bytes_per_sample is None else (
+                self.activation_bytes_per_sample * self.batch_size),
+            training_memory_bytes=self.training_memory_bytes(),
+            macs=_known_sum(layer.macs for layer in self.layers),
+            flops=_known_sum(layer.flops for layer in self.layers),
+            training_flops=_known_sum(layer.training_flops for layer in self.layers),
+            optimizer_flops=self.trainable_params * OPTIMIZER_UPDATE_FLOPS[self.optimizer],
+        )
+
+    def folded(self, depth: int) -> "Analysis":
+        """The same analysis with sub-models nested deeper than DEPTH shown as one row each (Keras's
+        expand_nested=False at that depth). A folded row sums its layers, so every total stays the same."""
+        rows, seen = [], set()
+        for layer in self.layers:
+            parts = layer.name.split("/")
+            if len(parts) <= depth + 1:
+                rows.append(layer)
+                continue
+            prefix = "/".join(parts[: depth + 1])
+            if prefix not in seen:
+                seen.add(prefix)
+                rows.append(_fold(prefix, [r for r in self.layers if r.name.startswith(prefix + "/")],
+                                  self.submodels.get(prefix, "Model")))
+        return replace(self, layers=rows)
+
+    def summary(self, fmt: str = "table") -> str:
+        """The report `cnnscope summary` prints: the layer table and the totals (or "markdown", "json", ...)."""
+        from .report import render
+
+        return render(self, fmt)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows an Analysis as cnnscope's HTML report fragment."""
+        from ..views.html import STYLE, analysis_fragment
+        from .report import total_lines
+
+        return f"<style>{STYLE}</style>" + analysis_fragment(self, total_lines(self))
+
+    def _repr_markdown_(self) -> str:
+        from .report import render
+
+        return render(self, "markdown")
+
+    def to_dict(self) -> dict:
+        answer = {
+            "model": self.model,
+            "input_shape": self.input_shape,
+            "batch_size": self.batch_size,
+            "dtype": self.dtype,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "totals": self.totals.to_dict(),
+            "schema_version": SCHEMA_VERSION,
+        }
+        if self.compiled is not None:
+            answer["compiled"] = self.compiled.to_dict()
+        return answer
