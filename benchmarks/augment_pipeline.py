@@ -35,9 +35,10 @@ def rolled_batches(x, batch_size, seed, epoch):
 
 
 def keras_batches(x, batch_size, seed, epoch):
-    from cnnscope.training.trainer import TrainOptions, _augmented
+    from cnnscope.training.epochs import augmented_epoch
+    from cnnscope.training.trainer import TrainOptions
 
-    data = _augmented(x, np.zeros(len(x), "int64"), batch_size, TrainOptions(architecture="", seed=seed,
+    data = augmented_epoch(x, np.zeros(len(x), "int64"), batch_size, TrainOptions(architecture="", seed=seed,
                                                                              augment=True), epoch)
     for index in range(len(data)):
         yield data[index][0]
@@ -78,7 +79,7 @@ def _train(epochs: int) -> None:
     from click.testing import CliRunner
 
     from cnnscope.cli import main as cli
-    import cnnscope.training.trainer as trainer
+    import cnnscope.training.epochs as epochs
     import json
 
     def old_augmented(x, y, batch_size, opts, epoch):
@@ -97,8 +98,8 @@ def _train(epochs: int) -> None:
 
         return Rolled()
 
-    for label, patch in (("np.roll loop", mock.patch.object(trainer, "_augmented", old_augmented)),
-                         ("Keras layers", mock.patch.object(trainer, "_augmented", trainer._augmented))):
+    for label, patch in (("np.roll loop", mock.patch.object(epochs, "augmented_epoch", old_augmented)),
+                         ("Keras layers", mock.patch.object(epochs, "augmented_epoch", epochs.augmented_epoch))):
         with patch, tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()
             result = CliRunner().invoke(cli, ["train", "mnist-cnn", "--dataset", "mnist", "--data-dir", str(DATA),

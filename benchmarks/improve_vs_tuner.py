@@ -51,10 +51,10 @@ def run_improve(args, seed: int, folder: Path) -> dict:
 
 def _data(args, seed: int):
     from cnnscope.plugins import registry
-    from cnnscope.training.trainer import _Data
+    from cnnscope.training.splits import TrainingData
 
     arch = registry().architecture(ARCH)
-    return _Data(options(args, seed, None), arch.input_shape), arch
+    return TrainingData(options(args, seed, None), arch.input_shape), arch
 
 
 def run_tuner(kind: str, args, seed: int, folder: Path) -> dict:

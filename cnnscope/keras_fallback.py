@@ -20,7 +20,7 @@ from .keras_models import FOREIGN_CODE, import_keras, refuse_file_reading, witho
 from .rules import BASE_ARGS, Layer, Result, Rule, backward
 from .rules.aliases import keras_names
 from .rules.base import RF_NONE, UNKNOWN, known, prod
-from .rules.ops import SAVED_CONSTANTS
+from .rules.operands import SAVED_CONSTANTS
 from .sources.keras_config import OPS_PREFIX
 from .stack import LayerSpec
 

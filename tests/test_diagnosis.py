@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnscope.errors import CnnscopeError
-from cnnscope.training.diagnosis import OPPOSITES, Sizes, diagnose, from_dict
+from cnnscope.training.diagnosis import Sizes, diagnose, from_dict
+from cnnscope.training.levers import OPPOSITES
 from cnnscope.training.intervals import difference_interval, rate_interval, wilson
 
 EXAMPLES = int(os.environ.get("CNNSCOPE_HYPOTHESIS_EXAMPLES", "200"))

@@ -300,15 +300,16 @@ def test_early_stopping_and_tensorboard_use_keras_callbacks(tmp_path):
 
 
 def test_augmentation_translates_without_wrapping_and_is_deterministic():
-    from cnnscope.training.trainer import TrainOptions, _augmented
+    from cnnscope.training.epochs import augmented_epoch
+    from cnnscope.training.trainer import TrainOptions
 
     x = np.zeros((64, 16, 16, 1), dtype="float32")
     x[:, :, -1, 0] = 1.0  # a bright right edge: np.roll's wrap-around would carry it to the left edge
     y = np.zeros(64, dtype="int64")
     opts = TrainOptions(architecture="", augment=True, seed=3, augment_zoom=0.1)
-    first = [_augmented(x, y, 16, opts, epoch=0)[i][0] for i in range(4)]
-    again = [_augmented(x, y, 16, opts, epoch=0)[i][0] for i in range(4)]
-    other = _augmented(x, y, 16, opts, epoch=1)[0][0]
+    first = [augmented_epoch(x, y, 16, opts, epoch=0)[i][0] for i in range(4)]
+    again = [augmented_epoch(x, y, 16, opts, epoch=0)[i][0] for i in range(4)]
+    other = augmented_epoch(x, y, 16, opts, epoch=1)[0][0]
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not np.array_equal(first[0], other)
     images = np.concatenate(first)

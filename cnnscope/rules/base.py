@@ -134,7 +134,7 @@ class Result:
     rf: RF = RF_PASS
     extra_outputs: tuple = ()  # the shapes of outputs 1, 2, ... (an LSTM's states): "name#1", "name#2", ...
     source: str | None = None  # whose numbers these are, where not the rule's own ("traced": counted from a jaxpr)
-    backward: "Backward | None" = None  # what its backward pass needs (rules/backward.py); None: backward.default
+    backward: object = None  # a rules.backward.Backward: what its backward pass needs; None: backward.default
 
 
 @dataclass(frozen=True)

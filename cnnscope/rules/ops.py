@@ -16,85 +16,15 @@ from __future__ import annotations
 from ..errors import short
 from . import backward
 from .base import RF_NONE, RF_PASS, UNKNOWN, Layer, Result, Rule, prod
-
-BATCH = "batch"  # the batch axis inside a full (batch-first) shape
-SAVED_CONSTANTS = ("__tensor__", "__numpy__")  # how Keras serializes a tensor or array passed to an op
-
-
-class _Const:
-    """A constant operand: its shape, from a scalar or nested list."""
-
-    def __init__(self, value):
-        shape, level = [], value
-        while isinstance(level, list):
-            shape.append(len(level))
-            level = level[0] if level else None
-        self.shape = tuple(shape)
-
-
-def _operands(layer: Layer) -> list:
-    """The call's positional arguments: full shapes (batch first) for tensors, _Const for constants."""
-    args = layer.cfg["args"]
-    if not isinstance(args, list):
-        raise layer.error(f"args={short(args)} must be the list of the call's arguments")
-    return [_operand(layer, arg) for arg in args]
-
-
-def _operand(layer: Layer, arg):
-    if isinstance(arg, dict) and "__tensor__" in arg:
-        k = arg["__tensor__"]
-        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < len(layer.input_shapes):
-            raise layer.error(f"its call names tensor {short(k)}, which is none of its {len(layer.input_shapes)} inputs")
-        return (BATCH, *layer.input_shapes[k])
-    if isinstance(arg, (bool, int, float)) or arg is None or isinstance(arg, list):
-        return _Const(arg)
-    if isinstance(arg, dict) and arg.get("class_name") in SAVED_CONSTANTS and isinstance(arg.get("config"), dict):
-        return _Const(arg["config"].get("value"))  # a constant tensor Keras saved in the call (Gemma's x * √d)
-    raise layer.error(f"takes an argument {short(arg)} that cnnscope cannot read")
-
-
-def _tensors(layer: Layer, operands: list | None = None) -> list:
-    tensors = [op for op in (_operands(layer) if operands is None else operands) if isinstance(op, tuple)]
-    if not tensors:
-        raise layer.error("its call holds no tensor")
-    return tensors
-
-
-def _batchless(layer: Layer, full) -> tuple:
-    if not full or full[0] != BATCH or BATCH in full[1:]:
-        raise layer.error(f"moves or replaces the batch axis (result {[None if d == BATCH else d for d in full]}); "
-                          "cnnscope follows ops that keep axis 0 as the batch")
-    return tuple(full[1:])
-
-
-def _axis(layer: Layer, axis, rank: int) -> int:
-    """A Keras axis of a full shape of RANK axes (the batch is axis 0) as a non-negative index."""
-    if not isinstance(axis, int) or isinstance(axis, bool) or not -rank <= axis < rank:
-        raise layer.error(f"axis={short(axis)} is out of range for a tensor of {rank} axes (batch included)")
-    return axis % rank
-
-
-def broadcast(layer: Layer, shapes) -> tuple:
-    """NumPy broadcasting of full shapes, as Keras's broadcast_shapes (None is compatible with any size)."""
-    rank = max(len(s) for s in shapes)
-    out = []
-    for dims in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in shapes]):
-        sizes = {d for d in dims if d != 1}
-        if len(sizes) > 1 and UNKNOWN in sizes:
-            sizes.discard(UNKNOWN)
-        if len(sizes) > 1:
-            raise layer.error(f"cannot broadcast shapes {[[None if d == BATCH else d for d in s] for s in shapes]}",
-                              "give the operands compatible shapes")
-        out.append(sizes.pop() if sizes else 1)
-    return tuple(out)
-
+from .operands import (BATCH, Const, broadcast, full_axis, read_operand, read_operands, tensor_operands,
+                       without_batch)
 
 def elementwise(layer: Layer) -> Result:
     """Unary and binary arithmetic, comparisons, activations and casts: the broadcast shape."""
-    operands = _operands(layer)
-    tensors = _tensors(layer, operands)
-    constants = [op.shape for op in operands if isinstance(op, _Const) and op.shape]
-    out = _batchless(layer, broadcast(layer, tensors + constants))
+    operands = read_operands(layer)
+    tensors = tensor_operands(layer, operands)
+    constants = [op.shape for op in operands if isinstance(op, Const) and op.shape]
+    out = without_batch(layer, broadcast(layer, tensors + constants))
     cost = FREE.get(layer.class_name[4:], 1)
     same = all(tuple(t[1:]) == out for t in tensors)
     return Result(output_shape=out, extra_flops=cost * prod(out), rf=RF_PASS if same else RF_NONE,
@@ -118,9 +48,9 @@ def _elementwise_backward(name: str, elements: int):
 
 
 def softmax(layer: Layer) -> Result:
-    (full,) = _tensors(layer)[:1]
-    _axis(layer, layer.cfg.get("axis", -1), len(full))
-    out = _batchless(layer, full)
+    (full,) = tensor_operands(layer)[:1]
+    full_axis(layer, layer.cfg.get("axis", -1), len(full))
+    out = without_batch(layer, full)
     # softmax's derivative comes from its output; log_softmax's from its input, which it reads
     from_output = layer.class_name == "ops.Softmax"
     return Result(output_shape=out, extra_flops=3 * prod(out), rf=RF_PASS,
@@ -131,7 +61,7 @@ def _reduced_axes(layer: Layer, full) -> list:
     axis = layer.cfg.get("axis")
     if axis is None:
         raise layer.error("reduces over every axis, the batch included", "give axis=... (not 0)")
-    axes = sorted({_axis(layer, a, len(full)) for a in (axis if isinstance(axis, list) else [axis])})
+    axes = sorted({full_axis(layer, a, len(full)) for a in (axis if isinstance(axis, list) else [axis])})
     if 0 in axes:
         raise layer.error("reduces over the batch axis 0", "reduce over other axes")
     return axes
@@ -139,11 +69,11 @@ def _reduced_axes(layer: Layer, full) -> list:
 
 def reduction(layer: Layer) -> Result:
     """Mean, Sum, Max, ...: 1 FLOP per input element (Mean and Std add 1 per output, Norm a square each)."""
-    (full, *_) = _tensors(layer)
+    (full, *_) = tensor_operands(layer)
     axes = _reduced_axes(layer, full)
     keep = bool(layer.cfg.get("keepdims", False))
     out = tuple(1 if i in axes else d for i, d in enumerate(full) if keep or i not in axes)
-    out = _batchless(layer, out)
+    out = without_batch(layer, out)
     n_in = prod(full[1:])
     extra = {"Mean": prod(out), "Std": 2 * n_in + prod(out), "Var": n_in + prod(out), "Norm": n_in + prod(out)}
     linear = layer.class_name[4:] in ("Mean", "Sum")  # the others' backward reads their inputs
@@ -152,16 +82,16 @@ def reduction(layer: Layer) -> Result:
 
 
 def cumulative(layer: Layer) -> Result:
-    (full, *_) = _tensors(layer)
+    (full, *_) = tensor_operands(layer)
     if layer.cfg.get("axis") is None:
         raise layer.error("with axis=None flattens the batch into one sequence", "give axis=... (not 0)")
     _reduced_axes(layer, full)
-    out = _batchless(layer, full)
+    out = without_batch(layer, full)
     return Result(output_shape=out, extra_flops=prod(out), rf=RF_NONE)
 
 
 def reshape(layer: Layer) -> Result:
-    (full, *_) = _tensors(layer)
+    (full, *_) = tensor_operands(layer)
     new = layer.cfg.get("newshape")
     if not isinstance(new, list) or not new or not all(isinstance(d, int) and not isinstance(d, bool) or d is None
                                                          for d in new):
@@ -176,35 +106,35 @@ def reshape(layer: Layer) -> Result:
 
 
 def transpose(layer: Layer) -> Result:
-    (full, *_) = _tensors(layer)
+    (full, *_) = tensor_operands(layer)
     axes = layer.cfg.get("axes")
     axes = list(range(len(full)))[::-1] if axes is None else axes
-    if not isinstance(axes, list) or sorted(_axis(layer, a, len(full)) for a in axes) != list(range(len(full))):
+    if not isinstance(axes, list) or sorted(full_axis(layer, a, len(full)) for a in axes) != list(range(len(full))):
         raise layer.error(f"axes={short(axes)} must order all {len(full)} axes of its input")
-    return Result(output_shape=_batchless(layer, tuple(full[a % len(full)] for a in axes)), rf=RF_NONE,
+    return Result(output_shape=without_batch(layer, tuple(full[a % len(full)] for a in axes)), rf=RF_NONE,
                   backward=backward.PASSES_GRADIENT)
 
 
 def expand_dims(layer: Layer) -> Result:
-    (full, *_) = _tensors(layer)
+    (full, *_) = tensor_operands(layer)
     axis = layer.cfg.get("axis")
     axes = axis if isinstance(axis, list) else [axis]
     out = list(full)
-    for a in sorted(_axis(layer, a, len(full) + len(axes)) for a in axes):
+    for a in sorted(full_axis(layer, a, len(full) + len(axes)) for a in axes):
         out.insert(a, 1)
-    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE, backward=backward.VIEW)
+    return Result(output_shape=without_batch(layer, tuple(out)), rf=RF_NONE, backward=backward.VIEW)
 
 
 def squeeze(layer: Layer) -> Result:
-    (full, *_) = _tensors(layer)
+    (full, *_) = tensor_operands(layer)
     axis = layer.cfg.get("axis")
     if axis is None:
         axes = [i for i, d in enumerate(full) if d == 1]
     else:
-        axes = [_axis(layer, a, len(full)) for a in (axis if isinstance(axis, list) else [axis])]
+        axes = [full_axis(layer, a, len(full)) for a in (axis if isinstance(axis, list) else [axis])]
         if any(full[a] != 1 and full[a] is not UNKNOWN for a in axes):
             raise layer.error(f"axis={short(axis)} is not of size 1 in {list(full[1:])}")
-    return Result(output_shape=_batchless(layer, tuple(d for i, d in enumerate(full) if i not in axes)), rf=RF_NONE,
+    return Result(output_shape=without_batch(layer, tuple(d for i, d in enumerate(full) if i not in axes)), rf=RF_NONE,
                   backward=backward.VIEW)
 
 
@@ -213,14 +143,14 @@ def _listed_tensors(layer: Layer) -> list:
     args = layer.cfg["args"]
     if not isinstance(args, list) or not args or not isinstance(args[0], list):
         raise layer.error("takes a list of tensors as its first argument")
-    return [op for op in (_operand(layer, a) for a in args[0]) if isinstance(op, tuple)]
+    return [op for op in (read_operand(layer, a) for a in args[0]) if isinstance(op, tuple)]
 
 
 def concatenate(layer: Layer) -> Result:
     tensors = _listed_tensors(layer)
     if len({len(t) for t in tensors}) != 1:
         raise layer.error(f"joins tensors of different ranks: {[list(t[1:]) for t in tensors]}")
-    axis = _axis(layer, layer.cfg.get("axis", 0), len(tensors[0]))
+    axis = full_axis(layer, layer.cfg.get("axis", 0), len(tensors[0]))
     if axis == 0:
         raise layer.error("concatenates along the batch axis 0")
     out = list(tensors[0])
@@ -229,17 +159,17 @@ def concatenate(layer: Layer) -> Result:
             if i != axis and a != b and UNKNOWN not in (a, b):
                 raise layer.error(f"joins shapes {[list(t[1:]) for t in tensors]} that differ off axis {axis}")
         out[axis] = out[axis] + t[axis]
-    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE, backward=backward.PASSES_GRADIENT)
+    return Result(output_shape=without_batch(layer, tuple(out)), rf=RF_NONE, backward=backward.PASSES_GRADIENT)
 
 
 def stack(layer: Layer) -> Result:
     tensors = _listed_tensors(layer)
     if len(set(tensors)) != 1:
         raise layer.error(f"stacks tensors of different shapes: {[list(t[1:]) for t in tensors]}")
-    axis = _axis(layer, layer.cfg.get("axis", 0), len(tensors[0]) + 1)
+    axis = full_axis(layer, layer.cfg.get("axis", 0), len(tensors[0]) + 1)
     out = list(tensors[0])
     out.insert(axis, len(tensors))
-    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE)
+    return Result(output_shape=without_batch(layer, tuple(out)), rf=RF_NONE)
 
 
 def _slice_length(layer: Layer, size, spec) -> int:
@@ -260,7 +190,7 @@ def get_item(layer: Layer) -> Result:
     operands = layer.cfg["args"]
     if not isinstance(operands, list) or len(operands) != 2:
         raise layer.error("takes a tensor and an index")
-    full = _operand(layer, operands[0])
+    full = read_operand(layer, operands[0])
     key = operands[1] if isinstance(operands[1], list) else [operands[1]]
     ellipses = [i for i, k in enumerate(key) if isinstance(k, dict) and k.get("class_name") == "__ellipsis__"]
     used = sum(1 for k in key if k is not None and not (isinstance(k, dict) and k.get("class_name") == "__ellipsis__"))
@@ -288,12 +218,12 @@ def get_item(layer: Layer) -> Result:
             axis += 1
         else:
             raise layer.error(f"index entry {short(k)} is not a slice, an integer, None or Ellipsis")
-    return Result(output_shape=_batchless(layer, tuple(out)), rf=RF_NONE, backward=backward.PASSES_GRADIENT)
+    return Result(output_shape=without_batch(layer, tuple(out)), rf=RF_NONE, backward=backward.PASSES_GRADIENT)
 
 
 def matmul(layer: Layer) -> Result:
     """a @ b on the last two axes, the others broadcast; MACs: batch × m × k × n."""
-    a, b = _operands(layer)[:2]
+    a, b = read_operands(layer)[:2]
     if not (isinstance(a, tuple) and isinstance(b, tuple)):
         raise layer.error("multiplies a tensor by a constant matrix, which cnnscope does not read", "use a Dense layer")
     if len(b) < 2 or len(a) < 2:
@@ -301,14 +231,14 @@ def matmul(layer: Layer) -> Result:
     if a[-1] != b[-2] and UNKNOWN not in (a[-1], b[-2]):
         raise layer.error(f"cannot multiply {list(a[1:])} by {list(b[1:])}: {a[-1]} != {b[-2]}")
     front = broadcast(layer, [a[:-2], b[:-2]])
-    out = _batchless(layer, (*front, a[-2], b[-1]))
+    out = without_batch(layer, (*front, a[-2], b[-1]))
     return Result(output_shape=out, macs=prod(out) * a[-1], rf=RF_NONE)
 
 
 def einsum(layer: Layer) -> Result:
     """ops.einsum with explicit output letters; MACs: the product of every letter's size."""
     subscripts = layer.cfg.get("subscripts")
-    tensors = _tensors(layer)
+    tensors = tensor_operands(layer)
     if not isinstance(subscripts, str) or "->" not in subscripts or "." in subscripts:
         raise layer.error(f"subscripts={short(subscripts)}: cnnscope reads equations with '->' and no '...'")
     left, right = subscripts.replace(" ", "").split("->")
@@ -323,14 +253,14 @@ def einsum(layer: Layer) -> Result:
             sizes[letter] = size if sizes.get(letter) in (None, UNKNOWN) or size == BATCH else sizes[letter]
     if any(letter not in sizes for letter in right):
         raise layer.error(f"output letters {right!r} are not all in the inputs")
-    out = _batchless(layer, tuple(sizes[letter] for letter in right))
+    out = without_batch(layer, tuple(sizes[letter] for letter in right))
     batch_letter = [letter for letter, size in sizes.items() if size == BATCH]
     macs = prod(size for letter, size in sizes.items() if letter not in batch_letter) if len(tensors) > 1 else 0
     return Result(output_shape=out, macs=macs, rf=RF_NONE)
 
 
 def pad(layer: Layer) -> Result:
-    (full, *_) = _tensors(layer)
+    (full, *_) = tensor_operands(layer)
     widths = layer.cfg.get("pad_width")
     if not isinstance(widths, list) or len(widths) != len(full) or not all(
             isinstance(w, list) and len(w) == 2 and all(isinstance(v, int) and v >= 0 for v in w) for w in widths):
@@ -342,7 +272,7 @@ def pad(layer: Layer) -> Result:
 
 
 def tile(layer: Layer) -> Result:
-    (full, *_) = _tensors(layer)
+    (full, *_) = tensor_operands(layer)
     reps = layer.cfg.get("repeats")
     reps = [reps] if isinstance(reps, int) else reps
     if not isinstance(reps, list) or not all(isinstance(r, int) and r >= 1 for r in reps):
@@ -350,32 +280,32 @@ def tile(layer: Layer) -> Result:
     rank = max(len(full), len(reps))
     shape = (1,) * (rank - len(full)) + tuple(full)
     reps = [1] * (rank - len(reps)) + reps
-    return Result(output_shape=_batchless(layer, tuple(d if r == 1 else d * r for d, r in zip(shape, reps))), rf=RF_NONE)
+    return Result(output_shape=without_batch(layer, tuple(d if r == 1 else d * r for d, r in zip(shape, reps))), rf=RF_NONE)
 
 
 def repeat(layer: Layer) -> Result:
-    (full, *_) = _tensors(layer)
+    (full, *_) = tensor_operands(layer)
     reps, axis = layer.cfg.get("repeats"), layer.cfg.get("axis")
     if not isinstance(reps, int) or isinstance(reps, bool) or reps < 0 or axis is None:
         raise layer.error(f"repeats={short(reps)}, axis={short(axis)}: cnnscope reads one repeat count and an axis")
-    a = _axis(layer, axis, len(full))
-    return Result(output_shape=_batchless(layer, tuple(d * reps if i == a else d for i, d in enumerate(full))),
+    a = full_axis(layer, axis, len(full))
+    return Result(output_shape=without_batch(layer, tuple(d * reps if i == a else d for i, d in enumerate(full))),
                   rf=RF_NONE)
 
 
 def take(layer: Layer) -> Result:
-    operands = _operands(layer)
+    operands = read_operands(layer)
     full, indices = operands[0], operands[1] if len(operands) > 1 else None
-    if not isinstance(full, tuple) or not isinstance(indices, _Const) or layer.cfg.get("axis") is None:
+    if not isinstance(full, tuple) or not isinstance(indices, Const) or layer.cfg.get("axis") is None:
         raise layer.error("cnnscope reads take(x, constant indices, axis=...)")
-    a = _axis(layer, layer.cfg["axis"], len(full))
-    return Result(output_shape=_batchless(layer, (*full[:a], *indices.shape, *full[a + 1:])), rf=RF_NONE)
+    a = full_axis(layer, layer.cfg["axis"], len(full))
+    return Result(output_shape=without_batch(layer, (*full[:a], *indices.shape, *full[a + 1:])), rf=RF_NONE)
 
 
 def same_shape(layer: Layer) -> Result:
     """Flip, Roll, Sort, ...: the input's shape, no arithmetic counted."""
-    (full, *_) = _tensors(layer)
-    return Result(output_shape=_batchless(layer, full), rf=RF_NONE)
+    (full, *_) = tensor_operands(layer)
+    return Result(output_shape=without_batch(layer, full), rf=RF_NONE)
 
 
 # Elementwise ops, by Keras class. Most cost 1 FLOP per element; these move data only.

@@ -1,6 +1,6 @@
 """Concrete, priced advice: each lever of a diagnosis becomes a change of this run, with its cost.
 
-A lever (diagnosis.LEVERS) names a direction; this module finds the options of
+A lever (levers.LEVERS) names a direction; this module finds the options of
 this run that move it: the architecture's hyper-parameters with that role
 (HyperParameter.role, one step each), --augment, --train-size, --epochs,
 --learning-rate, --val-split. Each architecture change is priced by the
@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 
 from ..errors import CnnscopeError
 from ..units import format_bytes, format_count
-from .diagnosis import COST_KEYS, LEVERS, Diagnosis, Recommendation
+from .diagnosis import COST_KEYS, Diagnosis, Recommendation
+from .levers import LEVERS
 
 # Keras 3's default learning rate of each optimizer (keras/src/optimizers/*.py), for "--learning-rate" advice
 KERAS_LEARNING_RATES = {"sgd": 0.01, "sgd-momentum": 0.01, "rmsprop": 0.001, "adagrad": 0.001, "adadelta": 0.001,

@@ -18,7 +18,7 @@ two components share the budget. The verdict, in this order:
 Intervals: Wilson's for each rate, Newcombe's for the variance (intervals.py).
 The best epoch is chosen on one half of the validation split (`select_errors`)
 and reported on the other (`val_errors`), because the minimum over epochs of
-one error is biased low. The advice is data: levers (LEVERS), never two
+one error is biased low. The advice is data: levers (levers.py), never two
 opposite ones at once; advice.py makes them concrete and prices them.
 
 Default target: the Bayes error plus DEFAULT_MARGIN. Errors are measured in
@@ -32,35 +32,11 @@ from dataclasses import asdict, dataclass, field, replace
 from ..errors import CnnscopeError, short
 from ..units import format_rate
 from .intervals import Interval, difference_interval, rate_interval, size_to_decide, wilson
+from .levers import LEVERS, levers_for
 
 DEFAULT_MARGIN = 0.02  # default target error = Bayes error + 2 percentage points
 RISE = 0.005  # validation error this far above its minimum counts as rising
 VERDICTS = ("good_fit", "high_bias", "high_variance", "high_bias_and_variance", "inconclusive", "diverged")
-
-# lever -> what it means, generically; advice.py turns it into a change of this run and its price
-LEVERS = {
-    "capacity_up": "train a bigger model",
-    "train_longer": "train longer: the best epoch was the last",
-    "regularization_down": "reduce regularization",
-    "optimizer": "tune the optimizer and its learning rate",
-    "more_data": "add training data",
-    "augment": "augment the training data",
-    "regularization_up": "add regularization",
-    "stop_earlier": "stop at the epoch of lowest validation error",
-    "capacity_down": "use a smaller model",
-    "lower_learning_rate": "lower the learning rate (e.g. divided by 10)",
-    "check_inputs": "check the inputs for NaN/inf and that they are scaled to about [0, 1]",
-    "measure": "measure on more validation examples",
-}
-OPPOSITES = (("capacity_up", "capacity_down"), ("regularization_up", "regularization_down"),
-             ("train_longer", "stop_earlier"))
-BIAS_LEVERS = ("capacity_up", "train_longer", "regularization_down", "optimizer")
-VARIANCE_LEVERS = ("more_data", "augment", "regularization_up", "stop_earlier", "capacity_down")
-
-
-def _opposed(lever: str) -> set:
-    return {b if a == lever else a for a, b in OPPOSITES if lever in (a, b)}
-
 
 @dataclass(frozen=True)
 class Sizes:
@@ -271,27 +247,6 @@ def _deciding_size(e: _Estimates) -> int | None:
     return size_to_decide(decided, e.sizes.val or 1)
 
 
-def _levers(verdict: str, best_is_last: bool, onset: int | None) -> list:
-    """The levers for a verdict, in the order to try them; never two opposites (bias first, as the book says)."""
-    bias = [lever for lever in BIAS_LEVERS if lever != "train_longer" or best_is_last]
-    variance = [lever for lever in VARIANCE_LEVERS if lever != "stop_earlier" or not best_is_last]
-    if verdict == "high_bias":
-        chosen = bias
-    elif verdict == "high_variance":
-        chosen = variance
-    elif verdict == "high_bias_and_variance":
-        # bias first, as the book says: a bigger model, then what reduces variance without undoing it (more
-        # data, augmentation, and regularization to counter the variance a bigger model adds); never less
-        # regularization, which would raise the variance further
-        chosen = [lever for lever in bias if lever != "regularization_down"]
-        chosen += [lever for lever in variance if not _opposed(lever) & set(chosen)]
-    else:
-        chosen = []
-    if onset is not None and "stop_earlier" not in chosen and not _opposed("stop_earlier") & set(chosen):
-        chosen.append("stop_earlier")
-    return chosen
-
-
 def generic_advice(levers: list, best_epoch: int | None, onset: int | None) -> list:
     """Recommendations with the levers' generic words; advice.py replaces them with this run's changes."""
     out = []
@@ -372,7 +327,7 @@ def diagnose(
     leaning = _verdict(e, exact=True) if verdict == "inconclusive" else None
     deciding = _deciding_size(e) if verdict == "inconclusive" else None
     onset = overfitting_onset(train_errors, chooser)
-    levers = _levers(leaning if verdict == "inconclusive" else verdict, best == len(chooser) - 1, onset)
+    levers = levers_for(leaning if verdict == "inconclusive" else verdict, best == len(chooser) - 1, onset)
     if verdict == "inconclusive":
         levers = ["measure", *levers]
     return Diagnosis(e.train, e.val, test_error, bayes, target, e.train - bayes, e.val - e.train, verdict,

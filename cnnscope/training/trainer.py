@@ -9,13 +9,11 @@ the best epoch, the other reports its error (diagnosis.py says why).
 
 Every file in the run folder is written atomically at the end of an epoch, so
 an interrupted or killed run leaves a consistent folder that --resume continues.
+The data is splits.py's, the loop epochs.py's, the metrics and diagnosis results.py's.
 """
 from __future__ import annotations
 
-import importlib.util
-import math
 import signal
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,13 +23,14 @@ import numpy as np
 from ..environment import import_quietly
 from ..errors import INTERRUPTED, CnnscopeError
 from .advice import COST_KEYS, RunContext, budgets_for
-from .datasets import load_adapted, measurement_subset, validation_halves, validation_split
 from .device import accelerator, jit_setting, quiet_tensorflow, use_mixed_precision
 from .diagnosis import Sizes, default_target
 from .distribution import Distribution, configure_cpu_devices, divisible_batches_needed
+from .epochs import StopRequest, fit_epochs, seed_states
 from .options import TrainOptions, recorded_options
 from .results import RunResult, finish
 from .run_folder import RunFolder, Targets
+from .splits import TrainingData, inference_batch_size, say
 
 
 class Interrupted(CnnscopeError):
@@ -39,179 +38,6 @@ class Interrupted(CnnscopeError):
 
 
 DIVERGED_EXIT = 3  # the run finished, but its loss became NaN or infinite: CI must not take it for a good run
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-class _Data:
-    """The splits, the measurement subsample, and what the model is told about them."""
-
-    def __init__(self, opts: TrainOptions, input_shape):
-        ds, notice = load_adapted(opts.dataset, opts.data_dir, tuple(input_shape))
-        if notice:
-            _say(f"notice: {notice}")
-        self.ds = ds
-        x_train, x_val, y_train, y_val = validation_split(ds.x_train, ds.y_train, opts.val_split, opts.seed)
-        if opts.train_size is not None:
-            if not ds.num_classes <= opts.train_size < len(x_train):
-                raise CnnscopeError(f"--train-size {opts.train_size} must be between {ds.num_classes} and {len(x_train) - 1}")
-            from sklearn.model_selection import train_test_split
-
-            x_train, _, y_train, _ = train_test_split(
-                x_train, y_train, train_size=opts.train_size, stratify=y_train, random_state=opts.seed)
-        self.x_train, self.y_train, self.x_val, self.y_val = x_train, y_train, x_val, y_val
-        self.labelled = len(ds.x_train)  # what --val-split divides
-        self.train_pool = len(ds.x_train) - len(x_val)  # what --train-size draws from
-        subset = measurement_subset(len(x_train), opts.seed)
-        self.x_measure, self.y_measure = x_train[subset], y_train[subset]
-        self.seed = opts.seed
-        self.val_select, self.val_report = validation_halves(self.y_val, self.seed)
-
-    def shard_evenly(self, replicas: int) -> None:
-        """Trim train, validation and measurement arrays to multiples of the replica count (at most
-        replicas - 1 examples each), so that every batch, the last included, splits across devices."""
-        for name in ("train", "val", "measure"):
-            x, y = getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
-            keep = len(x) - len(x) % replicas
-            setattr(self, f"x_{name}", x[:keep])
-            setattr(self, f"y_{name}", y[:keep])
-        self.val_select, self.val_report = validation_halves(self.y_val, self.seed)
-
-    def sizes(self, test: bool) -> Sizes:
-        """How many examples each error is measured on (diagnosis.Sizes)."""
-        return Sizes(train=len(self.x_measure), train_population=len(self.x_train), val=len(self.val_report),
-                     selection=len(self.val_select), test=len(self.ds.x_test) if test else None)
-
-    def validation_errors(self, model, batch_size: int) -> tuple[dict, np.ndarray]:
-        """(The errors on the two halves of the validation split (validation_halves), which examples of the
-        report half the model got wrong)."""
-        wrong = model.predict(self.x_val, batch_size=batch_size, verbose=0).argmax(axis=1) != self.y_val
-        errors = {"val_select_error": float(wrong[self.val_select].mean()),
-                  "val_report_error": float(wrong[self.val_report].mean())}
-        return errors, wrong[self.val_report]
-
-
-def epoch_order(seed: int, epoch: int, n: int):
-    """The order of the training examples in EPOCH: a function of (seed, epoch) alone, so a resumed run
-    visits the data exactly as the uninterrupted one does."""
-    return np.random.default_rng((seed, epoch)).permutation(n)
-
-
-def augmentation_layers(input_shape, rotation=None, zoom=None) -> list:
-    """Keras's preprocessing layers for --augment: shifts of up to 10% that fill with zeros (they translate,
-    never wrap pixels around), horizontal flips for RGB images only (a flipped digit is another symbol), and
-    rotation (a fraction of a full turn) and zoom when asked for."""
-    import keras
-
-    layers = [keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant")]
-    if input_shape[-1] == 3:
-        layers.append(keras.layers.RandomFlip("horizontal"))
-    if rotation:
-        layers.append(keras.layers.RandomRotation(rotation, fill_mode="constant"))
-    if zoom:
-        layers.append(keras.layers.RandomZoom(zoom, fill_mode="constant"))
-    return layers
-
-
-def _augmented(x, y, batch_size, opts, epoch):
-    """One epoch of augmented batches: whole batches transformed by Keras's preprocessing layers with the
-    backend's ops (on the device), fed by worker threads; deterministic per (seed, epoch, batch), since each
-    batch draws from its own seed generator."""
-    import keras
-
-    order = epoch_order(opts.seed, epoch, len(x))
-    layers = augmentation_layers(x.shape[1:], opts.augment_rotation, opts.augment_zoom)
-
-    class Augmented(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__(workers=2, use_multiprocessing=False)
-
-        def __len__(self):
-            return math.ceil(len(x) / batch_size)
-
-        def __getitem__(self, index):
-            picked = order[index * batch_size:(index + 1) * batch_size]
-            images = keras.ops.convert_to_tensor(x[picked])
-            for k, layer in enumerate(layers):
-                seed = int(np.random.SeedSequence((opts.seed, epoch, index, k)).generate_state(1)[0])
-                change = layer.get_random_transformation(images, training=True,
-                                                         seed=keras.random.SeedGenerator(seed))
-                images = layer.transform_images(images, change, training=True)
-            return keras.ops.convert_to_numpy(images), y[picked]
-
-    return Augmented()
-
-
-def _seed_states(model) -> list:
-    """The random-number generators' states (Dropout's, ...): Keras's .keras file does not keep them."""
-    return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
-
-
-def _recorder(run: "_Run"):
-    import keras
-
-    data, rows, state, folder = run.data, run.rows, run.state, run.folder
-
-    class EpochRecorder(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            run.stop.check()
-
-        def on_test_batch_end(self, batch, logs=None):
-            run.stop.check()
-
-        def on_epoch_begin(self, epoch, logs=None):
-            run.stop.check()
-            self.started = time.perf_counter()
-            self.started_wall = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            seconds = time.perf_counter() - self.started
-            if not all(math.isfinite(logs.get(k, 0.0)) for k in ("loss", "val_loss")):
-                state["diverged"] = True
-                self.model.stop_training = True
-                _say(f"epoch {epoch + 1}: the loss is {logs.get('loss')}: stopping (diverged)")
-                return
-            measured = self.model.evaluate(data.x_measure, data.y_measure, batch_size=run.eval_batch, verbose=0,
-                                           return_dict=True)
-            halves, mistakes = data.validation_errors(self.model, run.eval_batch)
-            row = {
-                "epoch": epoch + 1, "loss": logs["loss"], "accuracy": logs["accuracy"],
-                "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
-                "train_loss": measured["loss"], "train_error": 1.0 - measured["accuracy"],
-                "val_error": 1.0 - logs["val_accuracy"], "seconds": seconds, "started": self.started_wall,
-                **halves,
-            }
-            # the best epoch is chosen on the selection half only; the other half reports its error
-            # (a resumed folder from before the halves chose on the whole split: r["val_error"])
-            if row["val_select_error"] < min((r.get("val_select_error", r["val_error"]) for r in rows),
-                                             default=math.inf):
-                folder.save_best(self.model)
-                folder.write_mistakes(mistakes)  # which report examples it got wrong: improve compares pairs
-            rows.append(row)
-            folder.save_checkpoint(self.model)
-            folder.write_history(rows)
-            state["epochs_run"] = row["epoch"]
-            state["seed_states"] = [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)]
-            folder.write_json(RunFolder.STATE, state)  # last: it commits the epoch
-            _say(f"epoch {row['epoch']}: train error {row['train_error']:.2%} (inference mode; Keras's running "
-                 f"{1 - row['accuracy']:.2%}), validation error {row['val_report_error']:.2%}, {seconds:.1f}s")
-
-    return EpochRecorder()
-
-
-EVAL_ACTIVATION_BUDGET = 256 * 2**20  # bytes of layer outputs per inference batch
-EVAL_BATCH_CAP = 1024  # beyond this CPU evaluation got slower again (benchmarks/train_mnist.py notes)
-
-
-def inference_batch_size(analysis, train_batch: int, replicas: int) -> int:
-    """Inference keeps no activations for a backward pass, so it can take larger batches than training:
-    as many samples as fit EVAL_ACTIVATION_BUDGET (from the analyzer), between train_batch and EVAL_BATCH_CAP."""
-    per_sample = max(1, analysis.activation_bytes_per_sample)
-    size = min(max(EVAL_BATCH_CAP, train_batch), max(train_batch, EVAL_ACTIVATION_BUDGET // per_sample))
-    return size - size % replicas or replicas
 
 
 def _run_folder(opts: TrainOptions) -> RunFolder:
@@ -223,21 +49,6 @@ def _run_folder(opts: TrainOptions) -> RunFolder:
                                     f"{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-class _StopRequest:
-    """Ctrl-C or SIGTERM while fit() runs, only noted: a KeyboardInterrupt raised by the signal handler can land
-    inside TensorFlow's C++ code, where pybind11 turns it into a RuntimeError ("... REPLACED BY
-    KeyboardInterrupt") or loses it. The recorder raises it from Python instead, between batches."""
-
-    requested = False
-
-    def __call__(self, signum, frame):
-        self.requested = True
-
-    def check(self) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-
-
 @dataclass
 class _Run:
     """One training run: what it trains, on what, where, and what it has recorded so far."""
@@ -247,7 +58,7 @@ class _Run:
     resuming: bool
     arch: object  # Architecture
     hyper: dict
-    data: _Data
+    data: TrainingData
     device: dict
     mixed: bool
     replicas: int = 1
@@ -257,7 +68,7 @@ class _Run:
     advice: RunContext | None = None  # for the diagnosis's priced recommendations
     rows: list = field(default_factory=list)
     state: dict = field(default_factory=lambda: {"epochs_run": 0})
-    stop: _StopRequest = field(default_factory=_StopRequest)  # Ctrl-C or SIGTERM noted while fit() runs
+    stop: StopRequest = field(default_factory=StopRequest)  # Ctrl-C or SIGTERM noted while fit() runs
 
     @property
     def num_classes(self) -> int:
@@ -322,7 +133,7 @@ def train(opts: TrainOptions, resume: str | None = None) -> RunResult:
     keras = import_quietly("keras")
 
     distribution = Distribution(opts.strategy)  # before any TensorFlow op, as multi-worker requires
-    data = _Data(opts, tuple(arch.input_shape))
+    data = TrainingData(opts, tuple(arch.input_shape))
     keras.utils.set_random_seed(opts.seed)
 
     device = accelerator()
@@ -349,7 +160,7 @@ def _model(run: _Run, analysis, stack):
         run.state = folder.read_state()
         run.rows = [row for row in folder.read_history() if row["epoch"] <= run.state["epochs_run"]]
         model = folder.load(RunFolder.CHECKPOINT, run.custom)
-        states, saved = _seed_states(model), run.state.get("seed_states", [])
+        states, saved = seed_states(model), run.state.get("seed_states", [])
         if len(states) != len(saved):
             raise CnnscopeError(f"{folder}: {RunFolder.STATE} holds {len(saved)} random-generator states but the "
                                 f"model has {len(states)}; the folder is damaged, start a new run")
@@ -402,14 +213,14 @@ def _train_in_scope(run: _Run):
     model = _model(run, analysis, stack)
     folder.write_json(RunFolder.SUMMARY, analysis.to_dict())
 
-    _say(f"training {run.arch.name} on {data.ds.name}: {len(data.x_train)} train / {len(data.x_val)} validation / "
+    say(f"training {run.arch.name} on {data.ds.name}: {len(data.x_train)} train / {len(data.x_val)} validation / "
          f"{len(data.ds.x_test)} test examples, {run.device['backend']} on {run.device['name']}"
          f"{', mixed precision' if run.mixed else ''}"
          f"{f', {run.replicas} replicas (global batch {run.global_batch})' if run.replicas > 1 else ''}; "
          f"run folder {folder}")
     previous = {sig: signal.signal(sig, run.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _fit(run, model)
+        fit_epochs(run, model)
         run.stop.check()  # a signal during the last epoch's end
     except KeyboardInterrupt:
         finish(run, status="interrupted")
@@ -421,57 +232,3 @@ def _train_in_scope(run: _Run):
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return finish(run, status="diverged" if run.state.get("diverged") else "completed")
-
-
-def _callbacks(run: _Run) -> tuple[list, object]:
-    """(Keras callbacks for every fit, the early stopper or None): TensorBoard, EarlyStopping, and those that
-    plugins add through the register_callbacks hook."""
-    import keras
-
-    callbacks, stopper = [], None
-    if run.opts.tensorboard:
-        missing = [name for name in ("tensorflow", "tensorboard") if importlib.util.find_spec(name) is None]
-        if missing:  # Keras's TensorBoard callback writes through tf.summary, on any backend
-            raise CnnscopeError(f"--tensorboard needs {' and '.join(missing)}: pip install {' '.join(missing)}")
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.folder / "tensorboard")))
-    if run.opts.early_stopping is not None:
-        class AcrossFits(keras.callbacks.EarlyStopping):
-            # _fit calls fit() once per epoch; Keras's EarlyStopping forgets its patience at each fit's start
-            def on_train_begin(self, logs=None):
-                if not getattr(self, "begun", False):
-                    super().on_train_begin(logs)
-                    self.begun = True
-
-        stopper = AcrossFits(monitor="val_loss", patience=run.opts.early_stopping, verbose=1)
-        callbacks.append(stopper)
-    from ..plugins import registry
-
-    callbacks += registry().callbacks(run.opts)
-    return callbacks, stopper
-
-
-def _fit(run: _Run, model) -> None:
-    """One fit() per epoch over that epoch's own order of the data (epoch_order): what a run killed after
-    epoch k and resumed needs to end exactly as the uninterrupted run."""
-    opts, data = run.opts, run.data
-    recorder = _recorder(run)
-    extra, stopper = _callbacks(run)
-    for epoch in range(run.state["epochs_run"], opts.epochs):
-        if opts.augment:
-            fit_data, batch = (_augmented(data.x_train, data.y_train, run.global_batch, opts, epoch),), None
-        else:
-            order = epoch_order(opts.seed, epoch, len(data.x_train))
-            fit_data, batch = (data.x_train[order], data.y_train[order]), run.global_batch
-        model.fit(
-            *fit_data, batch_size=batch, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
-            validation_data=(data.x_val, data.y_val), validation_batch_size=run.eval_batch,
-            callbacks=[recorder, *extra],
-            # A terminal gets Keras's progress bar; otherwise the recorder's own line per epoch
-            # (on stderr) is the log, so that stdout stays clean for --format json.
-            verbose=1 if sys.stdout.isatty() else 0,
-        )
-        if run.state.get("diverged"):
-            break
-        if stopper is not None and stopper.stopped_epoch:
-            _say(f"early stopping after epoch {epoch + 1}: val_loss has not improved for {opts.early_stopping} epochs")
-            break
