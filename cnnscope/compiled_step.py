@@ -115,6 +115,15 @@ def _plan(request: dict) -> dict:
     started = time.perf_counter()
     compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(*arguments).compile()
     compile_s = time.perf_counter() - started
+    plan = _figures(jax, compiled)
+    if measure:
+        plan.update(_run_and_measure(jax, compiled, arguments), compile_s=round(compile_s, 2))
+    return plan
+
+
+def _figures(jax, compiled) -> dict:
+    """XLA's memory plan and FLOP count for a compiled step; its peak is arguments + outputs - what the outputs
+    alias (the donated state) + temporaries."""
     memory = compiled.memory_analysis()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost  # a list of one dict in older JAX releases
@@ -126,8 +135,6 @@ def _plan(request: dict) -> dict:
         "flops": int(cost.get("flops", 0)) if cost else None,
     }
     plan["peak_bytes"] = plan["argument_bytes"] + plan["output_bytes"] - plan["alias_bytes"] + plan["temp_bytes"]
-    if measure:
-        plan.update(_run_and_measure(jax, compiled, arguments), compile_s=round(compile_s, 2))
     return plan
 
 
