@@ -38,7 +38,7 @@ from memory_models import BUILTINS, EXAMPLES, ROOT, config_only_applications
 if importlib.util.find_spec("cnnscope") is None:  # an installed cnnscope (the GPU machine gets a wheel)
     sys.path.insert(0, str(ROOT))
 
-from cnnscope.compiled import compiled_plan  # noqa: E402
+from cnnscope.keras.compiled import compiled_plan  # noqa: E402
 from cnnscope.targets import analyze_target  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from memory_models import BUILTINS, EXAMPLES, ROOT, config_only_applications
 
 sys.path.insert(0, str(ROOT))
 
-from cnnscope.compiled import compiled_plan  # noqa: E402
+from cnnscope.keras.compiled import compiled_plan  # noqa: E402
 from cnnscope.targets import analyze_target  # noqa: E402
 
 def main() -> None:

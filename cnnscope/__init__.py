@@ -17,13 +17,13 @@ _EXPORTS = {
     "LayerReport": "cnnscope.analysis",
     "analyze": "cnnscope.targets",
     "analyze_target": "cnnscope.targets",
-    "CnnscopeError": "cnnscope.errors",
-    "LayerError": "cnnscope.errors",
-    "LayerSpec": "cnnscope.stack",
-    "Stack": "cnnscope.stack",
+    "CnnscopeError": "cnnscope.core.errors",
+    "LayerError": "cnnscope.core.errors",
+    "LayerSpec": "cnnscope.core.stack",
+    "Stack": "cnnscope.core.stack",
     "load_file": "cnnscope.sources",
     "stack_from_keras_config": "cnnscope.sources",
-    "stack_from_keras_model": "cnnscope.keras_models",
+    "stack_from_keras_model": "cnnscope.keras.models",
     "stack_from_spec": "cnnscope.sources",
 }
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .conventions import KERAS_SUFFIXES, SPEC_SUFFIXES
-from .errors import CnnscopeError, printable, short
-from .stack import Stack
+from .core.conventions import KERAS_SUFFIXES, SPEC_SUFFIXES
+from .core.errors import CnnscopeError, printable, short
+from .core.stack import Stack
 
 FILE_SUFFIXES = (*SPEC_SUFFIXES, *KERAS_SUFFIXES)
 
@@ -69,8 +69,8 @@ def load_target(target: str, input_shape=None, num_classes=None, sets=None, kera
 
 def _rebuilt_by_keras(config: dict, target: str, input_shape, imports) -> Stack:
     """The stack of a saved model whose class holds code, read from the model Keras rebuilds (no weights)."""
-    from .keras_fallback import import_modules
-    from .keras_models import backend_name, load_model_with_code, stack_from_keras_model
+    from .keras.fallback import import_modules
+    from .keras.models import backend_name, load_model_with_code, stack_from_keras_model
     from .sources import with_input_shape
 
     import_modules(imports)
@@ -160,7 +160,7 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
     with every plugin's layer rules and analyze()'s defaults.
 
     options: batch_size, dtype, optimizer (docs/conventions.md); None means the default.
-    keras: a layer no rule covers is asked of Keras (keras_fallback.py) when Keras can load
+    keras: a layer no rule covers is asked of Keras (keras/fallback.py) when Keras can load
     its class, after importing the modules in imports; keras=False makes it an error.
     compile: also ask XLA for its plan of one training step (compiled.py; needs JAX) and attach it as
     analysis.compiled. TARGET must then be a name or a path, which the compiler's process loads again.
@@ -169,7 +169,7 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
     from .analysis import analyze
 
     if is_keras_model(target):
-        from .keras_models import stack_from_keras_model
+        from .keras.models import stack_from_keras_model
         from .sources import with_input_shape
 
         stack = stack_from_keras_model(target)
@@ -184,7 +184,7 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
     rules, notes, fallback = rules_for(stack), [], None
     missing = uncovered(rules, stack)
     if keras and missing and not misspelled(rules, stack, missing):
-        from .keras_fallback import import_modules, keras_fallback
+        from .keras.fallback import import_modules, keras_fallback
 
         import_modules(imports)  # only when a layer needs it: the user's module may import TensorFlow
         fallback = keras_fallback(stack.instances, notes)
@@ -194,7 +194,7 @@ def analyze_target(target, *, input_shape=None, num_classes=None, sets=(), keras
         if isinstance(target, Stack):
             raise CnnscopeError("compile=True needs the target as a name or a path (a .keras file for a live model: "
                                 "model.save('model.keras'))")
-        from .compiled import compiled_plan
+        from .keras.compiled import compiled_plan
 
         analysis = replace(analysis, compiled=compiled_plan(
             str(target), batch_size=analysis.batch_size, dtype=analysis.dtype, optimizer=analysis.optimizer,

@@ -15,7 +15,7 @@ import keras
 from keras.src.models.functional import make_node_key
 
 import cnnscope
-from cnnscope.keras_models import without_weights
+from cnnscope.keras.models import without_weights
 from keras_hub_families import FAMILIES, SEQUENCE, TEXT_BACKBONES, TASKS
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import cnnscope
-from cnnscope.keras_build import build_keras_model
+from cnnscope.keras.build import build_keras_model
 
 
 def weight_count(weights) -> int:

@@ -80,7 +80,7 @@ def test_a_diverged_run_is_told_a_tenth_of_its_learning_rate():
 
 @pytest.mark.keras
 def test_keras_default_learning_rates_are_keras_own():
-    from cnnscope.keras_models import keras_optimizer
+    from cnnscope.keras.models import keras_optimizer
 
     for name, rate in KERAS_LEARNING_RATES.items():
         optimizer = keras_optimizer(name)

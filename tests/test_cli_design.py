@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import cnnscope
 from cnnscope.cli import BUILTIN_COMMANDS, main
-from cnnscope.conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, OPTIMIZER_SLOTS, POLICIES
+from cnnscope.core.conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, OPTIMIZER_SLOTS, POLICIES
 
 # Commands whose --output names something other than the printed result: a model file or a run folder.
 OUTPUT_IS_NOT_THE_REPORT = {"build", "train", "learning-curve", "compare", "improve"}  # a folder of runs
@@ -142,7 +142,7 @@ def test_plugin_commands_cannot_replace_builtins():
 def test_a_clash_still_fails_its_commands_after_the_warning(monkeypatch):
     """One process can run several commands (a notebook, CliRunner): the warning must not forget the clash."""
     import cnnscope.cli as cli
-    from cnnscope.errors import CnnscopeError
+    from cnnscope.core.errors import CnnscopeError
     from cnnscope.plugins import discovery
     from cnnscope.rules import builtin_rules
 

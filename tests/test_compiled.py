@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import cnnscope
 from cnnscope.cli import main
-from cnnscope.compiled import compiled_plan
+from cnnscope.keras.compiled import compiled_plan
 from cnnscope.targets import analyze_target
 
 HEAD = [{"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 10, "activation": "softmax"}]

@@ -2,7 +2,7 @@
 import pytest
 
 import cnnscope
-from cnnscope.errors import CnnscopeError
+from cnnscope.core.errors import CnnscopeError
 
 # 8x8x1 -> Conv2D(4, 3, relu) -> 6x6x4 -> Flatten -> 144 -> Dense(2)
 SPEC = {

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnscope.errors import CnnscopeError
+from cnnscope.core.errors import CnnscopeError
 from cnnscope.training.diagnosis import Sizes, diagnose, from_dict
 from cnnscope.training.levers import OPPOSITES
 from cnnscope.training.intervals import difference_interval, rate_interval, wilson

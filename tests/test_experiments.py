@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cnnscope.cli import main
-from cnnscope.errors import CnnscopeError
+from cnnscope.core.errors import CnnscopeError
 from cnnscope.training.experiments import parse_sizes, read_learning_curve
 
 

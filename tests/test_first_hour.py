@@ -4,7 +4,7 @@ from click.testing import CliRunner
 
 import cnnscope
 from cnnscope.cli import main
-from cnnscope.units import format_bytes
+from cnnscope.core.units import format_bytes
 
 
 def run(*args):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from cnnscope.cli import main
-from cnnscope.errors import CnnscopeError
+from cnnscope.core.errors import CnnscopeError
 from test_fuzz_loaders import FUZZ, check, damaged_text, mutated
 
 FILES = ("metrics.json", "config.json", "state.json")

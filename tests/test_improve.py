@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cnnscope.cli import main
-from cnnscope.errors import CnnscopeError
+from cnnscope.core.errors import CnnscopeError
 from cnnscope.training.diagnosis import Recommendation, Sizes, diagnose
 from cnnscope.training.improve import improved, next_change
 from cnnscope.training.intervals import difference_interval

@@ -155,7 +155,7 @@ def test_an_alias_is_analyzed_and_reported_as_keras_reports_it(alias):
 # keras.layers classes without a rule yet (issue 9): the list may only shrink. A Keras release that adds a
 # layer fails test_every_keras_layer_has_a_rule until it has a rule; a new rule must leave this list.
 NOT_YET: set = set()
-# Foreign code and base classes: answered by Keras itself from a live model (keras_fallback.py), never a rule.
+# Foreign code and base classes: answered by Keras itself from a live model (keras/fallback.py), never a rule.
 NEVER = {"Layer", "Wrapper", "Lambda", "TFSMLayer", "JaxLayer", "FlaxLayer", "TorchModuleWrapper"}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import cnnscope
 from cnnscope.analysis import analyze
-from cnnscope.keras_fallback import keras_fallback
+from cnnscope.keras.fallback import keras_fallback
 from cnnscope.rules import builtin_rules
 from cnnscope.targets import load_target
 from keras_oracle import keras_layers, ours

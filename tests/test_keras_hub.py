@@ -91,7 +91,7 @@ def test_the_cli_summarises_a_text_backbone_with_one_sequence_length(families):
 PUBLISHED = """
 import json, resource
 import keras, keras_hub as hub, cnnscope
-from cnnscope.keras_models import without_weights
+from cnnscope.keras.models import without_weights
 
 with without_weights():
     vit = hub.models.ViTBackbone(image_shape=(224, 224, 3), patch_size=16, num_layers=12, num_heads=12,
@@ -312,7 +312,7 @@ def test_a_layer_that_cannot_be_traced_keeps_null_macs_with_a_note():
 
 APPLICATIONS = """
 import inspect, json, keras, cnnscope
-from cnnscope.keras_models import without_weights
+from cnnscope.keras.models import without_weights
 
 out = {}
 for name, build in sorted(inspect.getmembers(keras.applications)):

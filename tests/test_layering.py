@@ -1,12 +1,11 @@
 """The package's layering, read from the source: arrows point down, and nothing imports in a circle.
 
-Bottom to top: the shared modules (errors, stack, units, writing, conventions,
-escaping, environment) and project_config, rules/ and sources/, the Keras
-adapters (each importing Keras only when called), views/ (which render and never
-compute), analysis/, plugins/, targets, then checks/, training/ (whose advice
-reads checks' budgets, to withhold a change that would break one), and the CLI
-on top. Every module has a layer; only the Keras room imports Keras. Imports inside functions count too: a lazy import is
-still an arrow.
+Bottom to top: core/ (errors, stack, units, writing, conventions, escaping, environment), rules/ and
+sources/ (project_config among them: it reads a pull request's pyproject.toml with sources' bounds), the
+Keras room keras/ (each module importing Keras only when called), views/ (which render and never compute), analysis/, plugins/, targets, then checks/, training/
+(whose advice reads checks' budgets, to withhold a change that would break one), and the CLI on top. Every
+module has a layer and each room's folder holds its layer; only the Keras room (and the trainer) imports
+Keras. Imports inside functions count too: a lazy import is still an arrow.
 """
 import ast
 import subprocess
@@ -56,10 +55,10 @@ def _under(name: str, *prefixes: str) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-KERAS_ADAPTERS = ("cnnscope.keras_build", "cnnscope.keras_fallback", "cnnscope.keras_models", "cnnscope.tracing",
-                  "cnnscope.compiled")
-BOTTOM = ("cnnscope.errors", "cnnscope.stack", "cnnscope.units", "cnnscope.writing", "cnnscope.conventions",
-          "cnnscope.escaping", "cnnscope.environment")
+COMPILED_STEP = "cnnscope.keras.compiled_step"  # a program (the child of --compile): it loads targets, on top
+KERAS_ADAPTERS = tuple(name for name in MODULES if _under(name, "cnnscope.keras")
+                       and name not in (COMPILED_STEP, "cnnscope.keras"))  # the package's name would cover them all
+BOTTOM = tuple(name for name in MODULES if _under(name, "cnnscope.core"))
 ARROWS = [
     (("cnnscope.analysis",), ("cnnscope.training", "cnnscope.checks", "cnnscope.cli", "cnnscope.plugins",
                               "cnnscope.targets", *KERAS_ADAPTERS)),
@@ -70,24 +69,30 @@ ARROWS = [
                              "cnnscope.training", "cnnscope.cli")),
     (("cnnscope.checks", "cnnscope.training"), ("cnnscope.cli",)),
     (BOTTOM, ("cnnscope.rules", "cnnscope.sources", "cnnscope.analysis", "cnnscope.plugins", "cnnscope.targets",
-              "cnnscope.checks", "cnnscope.training", "cnnscope.cli", "cnnscope.views", "cnnscope.project_config",
-              *KERAS_ADAPTERS)),
-    (("cnnscope.project_config",), ("cnnscope.rules", "cnnscope.analysis", "cnnscope.plugins", "cnnscope.targets",
-                                    "cnnscope.checks", "cnnscope.training", "cnnscope.cli", "cnnscope.views",
-                                    *KERAS_ADAPTERS)),
+              "cnnscope.checks", "cnnscope.training", "cnnscope.cli", "cnnscope.views", *KERAS_ADAPTERS)),
+    (("cnnscope.sources.project_config",), ("cnnscope.rules",)),  # a pyproject.toml is read before any rule
     (("cnnscope.views",), ("cnnscope.analysis", "cnnscope.training", "cnnscope.checks", "cnnscope.cli",
                            "cnnscope.plugins", "cnnscope.targets", *KERAS_ADAPTERS)),  # they render, never compute
     (KERAS_ADAPTERS, ("cnnscope.analysis", "cnnscope.checks", "cnnscope.training", "cnnscope.cli", "cnnscope.views",
                       "cnnscope.plugins", "cnnscope.targets")),
 ]
-TOP = ("cnnscope", "cnnscope.__main__", "cnnscope.cli", "cnnscope.targets", "cnnscope.compiled_step")
+TOP = ("cnnscope", "cnnscope.__main__", "cnnscope.cli", "cnnscope.targets", COMPILED_STEP)
+ROOT_MODULES = {"cnnscope", "cnnscope.__main__", "cnnscope.targets"}  # orchestration; every other module in a room
 
 
 def test_every_module_has_a_layer():
     lower = [prefix for prefixes, _ in ARROWS for prefix in prefixes]
     loose = sorted(name for name in MODULES if not _under(name, *lower) and name not in TOP
-                   and not _under(name, "cnnscope.cli"))
+                   and not _under(name, "cnnscope.cli") and name != "cnnscope.keras")
     assert not loose, loose
+
+
+def test_the_root_folder_holds_only_orchestration():
+    loose = sorted(name for name in MODULES if name.count(".") == 1 and name not in ROOT_MODULES
+                   and MODULES[name].name != "__init__.py")
+    assert not loose, f"{loose}: put each in its room (core/, keras/, ...)"
+    assert BOTTOM and KERAS_ADAPTERS  # the rooms were found
+    assert not GRAPH["cnnscope.keras"], "the Keras room's package file imports nothing: its modules load lazily"
 
 
 @pytest.mark.parametrize("lower, forbidden", ARROWS)
@@ -171,11 +176,11 @@ def test_limit_flags_match_the_budgets():
 HEAVY = ("keras", "tensorflow", "jax", "keras_hub")
 # The Keras room: the only modules that import Keras, TensorFlow or JAX, each lazily (inside a function)
 # except the child process of --compile. Everything else is pure Python and promises to stay so.
-KERAS_ROOM = {
-    "cnnscope.keras_build", "cnnscope.keras_fallback", "cnnscope.keras_models", "cnnscope.tracing",
-    "cnnscope.compiled_step",  # the child process of --compile, KERAS_BACKEND=jax
-    "cnnscope.plugins.discovery",  # checks that a plugin's training callbacks are Keras callbacks
-}
+# The Keras room: the only modules that import Keras, TensorFlow or JAX, each lazily (inside a function)
+# except the child process of --compile. Everything else is pure Python and promises to stay so.
+KERAS_ROOM = {name for name in MODULES if _under(name, "cnnscope.keras")}
+# ... which needs no Keras in its package file, nor to run the child of --compile (compiled.py spawns it)
+KERAS_FREE_IN_THE_ROOM = {"cnnscope.keras", "cnnscope.keras.compiled"}
 TRAINING = "cnnscope.training"  # the trainer's package: Keras by design, lazily
 
 
@@ -197,12 +202,13 @@ def test_nothing_outside_the_keras_room_imports_keras():
     outside = sorted(f"{name} imports {', '.join(sorted(_heavy_imports(name)))}" for name in MODULES
                      if _heavy_imports(name) and name not in KERAS_ROOM and not _under(name, TRAINING))
     assert not outside, outside
-    assert {name for name in KERAS_ROOM if _heavy_imports(name)} == KERAS_ROOM  # the room is no wider than needed
+    # the room is no wider than needed
+    assert {name for name in KERAS_ROOM if _heavy_imports(name)} == KERAS_ROOM - KERAS_FREE_IN_THE_ROOM
 
 
 def test_the_keras_room_imports_keras_lazily():
     """At module level only the --compile child may import Keras: importing any other module costs nothing."""
-    eager = sorted(name for name in MODULES if name != "cnnscope.compiled_step" for node in
+    eager = sorted(name for name in MODULES if name != "cnnscope.keras.compiled_step" for node in
                    ast.parse(MODULES[name].read_text()).body
                    if isinstance(node, (ast.Import, ast.ImportFrom)) and _heavy_imports_of(node))
     assert not eager, eager

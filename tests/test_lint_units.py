@@ -2,7 +2,7 @@
 import pytest
 
 import cnnscope
-from cnnscope.units import format_bytes, format_count, parse_count, parse_size
+from cnnscope.core.units import format_bytes, format_count, parse_count, parse_size
 
 
 def warnings_for(layers, shape=(28, 28, 1), **extra):

@@ -29,7 +29,7 @@ def test_summary_of_a_spec_imports_no_framework(examples):
 @pytest.mark.keras
 def test_summary_of_a_keras_file_imports_no_framework(tmp_path, examples):
     import cnnscope
-    from cnnscope.keras_build import build_keras_model
+    from cnnscope.keras.build import build_keras_model
 
     path = tmp_path / "mnist.keras"
     build_keras_model(cnnscope.load_file(examples / "mnist_cnn.toml")).save(path)

@@ -56,3 +56,14 @@ def test_a_bash_block_runs(body):
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=ROOT, capture_output=True, text=True,
                             env={"PATH": bin_path() + ":/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
+
+
+def test_the_layout_table_matches_the_folders():
+    """Each package of cnnscope/ has its row in the README's layout table, and each row names a real place."""
+    layout = (ROOT / "README.md").read_text().split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"^\| `(cnnscope/[\w/.]+)` \|", layout, re.M))
+    packages = {f"cnnscope/{p.parent.name}/" for p in (ROOT / "cnnscope").glob("*/__init__.py")}
+    assert packages <= named, f"not in the layout table: {sorted(packages - named)}"
+    assert all((ROOT / place).exists() for place in named), sorted(p for p in named if not (ROOT / p).exists())
+    roots = {f"cnnscope/{p.name}" for p in (ROOT / "cnnscope").glob("*.py") if p.stem not in ("__init__", "__main__")}
+    assert roots <= named, f"top-level modules not in the layout table: {sorted(roots - named)}"

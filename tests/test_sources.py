@@ -5,7 +5,7 @@ import zipfile
 import pytest
 
 import cnnscope
-from cnnscope.keras_build import build_keras_model
+from cnnscope.keras.build import build_keras_model
 from keras_oracle import assert_parity, keras_layers, ours
 
 TOML = """

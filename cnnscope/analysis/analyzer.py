@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import receptive_field
-from ..conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER
-from ..errors import describe
+from ..core.conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER
+from ..core.errors import describe
 from ..rules import ALIASES, Backward, Layer, RuleSet, builtin_rules
 from ..rules import backward as backward_rules
 from ..rules.base import UNKNOWN, known, prod
-from ..stack import Stack
+from ..core.stack import Stack
 from .lint import lint
 from .records import Analysis, LayerReport
 from .training_step import training_step
@@ -153,7 +153,7 @@ def analyze(
     strict: unknown config arguments are errors (spec files) rather than notes
     (configs saved by a possibly newer Keras). Defaults to strict for spec sources.
     fallback(layer_spec) -> Rule | None: a rule for a layer type no rule covers (the
-    Keras-backed one of keras_fallback.py); without it such a layer is an error.
+    Keras-backed one of keras/fallback.py); without it such a layer is an error.
     """
     pol = check_options(batch_size, dtype, optimizer)
     check_graph(stack)

@@ -1,8 +1,8 @@
 """Warnings for what tutorial code commonly trips over. Each is one line naming the layer."""
 from __future__ import annotations
 
-from ..errors import printable
-from ..escaping import cut
+from ..core.errors import printable
+from ..core.escaping import cut
 
 
 def _name(name: str) -> str:

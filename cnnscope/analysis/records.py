@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from ..conventions import OPTIMIZER_UPDATE_FLOPS, Policy, optimizer_slots
-from ..errors import CnnscopeError
+from ..core.conventions import OPTIMIZER_UPDATE_FLOPS, Policy, optimizer_slots
+from ..core.errors import CnnscopeError
 from ..rules import RF, Backward
 from ..rules.base import RF_NONE, RF_PASS
 

@@ -5,9 +5,9 @@ import csv
 import io
 import json
 
-from ..errors import printable
-from ..escaping import cut, md_code, md_text
-from ..units import format_bytes, format_count, format_shape
+from ..core.errors import printable
+from ..core.escaping import cut, md_code, md_text
+from ..core.units import format_bytes, format_count, format_shape
 
 def _axes(values) -> str:
     if values is None:

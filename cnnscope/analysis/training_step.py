@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import cache
 
-from ..stack import producer
+from ..core.stack import producer
 
 
 def _readers(stack, by_name: dict) -> dict:

@@ -2,12 +2,12 @@
 defaults filled in, unknown arguments refused or noted) and its inputs."""
 from __future__ import annotations
 
-from ..conventions import MAX_BATCH_SIZE, Policy, optimizer_slots, policy
-from ..errors import CnnscopeError, LayerError, did_you_mean, printable, short
+from ..core.conventions import MAX_BATCH_SIZE, Policy, optimizer_slots, policy
+from ..core.errors import CnnscopeError, LayerError, did_you_mean, printable, short
 from ..rules import BASE_ARGS
 from ..rules.base import missing_argument, unknown_arguments
 from ..rules.keras_names import names_for
-from ..stack import Stack, producer
+from ..core.stack import Stack, producer
 
 
 def _check_keras_name(spec, index: int, key: str, value, strict: bool, notes: list) -> None:

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from ..errors import CnnscopeError, did_you_mean, short
-from ..project_config import check_analysis_options, find_pyproject, normalized, read_tool_table
-from ..units import format_bytes, format_count, parse_count, parse_size
+from ..core.errors import CnnscopeError, did_you_mean, short
+from ..sources.project_config import check_analysis_options, find_pyproject, normalized, read_tool_table
+from ..core.units import format_bytes, format_count, parse_count, parse_size
 
 class Limit(NamedTuple):
     total: str  # the Totals field it bounds

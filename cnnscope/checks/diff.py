@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 from ..analysis.records import SCHEMA_VERSION
-from ..errors import CnnscopeError, printable, short
-from ..escaping import cut, md_code, md_text
+from ..core.errors import CnnscopeError, printable, short
+from ..core.escaping import cut, md_code, md_text
 from ..sources.bounds import MAX_SPEC_BYTES, load_document
-from ..units import format_bytes
+from ..core.units import format_bytes
 
 LAYER_FIELDS = ("type", "output_shape", "params", "activation_bytes", "macs")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import html
 import json
 
-from ..errors import printable
-from ..escaping import MAX_NAME, html_text, md_code, md_text
+from ..core.errors import printable
+from ..core.escaping import MAX_NAME, html_text, md_code, md_text
 from .budgets import LIMITS
 
 

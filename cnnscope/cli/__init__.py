@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from ..environment import flag
-from ..errors import INTERRUPTED, CnnscopeError, describe, printable
+from ..core.environment import flag
+from ..core.errors import INTERRUPTED, CnnscopeError, describe, printable
 from . import model_commands, training_commands
 from .output import warn
 
@@ -117,7 +117,7 @@ def _debug(ctx) -> bool:
 
 def _project_defaults() -> dict:
     """Click's default_map from pyproject.toml's [tool.cnnscope] (docs/ci.md)."""
-    from ..project_config import default_map, find_pyproject, read_tool_table
+    from ..sources.project_config import default_map, find_pyproject, read_tool_table
 
     path = find_pyproject()
     return default_map(read_tool_table(path), BUILTIN_COMMANDS, str(path)) if path else {}

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..errors import CnnscopeError
+from ..core.errors import CnnscopeError
 from .options import (batch_size_option, dtype_option, format_option, input_shape_option, keras_options,
                       num_classes_option, optimizer_option, output_option, sets_option, target_options)
 from .output import emit, warn
@@ -54,7 +54,7 @@ def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer
     smaller still. --compile on the training machine gives its real plan.
     """
     from ..analysis.report import render, render_max_batch
-    from ..units import parse_size
+    from ..core.units import parse_size
 
     budget = parse_size(memory) if memory is not None else None
     analysis = _analyze(target, input_shape, num_classes, sets, batch_size=batch_size, dtype=dtype, optimizer=optimizer,
@@ -65,7 +65,7 @@ def summary(target, input_shape, sets, num_classes, batch_size, dtype, optimizer
     text, best = render_max_batch(analysis, budget, fmt)
     if compile_step:
         from ..analysis.report import render_compiled_max_batch
-        from ..compiled import largest_compiled_batch
+        from ..keras.compiled import largest_compiled_batch
 
         compiled_best, peak = largest_compiled_batch(target, budget, best, dtype=analysis.dtype,
                                                      optimizer=analysis.optimizer, input_shape=input_shape,
@@ -188,7 +188,7 @@ def build(arch, sets, input_shape, num_classes, output, fmt):
 
     from ..plugins import registry
     from ..targets import parse_sets
-    from ..writing import atomic_keras_save
+    from ..core.writing import atomic_keras_save
 
     if not output.endswith(".keras"):
         raise CnnscopeError(f"--output {output} must end in .keras (Keras's native format)")
@@ -218,7 +218,7 @@ def graph(target, input_shape, sets, num_classes, fmt, output, imports, no_keras
     from pathlib import Path
 
     from ..views import graph as views
-    from ..writing import atomic_write_bytes
+    from ..core.writing import atomic_write_bytes
 
     if fmt == "auto":
         fmt = GRAPH_SUFFIXES.get(Path(output).suffix.lower(), "mermaid") if output else "mermaid"

@@ -5,7 +5,7 @@ import math
 
 import click
 
-from ..conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE, OPTIMIZER_SLOTS,
+from ..core.conventions import (DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER, MAX_BATCH_SIZE, OPTIMIZER_SLOTS,
                            POLICIES, UNBOUNDED)
 
 
@@ -46,7 +46,7 @@ class NameChoice(click.Choice):
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
-            from ..errors import did_you_mean, short
+            from ..core.errors import did_you_mean, short
 
             self.fail(f"unknown {self.what} {short(value)}{did_you_mean(str(value), self.choices)}; "
                       f"use one of {', '.join(self.choices)}", param, ctx)

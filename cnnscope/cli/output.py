@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import CnnscopeError, printable
+from ..core.errors import CnnscopeError, printable
 
 
 def warn(lines) -> None:
@@ -22,7 +22,7 @@ def emit(text: str, output=None) -> None:
     if output is None:
         click.echo(text)
         return
-    from ..writing import atomic_write_text
+    from ..core.writing import atomic_write_text
 
     try:
         atomic_write_text(output, text + "\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import CnnscopeError
+from ..core.errors import CnnscopeError
 from .options import FiniteRange, batch_size_option, format_option, optimizer_option, output_option, sets_option
 from .output import emit
 

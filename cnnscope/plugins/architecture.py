@@ -5,10 +5,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..conventions import UNBOUNDED
-from ..environment import FALSE, TRUE
-from ..errors import CnnscopeError, did_you_mean, short
-from ..stack import Stack
+from ..core.conventions import UNBOUNDED
+from ..core.environment import FALSE, TRUE
+from ..core.errors import CnnscopeError, did_you_mean, short
+from ..core.stack import Stack
 
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TRUE, _FALSE = TRUE, FALSE - {""}  # the environment's words; an empty --set value is no boolean
@@ -138,7 +138,7 @@ class Architecture:
         return tuple(input_shape or self.input_shape)
 
     def stack(self, input_shape=None, num_classes=None, overrides=None, *, parse=False) -> Stack:
-        from ..keras_models import stack_from_keras_model
+        from ..keras.models import stack_from_keras_model
         from ..sources import stack_from_spec
 
         shape = self._shape(input_shape)
@@ -170,7 +170,7 @@ class Architecture:
             hyper = self.resolve(overrides, parse=parse)
             return self._call("build", self.build, self._shape(input_shape),
                               num_classes or self.num_classes, **hyper)
-        from ..keras_build import build_keras_model
+        from ..keras.build import build_keras_model
 
         custom = self.custom_objects() if self.custom_objects else None
         return build_keras_model(self.stack(input_shape, num_classes, overrides, parse=parse), custom, rules)

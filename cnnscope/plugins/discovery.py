@@ -17,8 +17,8 @@ from importlib import metadata
 
 import pluggy
 
-from ..environment import flag
-from ..errors import CnnscopeError, did_you_mean, short
+from ..core.environment import flag
+from ..core.errors import CnnscopeError, did_you_mean, short
 from ..rules import Rule, RuleSet, builtin_rules
 from . import hookspecs
 from .architecture import Architecture
@@ -78,12 +78,12 @@ class Registry:
     def callbacks(self, options) -> list:
         """The Keras callbacks plugins add to a training run; a plugin whose hook fails is skipped, with a
         warning, and the run goes on."""
-        import keras
+        from ..keras.models import is_keras_callback
 
         found: list = []
 
         def register(callback) -> None:
-            if not isinstance(callback, keras.callbacks.Callback):
+            if not is_keras_callback(callback):
                 raise TypeError(f"register() takes a keras.callbacks.Callback, got {type(callback).__name__}")
             found.append(callback)
 

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 
-from ..errors import CnnscopeError, describe
+from ..core.errors import CnnscopeError, describe
 
 
 class _UserInterrupt(KeyboardInterrupt):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 
-from ..errors import printable
+from ..core.errors import printable
 
 
 def architecture_rows(reg) -> list:
     """One row per architecture; one whose spec() fails gets its error instead of a parameter count."""
     from ..analysis import analyze
-    from ..errors import CnnscopeError
+    from ..core.errors import CnnscopeError
 
     rows = []
     for name in sorted(reg.architectures):
@@ -30,7 +30,7 @@ def architecture_rows(reg) -> list:
 
 def clash_error(reg):
     """The error that `list` and `plugins` end with when two plugins claim one name, else None."""
-    from ..errors import CnnscopeError
+    from ..core.errors import CnnscopeError
 
     clashes = [*reg.clashes.values(), *reg.rules.clashes]
     if not clashes:

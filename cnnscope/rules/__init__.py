@@ -6,7 +6,7 @@ ops holds the operation nodes (keras/src/ops) of functional models.
 """
 from __future__ import annotations
 
-from ..errors import CnnscopeError
+from ..core.errors import CnnscopeError
 from . import (activations, attention, convolutional, core, merging, normalization, ops, pooling, preprocessing,
                preprocessing_audio, preprocessing_features, regularization, reshaping, rnn, wrappers)
 from .aliases import ALIASES

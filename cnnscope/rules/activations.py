@@ -1,7 +1,7 @@
 """Activation layers: Activation, ReLU, LeakyReLU, ELU, Softmax, PReLU (keras/src/layers/activations)."""
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from . import backward
 from .base import REQUIRED, Layer, Result, Rule, activation_flops, prod
 

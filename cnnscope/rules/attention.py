@@ -7,7 +7,7 @@ the softmax (3 per score), the biases and the optional sigmoid gate.
 """
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from .base import REQUIRED, Layer, Result, Rule, prod
 
 MHA_DEFAULTS = {

@@ -13,7 +13,7 @@ from fractions import Fraction
 from math import prod  # noqa: F401 (re-exported: rules and plugin rules count elements with it)
 from typing import Callable
 
-from ..errors import LayerError, did_you_mean, short
+from ..core.errors import LayerError, did_you_mean, short
 
 
 class _Unknown(int):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ..errors import short
-from ..stack import declared_shape
+from ..core.errors import short
+from ..core.stack import declared_shape
 from . import backward
 from .base import (RF_FRESH, RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule, activation_flops,
                    bias_and_activation_flops, known, prod)

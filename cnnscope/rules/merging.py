@@ -1,7 +1,7 @@
 """Merge layers: several inputs, one output (keras.src.layers.merging)."""
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from . import backward
 from .base import REQUIRED, RF_NONE, UNKNOWN, Layer, Result, Rule, prod
 

@@ -2,7 +2,7 @@
 first) for tensors and Const for constants, and the axis and broadcasting rules Keras's ops follow."""
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from .base import UNKNOWN, Layer
 
 

@@ -13,7 +13,7 @@ matmul and einsum count their multiply-accumulates as MACs; moving data
 """
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from . import backward
 from .base import RF_NONE, RF_PASS, UNKNOWN, Layer, Result, Rule, prod
 from .operands import (BATCH, Const, broadcast, full_axis, read_operand, read_operands, tensor_operands,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..errors import short
+from ..core.errors import short
 from .base import RF_NONE, RF_PASS, REQUIRED, UNKNOWN, Layer, Result, Rule, prod, rf_scale
 from .reshaping import interpolation_macs
 

@@ -10,7 +10,7 @@ as in Keras. FLOPs: none; lookups and hashing move and compare data.
 """
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from .base import RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule
 
 MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")

@@ -1,7 +1,7 @@
 """Regularization layers: identities at inference, so no FLOPs (keras/src/layers/regularization)."""
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from . import backward
 from .base import REQUIRED, Layer, Result, Rule, prod
 

@@ -1,7 +1,7 @@
 """Reshaping layers: move, pad, crop, repeat or resample values, no weights (keras/src/layers/reshaping)."""
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from . import backward
 from .base import RF_NONE, REQUIRED, UNKNOWN, Layer, Result, Rule, prod, rf_scale
 

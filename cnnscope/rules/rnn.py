@@ -10,7 +10,7 @@ ConvLSTM does the same per output position, with convolutions for the products.
 """
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from .base import RF_NONE, REQUIRED, Layer, Result, Rule, nested_config, prod
 from .convolutional import ConvGeometry
 

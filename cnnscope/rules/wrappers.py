@@ -5,7 +5,7 @@ layer's rule answers for one step, with the same weights for all of them.
 """
 from __future__ import annotations
 
-from ..errors import short
+from ..core.errors import short
 from .aliases import ALIASES
 from .base import REQUIRED, RF_NONE, Layer, Result, Rule, nested_config
 

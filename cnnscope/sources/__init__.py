@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..conventions import SPEC_SUFFIXES
-from ..errors import CnnscopeError
-from ..stack import Stack, declared_shape
+from ..core.conventions import SPEC_SUFFIXES
+from ..core.errors import CnnscopeError
+from ..core.stack import Stack, declared_shape
 from .keras_config import stack_from_keras_config
 from .spec_file import load_spec_file, stack_from_spec
 

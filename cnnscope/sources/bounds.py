@@ -15,7 +15,7 @@ import stat
 import sys
 from pathlib import Path
 
-from ..errors import CnnscopeError, clip, short
+from ..core.errors import CnnscopeError, clip, short
 
 MiB = 2**20
 MAX_SPEC_BYTES = 4 * MiB  # spec files, saved JSON summaries

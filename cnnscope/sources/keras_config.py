@@ -6,8 +6,8 @@ called more than once (one spec per call: "name", "name@1", ...).
 """
 from __future__ import annotations
 
-from ..errors import CnnscopeError, short
-from ..stack import LayerSpec, Stack
+from ..core.errors import CnnscopeError, short
+from ..core.stack import LayerSpec, Stack
 from .bounds import MAX_LAYERS, MAX_MODEL_NESTING
 
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
@@ -276,7 +276,7 @@ class _Flattener:
 
 class ModelWithCode(CnnscopeError):
     """The config of a model class whose constructor or call() builds the graph (keras-hub's BertBackbone, a
-    user's `class MyNet(keras.Model)`): only Keras can rebuild it (keras_models.py)."""
+    user's `class MyNet(keras.Model)`): only Keras can rebuild it (keras/models.py)."""
 
     def __init__(self, config: dict):
         self.config = config

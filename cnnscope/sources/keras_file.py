@@ -9,8 +9,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from ..errors import CnnscopeError, describe
-from ..stack import Stack
+from ..core.errors import CnnscopeError, describe
+from ..core.stack import Stack
 from .bounds import MAX_CONFIG_BYTES, check_tree, decode_utf8, parse_json, read_regular_file
 from .keras_config import stack_from_keras_config
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CnnscopeError, did_you_mean, short
-from ..stack import LayerSpec, Namer, Stack, input_spec
+from ..core.errors import CnnscopeError, did_you_mean, short
+from ..core.stack import LayerSpec, Namer, Stack, input_spec
 from .bounds import MAX_LAYERS, MAX_SPEC_BYTES, load_document
 
 TOP_LEVEL = ("name", "input_shape", "num_classes", "layers")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ..errors import CnnscopeError
-from ..units import format_bytes, format_count
+from ..core.errors import CnnscopeError
+from ..core.units import format_bytes, format_count
 from .diagnosis import COST_KEYS, Diagnosis, Recommendation
 from .levers import LEVERS
 
@@ -52,7 +52,7 @@ def budgets_for(target: str) -> dict:
     from pathlib import Path
 
     from ..checks.budgets import entries_from_pyproject
-    from ..project_config import find_pyproject, read_tool_table
+    from ..sources.project_config import find_pyproject, read_tool_table
     from ..targets import is_file_target
 
     path = find_pyproject()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CnnscopeError, did_you_mean, short
+from ..core.errors import CnnscopeError, did_you_mean, short
 
 KERAS_DATASETS = {
     "mnist": ("mnist", [str(i) for i in range(10)]),

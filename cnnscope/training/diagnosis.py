@@ -29,8 +29,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from ..errors import CnnscopeError, short
-from ..units import format_rate
+from ..core.errors import CnnscopeError, short
+from ..core.units import format_rate
 from .intervals import Interval, difference_interval, rate_interval, size_to_decide, wilson
 from .levers import LEVERS, levers_for
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from ..errors import CnnscopeError
+from ..core.errors import CnnscopeError
 
 STRATEGIES = ("mirrored", "multi-worker")
 

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from ..errors import CnnscopeError
+from ..core.errors import CnnscopeError
 from .run_folder import RunFolder
 from .splits import say
 

@@ -11,8 +11,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import CnnscopeError, short
-from ..writing import atomic_write_text
+from ..core.errors import CnnscopeError, short
+from ..core.writing import atomic_write_text
 
 
 def _write_table(folder: Path, stem: str, rows: list) -> None:
@@ -54,7 +54,7 @@ def _gap_interval(row: dict):
 def read_learning_curve(rows: list, target_error: float, bayes_error: float) -> str:
     """scikit-learn's reading of learning curves, in the ML Yearning budget terms of diagnosis.py; where the
     rows carry their intervals, a reading the largest size's intervals cannot support is inconclusive."""
-    from ..units import format_rate
+    from ..core.units import format_rate
 
     last = rows[-1]
     budget = target_error - bayes_error
@@ -224,7 +224,7 @@ def compare_table(rows: list) -> str:
 
 
 def _compare_rows(rows: list) -> tuple[list, list]:
-    from ..units import format_bytes, format_count, format_rate as pct
+    from ..core.units import format_bytes, format_count, format_rate as pct
 
     table = [[r["model"], f"{r['params']:,}", format_bytes(r["training_memory_bytes"]), "?" if r["flops"] is None else format_count(r["flops"]),
               pct(r["train_error"]), pct(r["val_error"], r.get("val_error_interval")), pct(r["test_error"]),
@@ -239,7 +239,7 @@ def _compare_rows(rows: list) -> tuple[list, list]:
 def learning_curve_table(rows: list, verdict: str, folder) -> str:
     from tabulate import tabulate
 
-    from ..units import format_rate
+    from ..core.units import format_rate
 
     table = tabulate([[r["train_examples"], format_rate(r["train_error"]),
                        format_rate(r["val_error"], r.get("val_error_interval")), r["diagnosis"]]

@@ -18,10 +18,10 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..errors import CnnscopeError
-from ..escaping import cut, one_line
-from ..units import format_rate
-from ..writing import atomic_write_text
+from ..core.errors import CnnscopeError
+from ..core.escaping import cut, one_line
+from ..core.units import format_rate
+from ..core.writing import atomic_write_text
 from .advice import applied, cli_words
 from .diagnosis import VERDICTS, from_dict, valid_cost
 from .intervals import difference_interval, paired_difference_interval
@@ -300,7 +300,7 @@ def improve_page(search: Search, folder) -> str:
 
 
 def _escape(text: str) -> str:
-    from ..escaping import html_text
+    from ..core.escaping import html_text
 
     return html_text(text)
 

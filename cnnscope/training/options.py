@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..errors import CnnscopeError, short
+from ..core.errors import CnnscopeError, short
 from .run_folder import RunFolder
 
 

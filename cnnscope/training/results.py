@@ -90,7 +90,7 @@ TEST_BATCH = 256
 def evaluate_on_test(folder: RunFolder, opts) -> dict:
     """The test split for a finished run trained without it (improve's final model): its metrics.json and
     diagnosis gain the test error; returns the error, its interval and the number of examples."""
-    from ..environment import import_quietly
+    from ..core.environment import import_quietly
     from ..targets import resolve_architecture
     from .datasets import load_adapted
     from .device import quiet_tensorflow

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import CnnscopeError, short
-from ..writing import atomic_keras_save, atomic_write_text
+from ..core.errors import CnnscopeError, short
+from ..core.writing import atomic_keras_save, atomic_write_text
 
 # seconds: fit's own epoch (training and validation); started: wall-clock start of the epoch, so that
 # start-to-start differences include cnnscope's measurement and checkpointing too.
@@ -202,7 +202,7 @@ class RunFolder:
         try:
             return keras.saving.load_model(self / name, custom_objects=custom_objects, safe_mode=True)
         except Exception as exc:  # noqa: BLE001 (Keras's refusal of the file, whatever its type)
-            from ..errors import describe
+            from ..core.errors import describe
 
             raise CnnscopeError(f"the run folder is damaged: {self / name} cannot be loaded "
                                 f"({short(describe(exc), 200)}); start a new run") from None

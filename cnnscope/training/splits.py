@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ..errors import CnnscopeError
+from ..core.errors import CnnscopeError
 from .datasets import load_adapted, measurement_subset, validation_halves, validation_split
 from .diagnosis import Sizes
 from .options import TrainOptions

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..environment import import_quietly
-from ..errors import INTERRUPTED, CnnscopeError
+from ..core.environment import import_quietly
+from ..core.errors import INTERRUPTED, CnnscopeError
 from .advice import COST_KEYS, RunContext, budgets_for
 from .device import accelerator, jit_setting, quiet_tensorflow, use_mixed_precision
 from .diagnosis import Sizes, default_target
@@ -151,8 +151,8 @@ def train(opts: TrainOptions, resume: str | None = None) -> RunResult:
 
 def _model(run: _Run, analysis, stack):
     """The model to fit: the checkpoint when resuming (history and state restored too), else a new one."""
-    from ..keras_build import build_keras_model
-    from ..keras_models import keras_optimizer
+    from ..keras.build import build_keras_model
+    from ..keras.models import keras_optimizer
     from ..targets import rules_for
 
     opts, folder = run.opts, run.folder

@@ -1,7 +1,7 @@
 """matplotlib without a screen, and a figure as SVG text to put inline in a page."""
 from __future__ import annotations
 
-from ..errors import CnnscopeError
+from ..core.errors import CnnscopeError
 
 
 def optional(module: str):

@@ -12,10 +12,10 @@ import math
 import shutil
 import subprocess
 
-from ..errors import CnnscopeError, printable
-from ..stack import producer
-from ..escaping import cut
-from ..units import format_shape
+from ..core.errors import CnnscopeError, printable
+from ..core.stack import producer
+from ..core.escaping import cut
+from ..core.units import format_shape
 
 
 def edges(analysis) -> list[tuple[str, str]]:

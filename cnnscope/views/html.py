@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import html
 
-from ..errors import CnnscopeError
-from ..escaping import MAX_NAME, cut
-from ..units import format_bytes, format_count, format_shape
+from ..core.errors import CnnscopeError
+from ..core.escaping import MAX_NAME, cut
+from ..core.units import format_bytes, format_count, format_shape
 from .graph import svg_with_networkx
 
 STYLE = """

@@ -1,6 +1,6 @@
 """The child process of compiled.py: builds the model with KERAS_BACKEND=jax and prints XLA's plan as JSON.
 
-    python -m cnnscope.compiled_step < request.json
+    python -m cnnscope.keras.compiled_step < request.json
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import json
 import sys
 import time
 
-from .errors import CnnscopeError, short
-from .keras_models import keras_optimizer, without_weights
+from ..core.errors import CnnscopeError, short
+from .models import keras_optimizer, without_weights
 
 
 def _keras_model(request: dict):
@@ -19,19 +19,19 @@ def _keras_model(request: dict):
     its weights, which compiling does not need, are never read."""
     import keras
 
-    from .keras_build import build_keras_model
-    from .keras_fallback import import_modules
-    from .plugins import registry
-    from .targets import is_file_target, load_target, parse_sets, resolve_architecture
+    from .build import build_keras_model
+    from .fallback import import_modules
+    from ..plugins import registry
+    from ..targets import is_file_target, load_target, parse_sets, resolve_architecture
 
     import_modules(request["imports"])
     target, shape, classes = request["target"], request["input_shape"], request["num_classes"]
     if target.lower().endswith(".keras"):
         from pathlib import Path
 
-        from .keras_models import load_model_with_code
-        from .sources.keras_config import holds_model_with_code
-        from .sources.keras_file import read_keras_config
+        from .models import load_model_with_code
+        from ..sources.keras_config import holds_model_with_code
+        from ..sources.keras_file import read_keras_config
 
         config = read_keras_config(Path(target))
         if holds_model_with_code(config):  # its own class builds it; a given input shape fills its None axes
@@ -68,7 +68,7 @@ def _plan(request: dict) -> dict:
     import jax
     import keras
 
-    from .conventions import POLICIES
+    from ..core.conventions import POLICIES
 
     if request["dtype"] == "float64":  # JAX computes in 32 bits unless told otherwise
         jax.config.update("jax_enable_x64", True)

@@ -20,10 +20,10 @@ import importlib.util
 import os
 from contextlib import contextmanager
 
-from .errors import CnnscopeError, describe, short
-from .sources.bounds import MAX_MODEL_NESTING
-from .sources.keras_config import LIVE_LAYER, stack_from_keras_config
-from .stack import Stack
+from ..core.errors import CnnscopeError, describe, short
+from ..sources.bounds import MAX_MODEL_NESTING
+from ..sources.keras_config import LIVE_LAYER, stack_from_keras_config
+from ..core.stack import Stack
 
 # Classes whose config makes Keras read a path or run code when they are built: refused before anything is
 # built from a file (a pull request's .keras file must not make cnnscope open /dev/zero or a secret).
@@ -42,9 +42,16 @@ def import_keras():
         if importlib.util.find_spec("jax") is not None:
             os.environ["KERAS_BACKEND"] = "jax"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines are no output of ours
-    from .environment import import_quietly
+    from ..core.environment import import_quietly
 
     return import_quietly("keras")
+
+
+def is_keras_callback(value) -> bool:
+    """VALUE is a keras.callbacks.Callback (what a plugin's register_callbacks may register)."""
+    import keras
+
+    return isinstance(value, keras.callbacks.Callback)
 
 
 def keras_optimizer(name: str):
@@ -129,7 +136,7 @@ def load_model_with_code(config: dict, where: str):
     """The model CONFIG describes, built by Keras without allocating its weights."""
     keras = import_keras()
     refuse_file_reading(config, where)
-    from .environment import startup_lines_filtered
+    from ..core.environment import startup_lines_filtered
 
     try:
         with startup_lines_filtered(), without_weights():  # keras-hub's classes may load TensorFlow now

@@ -132,7 +132,7 @@ def trace_layer(layer, args, kwargs) -> Counts:
         counts = count_jaxpr(jax.make_jaxpr(call)(*weights, [abstract(leaves[i], 1) for i in places]))
         counts.kept = _kept_per_sample(call, weights, [leaves[i] for i in places])
     except Exception as exc:  # noqa: BLE001 (the layer's own code, whatever it raises)
-        from .errors import describe
+        from ..core.errors import describe
 
         raise NotTraceable(describe(exc)) from None
     return counts

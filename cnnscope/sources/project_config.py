@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conventions import UNBOUNDED
-from .errors import CnnscopeError, short
+from ..core.conventions import UNBOUNDED
+from ..core.errors import CnnscopeError, short
 
 # Top-level keys that double as defaults for any command with an option of the same name.
 SHARED_OPTIONS = ("batch-size", "dtype", "optimizer")
@@ -24,7 +24,7 @@ def _positive_int(value, limit: int = UNBOUNDED) -> bool:
 
 def check_analysis_options(options: dict, where: str) -> dict:
     """Keys batch_size, dtype, optimizer, input_shape, num_classes, set: each of the type Keras and cnnscope need."""
-    from .conventions import MAX_BATCH_SIZE, OPTIMIZER_SLOTS, POLICIES
+    from ..core.conventions import MAX_BATCH_SIZE, OPTIMIZER_SLOTS, POLICIES
 
     checks = {
         "batch_size": (lambda v: _positive_int(v, MAX_BATCH_SIZE), f"a whole number from 1 to {MAX_BATCH_SIZE:,}"),
@@ -64,7 +64,7 @@ def find_pyproject(start: Path | None = None) -> Path | None:
 
 def read_tool_table(path: Path) -> dict | None:
     """[tool.cnnscope] of PATH, or None when it has none. The file is untrusted: bounded, then checked."""
-    from .sources.bounds import MAX_PYPROJECT_BYTES, check_tree, decode_utf8, parse_toml, read_regular_file
+    from .bounds import MAX_PYPROJECT_BYTES, check_tree, decode_utf8, parse_toml, read_regular_file
 
     text = decode_utf8(read_regular_file(path, MAX_PYPROJECT_BYTES, "pyproject.toml"), str(path))
     if "cnnscope" not in text:  # most projects: skip the TOML parser on every start

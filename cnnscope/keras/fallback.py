@@ -13,16 +13,16 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from .conventions import UNBOUNDED
-from .errors import CnnscopeError, describe, printable
-from .keras_build import POSITIONAL_INPUTS
-from .keras_models import FOREIGN_CODE, import_keras, refuse_file_reading, without_weights
-from .rules import BASE_ARGS, Layer, Result, Rule, backward
-from .rules.aliases import keras_names
-from .rules.base import RF_NONE, UNKNOWN, known, prod
-from .rules.operands import SAVED_CONSTANTS
-from .sources.keras_config import OPS_PREFIX
-from .stack import LayerSpec
+from ..core.conventions import UNBOUNDED
+from ..core.errors import CnnscopeError, describe, printable
+from .build import POSITIONAL_INPUTS
+from .models import FOREIGN_CODE, import_keras, refuse_file_reading, without_weights
+from ..rules import BASE_ARGS, Layer, Result, Rule, backward
+from ..rules.aliases import keras_names
+from ..rules.base import RF_NONE, UNKNOWN, known, prod
+from ..rules.operands import SAVED_CONSTANTS
+from ..sources.keras_config import OPS_PREFIX
+from ..core.stack import LayerSpec
 
 TRUSTED_PACKAGES = {"keras", "keras_hub", "keras_cv", "keras_nlp"}  # as keras.saving's _retrieve_class_or_fn
 

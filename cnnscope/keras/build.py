@@ -6,10 +6,10 @@ it needs rather than asking the plugin registry.
 """
 from __future__ import annotations
 
-from .errors import CnnscopeError, LayerError, did_you_mean
-from .rules import RuleSet, builtin_rules
-from .rules.aliases import keras_names
-from .stack import Stack, declared_shape, producer
+from ..core.errors import CnnscopeError, LayerError, did_you_mean
+from ..rules import RuleSet, builtin_rules
+from ..rules.aliases import keras_names
+from ..core.stack import Stack, declared_shape, producer
 
 
 # Layers whose inputs are separate positional arguments rather than one list.

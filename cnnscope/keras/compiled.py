@@ -19,7 +19,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, fields
 
-from .errors import CnnscopeError, short
+from ..core.errors import CnnscopeError, short
 
 INSTALL = "--compile needs JAX and Keras: pip install 'cnnscope[compile]'"
 TIMEOUT_S = 900
@@ -79,7 +79,7 @@ def compiled_plan(target: str, *, batch_size: int, dtype: str, optimizer: str, i
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        done = subprocess.run([sys.executable, "-m", "cnnscope.compiled_step"], input=json.dumps(request), env=env,
+        done = subprocess.run([sys.executable, "-m", "cnnscope.keras.compiled_step"], input=json.dumps(request), env=env,
                               capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise CnnscopeError(f"XLA did not compile one training step within {TIMEOUT_S} s") from None
@@ -96,7 +96,7 @@ def compiled_plan(target: str, *, batch_size: int, dtype: str, optimizer: str, i
 def largest_compiled_batch(target: str, budget_bytes: int, static_best: int, **options) -> tuple[int, int | None]:
     """(batch, its compiled peak): the largest batch whose compiled training step fits in budget_bytes. Brackets
     from the static answer (doubling or halving), then bisects; each probe is one compile."""
-    from .conventions import MAX_BATCH_SIZE
+    from ..core.conventions import MAX_BATCH_SIZE
 
     peaks: dict[int, int] = {}
 
