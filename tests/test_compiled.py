@@ -131,7 +131,7 @@ def test_a_model_xla_cannot_compile_is_one_line_and_exit_2(tmp_path):
 
 
 def test_without_jax_one_line_says_what_to_install(tmp_path, monkeypatch):
-    from cnnscope import compiled
+    from cnnscope.keras import compiled
 
     monkeypatch.setattr(compiled, "available", lambda: False)
     result = CliRunner().invoke(main, ["summary", _spec(tmp_path, "conv-relu", FAMILIES["conv-relu"]), "--compile"])
@@ -175,7 +175,7 @@ def test_measuring_runs_the_step_and_reads_the_allocator_where_the_device_keeps_
 
     import jax
 
-    from cnnscope import compiled_step
+    from cnnscope.keras import compiled_step
 
     calls = []
 

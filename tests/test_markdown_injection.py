@@ -6,6 +6,7 @@ import re
 from click.testing import CliRunner
 
 from cnnscope.cli import main
+from cnnscope.views.columns import LAYER_COLUMNS
 
 HOSTILE = "x<img src=https://evil.example/a.png>|y`z[link](https://evil.example)\n```\n<details open>"
 
@@ -43,7 +44,8 @@ def assert_inert(markdown: str, columns: int | None = None):
 def test_summary_markdown_keeps_hostile_names_inert(tmp_path):
     result = run("summary", spec(tmp_path), "--format", "markdown")
     assert result.exit_code == 0, result.output
-    assert_inert(result.stdout, columns=7)
+    # the chain's layer columns (views/columns.py), "Connected to" left out
+    assert_inert(result.stdout, columns=sum(1 for c in LAYER_COLUMNS if c.header != "Connected to"))
     assert "&lt;img" in result.stdout  # shown, as text
 
 

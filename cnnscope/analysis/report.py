@@ -7,63 +7,20 @@ import json
 
 from ..core.errors import printable
 from ..core.escaping import cut, md_code, md_text
-from ..core.units import format_bytes, format_count, format_shape
-
-def _axes(values) -> str:
-    if values is None:
-        return "-"
-    text = [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
-    return text[0] if len(set(text)) == 1 else "×".join(text)
-
-
-def is_chain(analysis) -> bool:
-    """Every layer reads the one before it (a Sequential model): "Connected to" would say nothing, and Keras's
-    own summary leaves it out then too."""
-    layers = analysis.layers
-    return all(layer.inputs == [before.name] for before, layer in zip(layers, layers[1:]))
-
+from ..core.renderers import render as render_as, renderer
+from ..core.units import bytes_cell as _bytes, count_cell as _count, format_bytes
+from ..views.columns import layer_columns, layer_rows
 
 def _plain(text: str) -> str:
     return cut(printable(text))
 
 
-def _connected(layer, text, width: int = 60) -> str:
-    joined = ", ".join(layer.inputs)
-    return text(cut(joined, width)) if joined else "-"
+def _table(analysis, name, tablefmt: str) -> str:
+    from tabulate import tabulate  # deferred: only the tables need it
 
-
-def _rows(analysis, text=_plain):
-    """TEXT: how a name lands in the format (escaping.md_text for Markdown)."""
-    chain = is_chain(analysis)
-    for layer in analysis.layers:
-        yield [
-            f"{text(layer.name)} ({text(layer.type)})",
-            format_shape(layer.output_shape),
-            f"{layer.params:,}",
-            _bytes(layer.activation_bytes),
-            _count(layer.macs),
-            _axes(layer.receptive_field),
-            _axes(layer.jump),
-            *([] if chain else [_connected(layer, text)]),
-        ]
-
-
-def headers(analysis) -> list:
-    return HEADERS + ([] if is_chain(analysis) else ["Connected to"])
-
-
-HEADERS = ["Layer (type)", "Output Shape", "Param #", "Activations", "MACs", "RF", "Jump"]
-
-
-def _bytes(value) -> str:
-    return "?" if value is None else format_bytes(value)
-
-
-def _count(value) -> str:
-    """A MAC or FLOP count; '?' where no rule counted it (a layer whose numbers come from Keras)."""
-    if value is None:
-        return "?"
-    return format_count(value) if value else "0"
+    columns = layer_columns(analysis)
+    return tabulate(layer_rows(analysis, name, columns), [c.header for c in columns], tablefmt=tablefmt,
+                    disable_numparse=True, colalign=["right" if c.numeric else "left" for c in columns])
 
 
 # What the static training-memory figure models: below the activations' total it is no error (the backward
@@ -108,33 +65,51 @@ def _compiled_lines(analysis) -> list[str]:
 
 
 def render(analysis, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(analysis.to_dict(), indent=2)
-    if fmt in ("html", "mermaid", "dot"):  # pictures and pages: views/, loaded only when asked for
-        from ..views import graph, html
+    """ANALYSIS as `cnnscope summary --format FMT` prints it (the formats registered for "summary")."""
+    return render_as("summary", fmt, analysis)
 
-        if fmt == "html":
-            return html.analysis_page(analysis, total_lines(analysis))
-        return graph.mermaid(analysis) if fmt == "mermaid" else graph.dot(analysis)
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        keys = list(analysis.layers[0].JSON_KEYS) if analysis.layers else []
-        writer.writerow(keys)
-        for layer in analysis.layers:
-            row = layer.to_dict()
-            writer.writerow([json.dumps(row[k]) if isinstance(row[k], list) else row[k] for k in keys])
-        return out.getvalue().rstrip("\n")
-    from tabulate import tabulate  # deferred: only table and markdown need it
 
-    if fmt == "markdown":
-        table = tabulate(list(_rows(analysis, md_text)), headers(analysis), tablefmt="github", disable_numparse=True)
-        totals = "\n".join(f"- {line}" for line in total_lines(analysis))
-        return f"### Model: {md_code(analysis.model)}\n\n{table}\n\n{totals}"
-    if fmt == "table":
-        table = tabulate(list(_rows(analysis)), headers(analysis), tablefmt="simple", disable_numparse=True)
-        return f'Model: "{_plain(analysis.model)}"\n{table}\n' + "\n".join(total_lines(analysis))
-    raise ValueError(f"unknown format {fmt!r}")
+@renderer("summary", "table")
+def _as_table(analysis, fmt: str) -> str:
+    return f'Model: "{_plain(analysis.model)}"\n{_table(analysis, _plain, "simple")}\n' + "\n".join(total_lines(analysis))
+
+
+@renderer("summary", "json")
+def _as_json(analysis, fmt: str) -> str:
+    return json.dumps(analysis.to_dict(), indent=2)
+
+
+@renderer("summary", "markdown")
+def _as_markdown(analysis, fmt: str) -> str:
+    totals = "\n".join(f"- {line}" for line in total_lines(analysis))
+    return f"### Model: {md_code(analysis.model)}\n\n{_table(analysis, md_text, 'github')}\n\n{totals}"
+
+
+@renderer("summary", "csv")
+def _as_csv(analysis, fmt: str) -> str:
+    """The rows' raw values under their JSON keys (LayerReport.JSON_KEYS): for programs, as JSON is."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    keys = list(analysis.layers[0].JSON_KEYS) if analysis.layers else []
+    writer.writerow(keys)
+    for layer in analysis.layers:
+        row = layer.to_dict()
+        writer.writerow([json.dumps(row[k]) if isinstance(row[k], list) else row[k] for k in keys])
+    return out.getvalue().rstrip("\n")
+
+
+@renderer("summary", "html")
+def _as_html(analysis, fmt: str) -> str:
+    from ..views import html  # pictures and pages: loaded only when asked for
+
+    return html.analysis_page(analysis, total_lines(analysis))
+
+
+@renderer("summary", "mermaid", "dot")
+def _as_graph(analysis, fmt: str) -> str:
+    from ..views import graph
+
+    return graph.TEXT_FORMATS[fmt](analysis)
 
 
 def render_compiled_max_batch(analysis, budget_bytes: int, fmt: str, static_best: int, compiled_best: int,

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from ..core.errors import CnnscopeError, did_you_mean, short
+from ..core.units import format_bytes, format_count, int_cell, parse_count, parse_size
 from ..sources.project_config import check_analysis_options, find_pyproject, normalized, read_tool_table
-from ..core.units import format_bytes, format_count, parse_count, parse_size
 
 class Limit(NamedTuple):
     total: str  # the Totals field it bounds
@@ -16,13 +16,9 @@ class Limit(NamedTuple):
     per_layer: Callable  # (analysis, layer) -> that layer's contribution to the total
 
 
-def _count(value: int) -> str:
-    return f"{value:,}"
-
-
 LIMITS = {
-    "max_params": Limit("params", parse_count, _count, lambda a, r: r.params),
-    "max_trainable_params": Limit("trainable_params", parse_count, _count, lambda a, r: r.trainable_params),
+    "max_params": Limit("params", parse_count, int_cell, lambda a, r: r.params),
+    "max_trainable_params": Limit("trainable_params", parse_count, int_cell, lambda a, r: r.trainable_params),
     "max_training_memory": Limit("training_memory_bytes", parse_size, format_bytes,
                                  lambda a, r: a.layer_training_memory_bytes(r)),
     "max_activation_memory": Limit("activation_bytes", parse_size, format_bytes, lambda a, r: r.activation_bytes),

@@ -7,8 +7,9 @@ from pathlib import Path
 from ..analysis.records import SCHEMA_VERSION
 from ..core.errors import CnnscopeError, printable, short
 from ..core.escaping import cut, md_code, md_text
-from ..sources.bounds import MAX_SPEC_BYTES, load_document
+from ..core.renderers import render as render_as, renderer
 from ..core.units import format_bytes
+from ..sources.bounds import MAX_SPEC_BYTES, load_document
 
 LAYER_FIELDS = ("type", "output_shape", "params", "activation_bytes", "macs")
 
@@ -110,8 +111,17 @@ def _value(value, key: str = "") -> str:
 
 
 def render(d: dict, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(d, indent=2)
+    return render_as("diff", fmt, d)
+
+
+@renderer("diff", "json")
+def _as_json(d: dict, fmt: str) -> str:
+    return json.dumps(d, indent=2)
+
+
+@renderer("diff", "table", "markdown", "html")
+def _as_tables(d: dict, fmt: str) -> str:
+    """The changed layers and the totals, as two tables of the format."""
     from tabulate import tabulate
 
     tablefmt = {"markdown": "github", "html": "html"}.get(fmt, "simple")

@@ -1,4 +1,4 @@
-"""Renders budget-check results as text, JSON or Markdown."""
+"""Renders budget-check results (the "check" renderers): PASS/FAIL lines, JSON, Markdown for a pull request, HTML."""
 from __future__ import annotations
 
 import html
@@ -6,6 +6,7 @@ import json
 
 from ..core.errors import printable
 from ..core.escaping import MAX_NAME, html_text, md_code, md_text
+from ..core.renderers import render, renderer
 from .budgets import LIMITS
 
 
@@ -33,46 +34,12 @@ def _graphs(results) -> str:
 
 
 def render_checks(results, fmt: str) -> str:
-    if fmt == "json":
-        out = []
-        for entry, analysis, limits, violations in results:
-            totals = analysis.totals
-            out.append({
-                "target": entry.target, "model": analysis.model, "passed": not violations,
-                "limits": {name: {"value": getattr(totals, LIMITS[name].total), "limit": allowed,
-                                  "ok": getattr(totals, LIMITS[name].total) <= allowed}
-                           for name, allowed in limits.items()},
-                "violations": [{"limit": v.limit, "value": v.value, "limit_value": v.allowed,
-                                "top_layers": [{"name": n, "value": c} for n, c in v.top_layers]} for v in violations],
-            })
-        return json.dumps(out, indent=2)
-    if fmt == "html":
-        from ..views.graph import svg_with_networkx
-        from ..views.html import page, table
+    return render("check", fmt, results)
 
-        rows = [[printable(e.target), name.replace("_", "-"), fmt_(value), fmt_(allowed), "over" if v else "ok"]
-                for e, _, name, value, allowed, fmt_, v in _rows(results)]
-        body = ["<h2>cnnscope budget check</h2>", table(rows, ["Target", "Budget", "Value", "Limit", "Status"])]
-        body += [f"<p>{html.escape(printable(e.target))}: {html.escape(v.describe())}</p>"
-                 for e, _, _, _, _, _, v in _rows(results) if v]
-        seen = set()
-        for entry, analysis, _, _ in results:
-            if analysis is not None and entry.target not in seen:
-                seen.add(entry.target)
-                body.append(f"<h3>Graph of {html.escape(printable(entry.target))}</h3>"
-                            f'<div class="cnnscope-figure">{svg_with_networkx(analysis)}</div>')
-        return page("cnnscope budget check", "\n".join(body))
-    if fmt == "markdown":
-        from tabulate import tabulate
 
-        rows = [[md_code(printable(e.target)), name.replace("_", "-"), fmt_(value), fmt_(allowed), "❌ over" if v else "✅ ok"]
-                for e, _, name, value, allowed, fmt_, v in _rows(results)]
-        failed = [(e, v) for e, _, _, _, _, _, v in _rows(results) if v]
-        text = "### cnnscope budget check\n\n" + tabulate(rows, ["Target", "Budget", "Value", "Limit", "Status"],
-                                                          tablefmt="github", disable_numparse=True)
-        if failed:
-            text += "\n\n" + "\n".join(f"- {md_code(printable(e.target))}: {md_text(v.describe(), 4 * MAX_NAME)}" for e, v in failed)
-        return text + _graphs(results)
+@renderer("check", "table")
+def _as_lines(results, fmt: str) -> str:
+    """A PASS or FAIL line per target, the failing budget first."""
     lines = []
     for entry, analysis, limits, violations in results:
         status = "FAIL" if violations else "PASS"
@@ -88,3 +55,54 @@ def render_checks(results, fmt: str) -> str:
         lines.append(f"{status} {entry.target}" + (f" ({detail})" if detail else ""))
         lines += [f"  over budget: {v.describe()}" for v in violations]
     return "\n".join(lines)
+
+
+@renderer("check", "json")
+def _as_json(results, fmt: str) -> str:
+    out = []
+    for entry, analysis, limits, violations in results:
+        totals = analysis.totals
+        out.append({
+            "target": entry.target, "model": analysis.model, "passed": not violations,
+            "limits": {name: {"value": getattr(totals, LIMITS[name].total), "limit": allowed,
+                              "ok": getattr(totals, LIMITS[name].total) <= allowed}
+                       for name, allowed in limits.items()},
+            "violations": [{"limit": v.limit, "value": v.value, "limit_value": v.allowed,
+                            "top_layers": [{"name": n, "value": c} for n, c in v.top_layers]} for v in violations],
+        })
+    return json.dumps(out, indent=2)
+
+
+@renderer("check", "markdown")
+def _as_markdown(results, fmt: str) -> str:
+    """A table for a pull request's comment: the target's name in code, each failure's top layers below."""
+    from tabulate import tabulate
+
+    rows = [[md_code(printable(e.target)), name.replace("_", "-"), fmt_(value), fmt_(allowed), "❌ over" if v else "✅ ok"]
+            for e, _, name, value, allowed, fmt_, v in _rows(results)]
+    failed = [(e, v) for e, _, _, _, _, _, v in _rows(results) if v]
+    text = "### cnnscope budget check\n\n" + tabulate(rows, ["Target", "Budget", "Value", "Limit", "Status"],
+                                                      tablefmt="github", disable_numparse=True)
+    if failed:
+        text += "\n\n" + "\n".join(f"- {md_code(printable(e.target))}: {md_text(v.describe(), 4 * MAX_NAME)}"
+                                    for e, v in failed)
+    return text + _graphs(results)
+
+
+@renderer("check", "html")
+def _as_html(results, fmt: str) -> str:
+    from ..views.graph import svg_with_networkx
+    from ..views.html import page, table
+
+    rows = [[printable(e.target), name.replace("_", "-"), fmt_(value), fmt_(allowed), "over" if v else "ok"]
+            for e, _, name, value, allowed, fmt_, v in _rows(results)]
+    body = ["<h2>cnnscope budget check</h2>", table(rows, ["Target", "Budget", "Value", "Limit", "Status"])]
+    body += [f"<p>{html.escape(printable(e.target))}: {html.escape(v.describe())}</p>"
+             for e, _, _, _, _, _, v in _rows(results) if v]
+    seen = set()
+    for entry, analysis, _, _ in results:
+        if analysis is not None and entry.target not in seen:
+            seen.add(entry.target)
+            body.append(f"<h3>Graph of {html.escape(printable(entry.target))}</h3>"
+                        f'<div class="cnnscope-figure">{svg_with_networkx(analysis)}</div>')
+    return page("cnnscope budget check", "\n".join(body))

@@ -6,8 +6,8 @@ import sys
 import click
 
 from ..core.errors import CnnscopeError
-from .options import (batch_size_option, dtype_option, format_option, input_shape_option, keras_options,
-                      num_classes_option, optimizer_option, output_option, sets_option, target_options)
+from .options import (batch_size_option, choice_format_option, dtype_option, format_option, input_shape_option,
+                      keras_options, num_classes_option, optimizer_option, output_option, sets_option, target_options)
 from .output import emit, warn
 
 # The limits `check` takes (checks/budgets.py LIMITS, which a test keeps in step): declared here so
@@ -32,7 +32,7 @@ def _analyze(target, input_shape=None, num_classes=None, sets=(), quiet=False, *
 @batch_size_option()
 @dtype_option()
 @optimizer_option()
-@format_option("table", "json", "markdown", "csv", "html", "mermaid", "dot")
+@format_option("summary", "table")
 @click.option("--max-batch-size-for", "memory", metavar="SIZE",
               help="Print the largest batch whose training memory fits in SIZE (e.g. 16GiB) instead.")
 @click.option("--depth", type=click.IntRange(0, 64), metavar="N",
@@ -101,7 +101,7 @@ def _given(ctx, **values) -> dict:
 @batch_size_option(None)
 @dtype_option(None)
 @optimizer_option(None)
-@format_option("table", "json", "markdown", "html")
+@format_option("check", "table")
 @output_option
 @keras_options
 @click.pass_context
@@ -129,7 +129,7 @@ def check(ctx, target, sets, input_shape, num_classes, batch_size, dtype, optimi
 @click.argument("b")
 @batch_size_option()
 @dtype_option()
-@format_option("table", "json", "markdown", "html")
+@format_option("diff", "table")
 @output_option
 @keras_options
 def diff(a, b, batch_size, dtype, fmt, output, imports, no_keras):
@@ -145,7 +145,7 @@ def diff(a, b, batch_size, dtype, fmt, output, imports, no_keras):
 
 
 @click.command("list")
-@format_option("table", "json", "markdown")
+@format_option("architectures", "table")
 @output_option
 def list_architectures(fmt, output):
     """Installed architectures, their inputs and parameters."""
@@ -160,7 +160,7 @@ def list_architectures(fmt, output):
 
 
 @click.command("plugins")
-@format_option("table", "json", "markdown")
+@format_option("plugins", "table")
 @output_option
 def list_plugins(fmt, output):
     """Installed plugins, their hooks, and failures."""
@@ -178,7 +178,7 @@ def list_plugins(fmt, output):
 @input_shape_option
 @num_classes_option
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Where to save, e.g. model.keras.")
-@format_option("text", "json")
+@choice_format_option("text", "json")
 def build(arch, sets, input_shape, num_classes, output, fmt):
     """Save an architecture's Keras model as a .keras file.
 
@@ -205,7 +205,7 @@ GRAPH_SUFFIXES = {".svg": "svg", ".png": "png", ".mmd": "mermaid", ".dot": "dot"
 
 @click.command()
 @target_options
-@format_option("auto", "svg", "png", "mermaid", "dot", "json")
+@format_option("graph", "auto")
 @output_option
 @keras_options
 def graph(target, input_shape, sets, num_classes, fmt, output, imports, no_keras):
@@ -217,7 +217,7 @@ def graph(target, input_shape, sets, num_classes, fmt, output, imports, no_keras
     """
     from pathlib import Path
 
-    from ..views import graph as views
+    from ..core.renderers import render
     from ..core.writing import atomic_write_bytes
 
     if fmt == "auto":
@@ -225,10 +225,10 @@ def graph(target, input_shape, sets, num_classes, fmt, output, imports, no_keras
     if fmt in ("svg", "png") and output is None:
         raise CnnscopeError(f"--format {fmt} is a picture: give --output FILE.{fmt}")
     analysis = _analyze(target, input_shape, num_classes, sets, keras=not no_keras, imports=imports)
-    if fmt in views.TEXT_FORMATS:
-        emit(views.TEXT_FORMATS[fmt](analysis), output)
+    data = render("graph", fmt, analysis)
+    if isinstance(data, str):
+        emit(data, output)
         return
-    data = views.render_with_dot(analysis, fmt)
     try:
         atomic_write_bytes(output, data)
     except OSError as exc:

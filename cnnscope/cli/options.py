@@ -52,8 +52,45 @@ class NameChoice(click.Choice):
                       f"use one of {', '.join(self.choices)}", param, ctx)
 
 
-def format_option(*choices: str):
-    """--format, the first choice by default."""
+# Where each output's renderers live (core/renderers.py): imported when a command reads or shows its --format,
+# so that building the command line imports none of them.
+RENDERER_HOMES = {
+    "summary": "cnnscope.analysis.report", "check": "cnnscope.checks.report", "diff": "cnnscope.checks.diff",
+    "architectures": "cnnscope.plugins.report", "plugins": "cnnscope.plugins.report", "graph": "cnnscope.views.graph",
+}
+
+
+class RenderedChoice(click.Choice):
+    """--format's choices: DEFAULT (a registered format, or a word of the command's own, as graph's "auto"), then
+    the other formats registered for WHAT."""
+
+    def __init__(self, what: str, default: str):
+        self.what, self.default = what, default
+        super().__init__([])
+
+    @property
+    def choices(self):
+        import importlib
+
+        from ..core.renderers import formats
+
+        importlib.import_module(RENDERER_HOMES[self.what])
+        registered = formats(self.what)
+        return [self.default, *(f for f in registered if f != self.default)]
+
+    @choices.setter
+    def choices(self, value):  # click.Choice.__init__ sets them; they are the registry's
+        pass
+
+
+def format_option(what: str, default: str):
+    """--format: the formats WHAT is rendered in (core/renderers.py), DEFAULT by default."""
+    return click.option("--format", "fmt", type=RenderedChoice(what, default), default=default,
+                        show_default=True, help="Output format.")
+
+
+def choice_format_option(*choices: str):
+    """--format for an output with no renderer of its own yet: CHOICES, the first by default."""
     return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
                         help="Output format.")
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from ..core.errors import CnnscopeError
-from .options import FiniteRange, batch_size_option, format_option, optimizer_option, output_option, sets_option
+from .options import (FiniteRange, batch_size_option, choice_format_option, optimizer_option, output_option,
+                      sets_option)
 from .output import emit
 
 
@@ -71,7 +72,7 @@ def _json(data) -> str:
 @click.option("--train-size", type=click.IntRange(min=1), help="Train on this many (stratified) examples only.")
 @click.option("--output", type=click.Path(file_okay=False), help="Run folder (default runs/ARCH-DATASET-TIME).")
 @click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue an interrupted run folder.")
-@format_option("text", "json")
+@choice_format_option("text", "json")
 def train(arch, epochs, sets, resume, fmt, **kw):
     """Train ARCH and diagnose bias and variance.
 
@@ -97,7 +98,7 @@ def train(arch, epochs, sets, resume, fmt, **kw):
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--target-error", type=FiniteRange(0, 1), help="Error you would accept; default: the run's.")
 @click.option("--bayes-error", type=FiniteRange(0, 1), help="Optimal error; default: the run's.")
-@format_option("text", "json")
+@choice_format_option("text", "json")
 @output_option
 def diagnose(run_dir, target_error, bayes_error, fmt, output):
     """Recompute a run's diagnosis and advice.
@@ -118,7 +119,7 @@ def diagnose(run_dir, target_error, bayes_error, fmt, output):
 @click.option("--sizes", default="0.1,0.25,0.5,1.0", show_default=True, help="Fractions of the training split.")
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/learning-curve-ARCH-TIME).")
-@format_option("table", "json")
+@choice_format_option("table", "json")
 def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
     """Errors against training-set size; will more data help?
 
@@ -138,7 +139,7 @@ def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
 @train_options
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/compare-TIME).")
-@format_option("table", "json", "html")
+@choice_format_option("table", "json", "html")
 def compare(specs, epochs, output, fmt, sets, **kw):
     """Train several models and compare them in one table.
 
@@ -158,7 +159,7 @@ def compare(specs, epochs, output, fmt, sets, **kw):
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@format_option("html", "json")
+@choice_format_option("html", "json")
 @output_option(default="RUN_DIR/report.html (JSON: stdout)")
 def report(run_dir, fmt, output):
     """A finished run as one HTML page (curves, diagnosis).
@@ -195,7 +196,7 @@ def report(run_dir, fmt, output):
               help="Continue an interrupted search, with the options it started with.")
 @click.option("--hyperparameters-only", is_flag=True,
               help="Try only --set changes: the same data, epochs and augmentation, as a tuner would.")
-@format_option("table", "json", "html")
+@choice_format_option("table", "json", "html")
 def improve(arch, epochs, trials, output, resume, hyperparameters_only, fmt, sets, **kw):
     """Train, diagnose, apply the advice, repeat.
 

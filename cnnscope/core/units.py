@@ -37,6 +37,23 @@ def format_rate(value, interval=None) -> str:
     return text
 
 
+def count_cell(value) -> str:
+    """A MAC or FLOP count in a table: "?" where no rule counted it (a layer whose numbers come from Keras)."""
+    if value is None:
+        return "?"
+    return format_count(value) if value else "0"
+
+
+def bytes_cell(value) -> str:
+    """A size in a table: "?" where it is unknown (it grows with a None dimension)."""
+    return "?" if value is None else format_bytes(value)
+
+
+def int_cell(value) -> str:
+    """A whole number in a table, with thousands separators: 1,199,882."""
+    return "?" if value is None else f"{value:,}"
+
+
 MAX_QUANTITY = 2**62  # beyond any model: 4 EiB, 4.6 quintillion parameters
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from ..core.errors import printable
+from ..core.renderers import render, renderer
 
 
 def architecture_rows(reg) -> list:
@@ -49,9 +50,18 @@ def _table(rows: list, headers: list, fmt: str) -> str:
     return tabulate(rows, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True)
 
 
+@renderer("architectures", "json")
+@renderer("plugins", "json")
+def _as_json(rows: list, fmt: str) -> str:
+    return json.dumps(rows, indent=2)
+
+
 def render_architectures(rows: list, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(rows, indent=2)
+    return render("architectures", fmt, rows)
+
+
+@renderer("architectures", "table", "markdown")
+def _architecture_table(rows: list, fmt: str) -> str:
     table = [[r["name"], printable(r["description"]), "x".join(map(str, r["input_shape"])), r["num_classes"],
               ("broken" if r["error"] else "-") if r["params"] is None else f"{r['params']:,}",
               ", ".join(f"{key}={value}" for key, value in r["hyperparameters"].items()) or "-",
@@ -61,8 +71,11 @@ def render_architectures(rows: list, fmt: str) -> str:
 
 
 def render_plugins(rows: list, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(rows, indent=2)
+    return render("plugins", fmt, rows)
+
+
+@renderer("plugins", "table", "markdown")
+def _plugin_table(rows: list, fmt: str) -> str:
     table = [[r["name"], r["distribution"], r["version"], ", ".join(r["hooks"]) or "-",
               "ok" if r["status"] == "ok" else printable(f"failed: {r['error']}")] for r in rows]
     return _table(table, ["Plugin", "Distribution", "Version", "Hooks", "Status"], fmt)

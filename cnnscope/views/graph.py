@@ -13,6 +13,7 @@ import shutil
 import subprocess
 
 from ..core.errors import CnnscopeError, printable
+from ..core.renderers import renderer
 from ..core.stack import producer
 from ..core.escaping import cut
 from ..core.units import format_shape
@@ -87,6 +88,17 @@ def as_json(analysis) -> str:
 
 
 TEXT_FORMATS = {"mermaid": mermaid, "dot": dot, "json": as_json}
+
+
+@renderer("graph", *TEXT_FORMATS)
+def _as_text(analysis, fmt: str) -> str:
+    return TEXT_FORMATS[fmt](analysis)
+
+
+@renderer("graph", "svg", "png")
+def _as_picture(analysis, fmt: str) -> bytes:
+    """A picture, as bytes: the one renderer whose output is not text."""
+    return render_with_dot(analysis, fmt)
 
 INSTALL_DOT = ("rendering a picture needs Graphviz's `dot` program: install it (apt-get install graphviz, "
                "brew install graphviz), or use --format mermaid/dot for text")

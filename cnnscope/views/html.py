@@ -1,7 +1,7 @@
 """One self-contained HTML page for an analysis: no script, no CDN, every picture inline SVG.
 
-It holds Keras's summary columns ("Connected to", "Trainable") with each
-layer's share of the parameters, the totals, a chart of where the training
+It holds the text table's columns (views/columns.py: Keras's summary columns
+with each layer's share of the parameters and its training bytes), the totals, a chart of where the training
 memory goes, and the layer graph. The same page fragment is what an Analysis
 shows in a Jupyter cell (_repr_html_).
 """
@@ -11,7 +11,7 @@ import html
 
 from ..core.errors import CnnscopeError
 from ..core.escaping import MAX_NAME, cut
-from ..core.units import format_bytes, format_count, format_shape
+from .columns import layer_columns, layer_rows
 from .graph import svg_with_networkx
 
 STYLE = """
@@ -29,30 +29,13 @@ def _e(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _count(value) -> str:
-    return "?" if value is None else (format_count(value) if value else "0")
-
-
-def _bytes(value) -> str:
-    return "?" if value is None else format_bytes(value)
-
-
 def layer_table(analysis) -> str:
-    total = analysis.params or 1
-    head = ["Layer (type)", "Output Shape", "Param #", "% of params", "Trainable", "Connected to", "Activations",
-            "Training bytes", "MACs", "RF"]
-    rows = []
-    for layer in analysis.layers:
-        trainable = "-" if not layer.params else ("Y" if layer.trainable_params == layer.params else
-                                                   "N" if not layer.trainable_params else "partly")
-        rf = "-" if layer.receptive_field is None else "×".join(str(v) for v in layer.receptive_field)
-        cells = [f"{_e(cut(layer.name))} ({_e(cut(layer.type))})", _e(format_shape(layer.output_shape)),
-                 f'<td class="num">{layer.params:,}', f'<td class="num">{100 * layer.params / total:.1f}%',
-                 trainable, '<td class="inputs">' + (", ".join(_e(cut(name)) for name in layer.inputs) or "-"),
-                 f'<td class="num">{_bytes(layer.activation_bytes)}',
-                 f'<td class="num">{_bytes(layer.training_bytes)}', f'<td class="num">{_count(layer.macs)}', _e(rf)]
-        rows.append("<tr>" + "".join(c + "</td>" if c.startswith("<td") else f"<td>{c}</td>" for c in cells) + "</tr>")
-    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    """The layer table, with the text table's columns (views/columns.py); every cell escaped."""
+    columns = layer_columns(analysis)
+    header = "".join(f"<th>{_e(column.header)}</th>" for column in columns)
+    classes = ['' if not (c.numeric or c.wide) else f' class="{"num" if c.numeric else "inputs"}"' for c in columns]
+    rows = ["<tr>" + "".join(f"<td{kind}>{_e(cell)}</td>" for kind, cell in zip(classes, cells)) + "</tr>"
+            for cells in layer_rows(analysis, cut, columns)]
     return (f'<table class="cnnscope"><thead><tr>{header}</tr></thead>\n<tbody>\n' + "\n".join(rows)
             + "\n</tbody></table>")
 
