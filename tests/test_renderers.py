@@ -12,18 +12,21 @@ from cnnscope.core import renderers
 from cnnscope.views.columns import layer_columns
 
 
-def _format_choices(command_name: str):
-    command = main.commands[command_name] if command_name in main.commands else None
-    assert command is not None, command_name
-    (option,) = [p for p in command.params if p.name == "fmt"]
-    return option.type
+WITH_FORMATS = sorted(name for name, command in main.commands.items()
+                      if any(p.name == "fmt" for p in command.params))
 
 
-@pytest.mark.parametrize("command, what", [("summary", "summary"), ("check", "check"), ("diff", "diff"),
-                                           ("list", "architectures"), ("plugins", "plugins"), ("graph", "graph")])
-def test_a_commands_formats_are_the_registrys(command, what):
-    choice = _format_choices(command)
-    assert isinstance(choice, RenderedChoice) and choice.what == what
+def test_the_commands_with_a_format_are_found():
+    assert {"summary", "check", "diff", "list", "plugins", "graph", "build", "train", "diagnose", "report",
+            "compare", "learning-curve", "improve"} <= set(WITH_FORMATS)
+
+
+@pytest.mark.parametrize("command", WITH_FORMATS)
+def test_a_commands_formats_are_the_registrys(command):
+    (option,) = [p for p in main.commands[command].params if p.name == "fmt"]
+    choice = option.type
+    assert isinstance(choice, RenderedChoice), f"{command}'s --format is not the registry's"
+    what = choice.what
     shown = set(choice.choices)  # imports the module the renderers live in
     registered = set(renderers.formats(what))
     assert registered and shown - registered <= {"auto"} and registered <= shown

@@ -7,7 +7,7 @@ import json
 
 from ..core.errors import printable
 from ..core.escaping import cut, md_code, md_text
-from ..core.renderers import render as render_as, renderer
+from ..core.renderers import as_json, render as render_as, renderer
 from ..core.units import bytes_cell as _bytes, count_cell as _count, format_bytes
 from ..views.columns import layer_columns, layer_rows
 
@@ -76,7 +76,7 @@ def _as_table(analysis, fmt: str) -> str:
 
 @renderer("summary", "json")
 def _as_json(analysis, fmt: str) -> str:
-    return json.dumps(analysis.to_dict(), indent=2)
+    return as_json(analysis.to_dict())
 
 
 @renderer("summary", "markdown")
@@ -116,11 +116,11 @@ def render_compiled_max_batch(analysis, budget_bytes: int, fmt: str, static_best
                               compiled_peak) -> str:
     """Both answers to --max-batch-size-for SIZE --compile: the static estimate's and the compiler's."""
     if fmt == "json":
-        return json.dumps({
+        return as_json({
             "model": analysis.model, "dtype": analysis.dtype, "optimizer": analysis.optimizer,
             "budget_bytes": budget_bytes, "max_batch_size": compiled_best, "static_max_batch_size": static_best,
             "compiled_peak_bytes": compiled_peak,
-        }, indent=2)
+        })
     peak = f", compiled peak {format_bytes(compiled_peak)}" if compiled_peak else ""
     return (f"{compiled_best} (largest batch whose compiled training step fits in {format_bytes(budget_bytes)}{peak}, "
             f"with {analysis.dtype} and {analysis.optimizer}); the static estimate says {static_best}")
@@ -130,11 +130,11 @@ def render_max_batch(analysis, budget_bytes: int, fmt: str) -> tuple[str, int]:
     """(text, batch): the largest batch whose training memory fits in budget_bytes (0 if none)."""
     best = analysis.max_batch_size(budget_bytes)
     if fmt == "json":
-        return json.dumps({
+        return as_json({
             "model": analysis.model, "dtype": analysis.dtype, "optimizer": analysis.optimizer,
             "budget_bytes": budget_bytes, "max_batch_size": best,
             "training_memory_bytes": analysis.training_memory_bytes(max(best, 1)),
-        }, indent=2), best
+        }), best
     how = f"with {analysis.dtype} and {analysis.optimizer}"
     if best == 0:
         return (f"0 (even batch 1 needs {format_bytes(analysis.training_memory_bytes(1))} of training memory, "

@@ -1,13 +1,12 @@
 """Per-layer and total differences between two analyses (or saved JSON summaries)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..analysis.records import SCHEMA_VERSION
 from ..core.errors import CnnscopeError, printable, short
 from ..core.escaping import cut, md_code, md_text
-from ..core.renderers import render as render_as, renderer
+from ..core.renderers import as_json, render as render_as, renderer
 from ..core.units import format_bytes
 from ..sources.bounds import MAX_SPEC_BYTES, load_document
 
@@ -116,7 +115,7 @@ def render(d: dict, fmt: str) -> str:
 
 @renderer("diff", "json")
 def _as_json(d: dict, fmt: str) -> str:
-    return json.dumps(d, indent=2)
+    return as_json(d)
 
 
 @renderer("diff", "table", "markdown", "html")

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import html
-import json
 
 from ..core.errors import printable
 from ..core.escaping import MAX_NAME, html_text, md_code, md_text
-from ..core.renderers import render, renderer
+from ..core.renderers import as_json, render, renderer
 from .budgets import LIMITS
 
 
@@ -70,7 +69,7 @@ def _as_json(results, fmt: str) -> str:
             "violations": [{"limit": v.limit, "value": v.value, "limit_value": v.allowed,
                             "top_layers": [{"name": n, "value": c} for n, c in v.top_layers]} for v in violations],
         })
-    return json.dumps(out, indent=2)
+    return as_json(out)
 
 
 @renderer("check", "markdown")

@@ -6,8 +6,8 @@ import sys
 import click
 
 from ..core.errors import CnnscopeError
-from .options import (batch_size_option, choice_format_option, dtype_option, format_option, input_shape_option,
-                      keras_options, num_classes_option, optimizer_option, output_option, sets_option, target_options)
+from .options import (batch_size_option, dtype_option, format_option, input_shape_option, keras_options,
+                      num_classes_option, optimizer_option, output_option, sets_option, target_options)
 from .output import emit, warn
 
 # The limits `check` takes (checks/budgets.py LIMITS, which a test keeps in step): declared here so
@@ -178,17 +178,16 @@ def list_plugins(fmt, output):
 @input_shape_option
 @num_classes_option
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Where to save, e.g. model.keras.")
-@choice_format_option("text", "json")
+@format_option("build", "text")
 def build(arch, sets, input_shape, num_classes, output, fmt):
     """Save an architecture's Keras model as a .keras file.
 
     Imports Keras.
     """
-    import json
-
+    from ..core.renderers import render
+    from ..core.writing import atomic_keras_save
     from ..plugins import registry
     from ..targets import parse_sets
-    from ..core.writing import atomic_keras_save
 
     if not output.endswith(".keras"):
         raise CnnscopeError(f"--output {output} must end in .keras (Keras's native format)")
@@ -196,8 +195,7 @@ def build(arch, sets, input_shape, num_classes, output, fmt):
     model = architecture.keras_model(input_shape, num_classes, parse_sets(sets), parse=True, rules=registry().rules)
     atomic_keras_save(model, output)
     params = model.count_params()
-    click.echo(json.dumps({"architecture": architecture.name, "params": params, "path": output}) if fmt == "json"
-               else f"saved {architecture.name} ({params:,} parameters) to {output}")
+    click.echo(render("build", fmt, {"architecture": architecture.name, "params": params, "path": output}))
 
 
 GRAPH_SUFFIXES = {".svg": "svg", ".png": "png", ".mmd": "mermaid", ".dot": "dot", ".json": "json"}

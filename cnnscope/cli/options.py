@@ -57,6 +57,9 @@ class NameChoice(click.Choice):
 RENDERER_HOMES = {
     "summary": "cnnscope.analysis.report", "check": "cnnscope.checks.report", "diff": "cnnscope.checks.diff",
     "architectures": "cnnscope.plugins.report", "plugins": "cnnscope.plugins.report", "graph": "cnnscope.views.graph",
+    "build": "cnnscope.plugins.report", "run": "cnnscope.training.results", "run_report": "cnnscope.training.results",
+    "diagnosis": "cnnscope.training.diagnosis", "learning_curve": "cnnscope.training.experiments",
+    "compare": "cnnscope.training.experiments", "improve": "cnnscope.training.improve",
 }
 
 
@@ -88,11 +91,6 @@ def format_option(what: str, default: str):
     return click.option("--format", "fmt", type=RenderedChoice(what, default), default=default,
                         show_default=True, help="Output format.")
 
-
-def choice_format_option(*choices: str):
-    """--format for an output with no renderer of its own yet: CHOICES, the first by default."""
-    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
-                        help="Output format.")
 
 
 class FiniteRange(click.FloatRange):

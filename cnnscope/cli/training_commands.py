@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import CnnscopeError
-from .options import (FiniteRange, batch_size_option, choice_format_option, optimizer_option, output_option,
-                      sets_option)
+from .options import FiniteRange, batch_size_option, format_option, optimizer_option, output_option, sets_option
 from .output import emit
 
 
@@ -59,12 +58,6 @@ def _options(arch, epochs, sets, **kw):
     return TrainOptions(architecture=arch, epochs=epochs, sets=parse_sets(sets), **kw)
 
 
-def _json(data) -> str:
-    import json
-
-    return json.dumps(data, indent=2, default=float)
-
-
 @click.command()
 @click.argument("arch", required=False)
 @train_options
@@ -72,13 +65,13 @@ def _json(data) -> str:
 @click.option("--train-size", type=click.IntRange(min=1), help="Train on this many (stratified) examples only.")
 @click.option("--output", type=click.Path(file_okay=False), help="Run folder (default runs/ARCH-DATASET-TIME).")
 @click.option("--resume", type=click.Path(file_okay=False, exists=True), help="Continue an interrupted run folder.")
-@choice_format_option("text", "json")
+@format_option("run", "text")
 def train(arch, epochs, sets, resume, fmt, **kw):
     """Train ARCH and diagnose bias and variance.
 
     Imports Keras. --format json prints the final metrics and diagnosis.
     """
-    from ..training.diagnosis import report
+    from ..core.renderers import render
     from ..training.trainer import DIVERGED_EXIT
     from ..training.trainer import train as run_training
 
@@ -86,10 +79,7 @@ def train(arch, epochs, sets, resume, fmt, **kw):
         raise CnnscopeError("give an architecture (see `cnnscope list`) or --resume RUN_DIR")
     opts = _options(arch or "", epochs or (0 if resume else 10), sets, **kw)
     result = run_training(opts, resume=resume)
-    if fmt == "json":
-        click.echo(_json({**result.metrics, "run": str(result.folder)}))
-    else:
-        click.echo(f"{report(result.diagnosis)}\nRun folder: {result.folder}")
+    click.echo(render("run", fmt, result))
     if result.diagnosis.diagnosis == "diverged":
         sys.exit(DIVERGED_EXIT)
 
@@ -98,7 +88,7 @@ def train(arch, epochs, sets, resume, fmt, **kw):
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--target-error", type=FiniteRange(0, 1), help="Error you would accept; default: the run's.")
 @click.option("--bayes-error", type=FiniteRange(0, 1), help="Optimal error; default: the run's.")
-@choice_format_option("text", "json")
+@format_option("diagnosis", "text")
 @output_option
 def diagnose(run_dir, target_error, bayes_error, fmt, output):
     """Recompute a run's diagnosis and advice.
@@ -106,11 +96,10 @@ def diagnose(run_dir, target_error, bayes_error, fmt, output):
     With the run's own target and Bayes errors, or those given; the advice is priced again by the analyzer
     when the run's architecture is installed.
     """
+    from ..core.renderers import render
     from ..training.advice import advise_folder
-    from ..training.diagnosis import report
 
-    result = advise_folder(run_dir, target_error, bayes_error)
-    emit(_json(result.to_dict()) if fmt == "json" else report(result), output)
+    emit(render("diagnosis", fmt, advise_folder(run_dir, target_error, bayes_error)), output)
 
 
 @click.command("learning-curve")
@@ -119,19 +108,20 @@ def diagnose(run_dir, target_error, bayes_error, fmt, output):
 @click.option("--sizes", default="0.1,0.25,0.5,1.0", show_default=True, help="Fractions of the training split.")
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/learning-curve-ARCH-TIME).")
-@choice_format_option("table", "json")
+@format_option("learning_curve", "table")
 def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
     """Errors against training-set size; will more data help?
 
     Trains ARCH on growing stratified subsets, then plots and reads the curve. Imports Keras.
     """
+    from ..core.renderers import render
     from ..targets import run_label
-    from ..training.experiments import learning_curve, learning_curve_table, parse_sizes
+    from ..training.experiments import learning_curve, parse_sizes
 
     fractions = parse_sizes(sizes)
     folder = Path(output or f"runs/learning-curve-{run_label(arch)}-{time.strftime('%Y%m%d-%H%M%S')}")
     rows, verdict = learning_curve(_options(arch, epochs, sets, **kw), fractions, folder, report=_progress)
-    click.echo(_json({"rows": rows, "verdict": verdict}) if fmt == "json" else learning_curve_table(rows, verdict, folder))
+    click.echo(render("learning_curve", fmt, {"rows": rows, "verdict": verdict}, folder=folder))
 
 
 @click.command()
@@ -139,27 +129,28 @@ def learning_curve_command(arch, sizes, epochs, output, fmt, sets, **kw):
 @train_options
 @click.option("--epochs", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--output", type=click.Path(file_okay=False), help="Folder (default runs/compare-TIME).")
-@choice_format_option("table", "json", "html")
+@format_option("compare", "table")
 def compare(specs, epochs, output, fmt, sets, **kw):
     """Train several models and compare them in one table.
 
     Each SPEC is an architecture (vgg-lite:width=16,depth=2) or a spec file. Imports Keras.
     """
+    from ..core.renderers import render
     from ..training.experiments import compare as run_compare
-    from ..training.experiments import compare_page, compare_table
 
     folder = Path(output or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
     rows = run_compare(_options("", epochs, sets, **kw), list(specs), folder, report=_progress)
+    text = render("compare", fmt, list(rows), folder=folder)
     if fmt == "html":
-        emit(compare_page(rows, folder), str(folder / "compare.html"))
+        emit(text, str(folder / "compare.html"))
         click.echo(f"Report: {folder / 'compare.html'}")
         return
-    click.echo(_json(rows) if fmt == "json" else compare_table(rows) + f"\nResults: {folder}")
+    click.echo(text)
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@choice_format_option("html", "json")
+@format_option("run_report", "html")
 @output_option(default="RUN_DIR/report.html (JSON: stdout)")
 def report(run_dir, fmt, output):
     """A finished run as one HTML page (curves, diagnosis).
@@ -167,20 +158,16 @@ def report(run_dir, fmt, output):
     The page holds the run's settings, its learning curves and the bias/variance diagnosis with what to try
     next; it is self-contained (the curves are inline). Default output: RUN_DIR/report.html.
     """
+    from ..core.renderers import render
     from ..training.run_folder import RunFolder
-    from ..views.html import run_page
 
     folder = RunFolder(run_dir)
-    metrics = folder.read_metrics()
-    diagnosis = folder.recorded_diagnosis(metrics)
+    text = render("run_report", fmt, folder)
     if fmt == "json":
-        emit(_json({**metrics, "diagnosis": diagnosis.to_dict()}), output)
+        emit(text, output)
         return
-    curves = folder / folder.CURVES
     target = output or str(folder / "report.html")
-    config = folder.read_json(folder.CONFIG) if (folder / folder.CONFIG).is_file() else {}
-    options = config.get("options") if isinstance(config.get("options"), dict) else {}
-    emit(run_page(run_dir, metrics, diagnosis, curves if curves.is_file() else None, options), target)
+    emit(text, target)
     click.echo(f"Report: {target}")
 
 
@@ -196,7 +183,7 @@ def report(run_dir, fmt, output):
               help="Continue an interrupted search, with the options it started with.")
 @click.option("--hyperparameters-only", is_flag=True,
               help="Try only --set changes: the same data, epochs and augmentation, as a tuner would.")
-@choice_format_option("table", "json", "html")
+@format_option("improve", "table")
 def improve(arch, epochs, trials, output, resume, hyperparameters_only, fmt, sets, **kw):
     """Train, diagnose, apply the advice, repeat.
 
@@ -204,22 +191,21 @@ def improve(arch, epochs, trials, output, resume, hyperparameters_only, fmt, set
     its 95% interval. Each trial is a run folder in the output folder, beside improve.json and improve.csv;
     the test split is evaluated once, for the final model. Imports Keras.
     """
+    from ..core.renderers import render
     from ..targets import run_label
     from ..training.improve import improve as run_search
-    from ..training.improve import improve_page, improve_table
 
     if not arch and not resume:
         raise CnnscopeError("give an architecture (see `cnnscope list`) or --resume IMPROVE_DIR")
     folder = Path(resume or output or f"runs/improve-{run_label(arch)}-{time.strftime('%Y%m%d-%H%M%S')}")
     search = run_search(_options(arch or "", epochs, sets, **kw), trials, folder, report=_progress,
                         resume=bool(resume), hyperparameters_only=hyperparameters_only)
+    text = render("improve", fmt, search, folder=folder)
     if fmt == "html":
-        emit(improve_page(search, folder), str(folder / "improve.html"))
+        emit(text, str(folder / "improve.html"))
         click.echo(f"Report: {folder / 'improve.html'}")
         return
-    from dataclasses import asdict
-
-    click.echo(_json(asdict(search)) if fmt == "json" else f"{improve_table(search)}\nResults: {folder}")
+    click.echo(text)
 
 
 COMMANDS = (train, diagnose, learning_curve_command, compare, report, improve)

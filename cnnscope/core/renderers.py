@@ -31,6 +31,13 @@ def formats(what: str) -> tuple:
     return tuple(_REGISTRY.get(what, {}))
 
 
+def as_json(data) -> str:
+    """Every JSON output's form: indented, and numpy's numbers (a metric) as plain floats."""
+    import json
+
+    return json.dumps(data, indent=2, default=float)
+
+
 def render(what: str, fmt: str, value, **options) -> str:
     """VALUE (an Analysis, check results, rows, ...) rendered as WHAT in FMT."""
     function = _REGISTRY.get(what, {}).get(fmt)

@@ -1,10 +1,9 @@
 """Renders the installed architectures (`cnnscope list`) and plugins (`cnnscope plugins`)."""
 from __future__ import annotations
 
-import json
 
 from ..core.errors import printable
-from ..core.renderers import render, renderer
+from ..core.renderers import as_json, render, renderer
 
 
 def architecture_rows(reg) -> list:
@@ -53,7 +52,17 @@ def _table(rows: list, headers: list, fmt: str) -> str:
 @renderer("architectures", "json")
 @renderer("plugins", "json")
 def _as_json(rows: list, fmt: str) -> str:
-    return json.dumps(rows, indent=2)
+    return as_json(rows)
+
+
+@renderer("build", "text")
+def _build_text(saved: dict, fmt: str) -> str:
+    return f"saved {saved['architecture']} ({saved['params']:,} parameters) to {saved['path']}"
+
+
+@renderer("build", "json")
+def _build_json(saved: dict, fmt: str) -> str:
+    return as_json(saved)
 
 
 def render_architectures(rows: list, fmt: str) -> str:

@@ -30,6 +30,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from ..core.errors import CnnscopeError, short
+from ..core.renderers import as_json, renderer
 from ..core.units import format_rate
 from .intervals import Interval, difference_interval, rate_interval, size_to_decide, wilson
 from .levers import LEVERS, levers_for
@@ -334,6 +335,16 @@ def diagnose(
                      tuple(_reasons(e, verdict, intervals, deciding)),
                      tuple(generic_advice(levers, best + 1, onset)), best + 1, onset, len(train_errors),
                      intervals, sizes, leaning, deciding)
+
+
+@renderer("diagnosis", "json")
+def _diagnosis_json(d: Diagnosis, fmt: str) -> str:
+    return as_json(d.to_dict())
+
+
+@renderer("diagnosis", "text")
+def _diagnosis_text(d: Diagnosis, fmt: str) -> str:
+    return report(d)
 
 
 def report(d: Diagnosis) -> str:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..core.errors import CnnscopeError, short
+from ..core.renderers import as_json, renderer
 from ..core.writing import atomic_write_text
 
 
@@ -205,6 +206,22 @@ def compare(opts, targets: list, output: Path, report=None) -> "Comparison":
     return comparison
 
 
+@renderer("compare", "table")
+def _compare_text(rows: list, fmt: str, folder) -> str:
+    return compare_table(rows) + f"\nResults: {folder}"
+
+
+@renderer("compare", "json")
+@renderer("learning_curve", "json")
+def _as_json(value, fmt: str, folder=None) -> str:
+    return as_json(value)
+
+
+@renderer("compare", "html")
+def _compare_html(rows: list, fmt: str, folder) -> str:
+    return compare_page(rows, folder)
+
+
 def compare_page(rows: list, folder) -> str:
     """compare --format html: the table and the validation curves, in one page."""
     from ..views.html import embedded_png, page, table
@@ -234,6 +251,11 @@ def _compare_rows(rows: list) -> tuple[list, list]:
     headers = ["Model", "Params", "Train memory", "FLOPs", "Train err", "Val err [95%]", "Test err", "Avoid. bias",
                "Variance", "Verdict", "s/epoch"]
     return headers, table
+
+
+@renderer("learning_curve", "table")
+def _learning_curve_text(curve: dict, fmt: str, folder) -> str:
+    return learning_curve_table(curve["rows"], curve["verdict"], folder)
 
 
 def learning_curve_table(rows: list, verdict: str, folder) -> str:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..core.errors import CnnscopeError
+from ..core.renderers import as_json, renderer
 from ..core.escaping import cut, one_line
 from ..core.units import format_rate
 from ..core.writing import atomic_write_text
@@ -264,6 +265,21 @@ def _difference(start, final) -> dict:
               if key not in ("sets", "output", "evaluate_test") and value != getattr(start, key)}
     sets = {k: v for k, v in final.sets.items() if start.sets.get(k) != v}
     return {**({"sets": sets} if sets else {}), **change}
+
+
+@renderer("improve", "table")
+def _improve_text(search: Search, fmt: str, folder) -> str:
+    return f"{improve_table(search)}\nResults: {folder}"
+
+
+@renderer("improve", "json")
+def _improve_json(search: Search, fmt: str, folder=None) -> str:
+    return as_json(asdict(search))
+
+
+@renderer("improve", "html")
+def _improve_html(search: Search, fmt: str, folder) -> str:
+    return improve_page(search, folder)
 
 
 def improve_table(search: Search) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .diagnosis import Diagnosis
+from ..core.renderers import as_json, renderer
+from .diagnosis import Diagnosis, report
 from .run_folder import RunFolder, diagnose_history
 
 
@@ -105,3 +106,33 @@ def evaluate_on_test(folder: RunFolder, opts) -> dict:
     d = from_dict(metrics).with_test_error(tested["test_error"], tested["test_examples"])
     folder.write_json(RunFolder.METRICS, {**metrics, **d.to_dict(), **tested})
     return {**tested, "test_interval": d.intervals["test_error"].to_list()}
+
+
+@renderer("run", "text")
+def _run_text(result: RunResult, fmt: str) -> str:
+    return f"{report(result.diagnosis)}\nRun folder: {result.folder}"
+
+
+@renderer("run", "json")
+def _run_json(result: RunResult, fmt: str) -> str:
+    return as_json({**result.metrics, "run": str(result.folder)})
+
+
+@renderer("run_report", "html")
+def _run_page(folder: RunFolder, fmt: str) -> str:
+    """`cnnscope report RUN_DIR`: one self-contained page of the run's settings, curves and diagnosis."""
+    from ..views.html import run_page
+
+    metrics = folder.read_metrics()
+    curves = folder / folder.CURVES
+    config = folder.read_json(folder.CONFIG) if (folder / folder.CONFIG).is_file() else {}
+    options = config.get("options") if isinstance(config.get("options"), dict) else {}
+    return run_page(str(folder), metrics, folder.recorded_diagnosis(metrics), curves if curves.is_file() else None,
+                    options)
+
+
+@renderer("run_report", "json")
+def _run_report_json(folder: RunFolder, fmt: str) -> str:
+    metrics = folder.read_metrics()
+    return as_json({**metrics, "diagnosis": folder.recorded_diagnosis(metrics).to_dict()})
+
