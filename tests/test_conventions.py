@@ -19,10 +19,12 @@ DENSE_MACS = 144 * 2
 CONV_FLOPS = 2 * CONV_MACS + 144 + 144  # multiply-adds, bias adds, ReLU
 DENSE_FLOPS = 2 * DENSE_MACS + 2  # multiply-adds, bias adds
 ELEMENTS = 64 + 144 + 144 + 2  # input, conv, flatten, dense outputs
-# Training step (docs/conventions.md): the batch 64; conv's relu pre-activation 144 and its output 144 (dense
-# reads it through the Flatten view, which keeps nothing); the model output 2 (the loss reads it); and the
-# largest transient, conv's gradient before and after its relu, 2 x 144.
-TRAINING_ELEMENTS = 64 + 144 + 144 + 0 + 2 + 2 * 144
+# Training step (docs/conventions.md): its peak is while conv's activation backward runs. Alive then: the batch
+# 64; conv's relu pre-activation 144 and its output 144 (dense reads it through the Flatten view, which keeps
+# nothing); conv's gradient before and after its relu, 2 x 144; and the gradient of dense's weights, computed
+# before (dense's output, 2, was freed with dense's backward).
+TRAINING_ELEMENTS = 64 + 144 + 144 + 0 + 2 * 144
+DENSE_PARAMS = 144 * 2 + 2
 
 
 def analysis(**kw):
@@ -58,21 +60,21 @@ def test_memory_by_dtype(dtype, weight_bytes, act_bytes):
     t = analysis(batch_size=8, dtype=dtype).totals
     assert t.param_bytes == PARAMS * weight_bytes
     assert t.activation_bytes == ELEMENTS * act_bytes * 8
-    # Adam: weights + gradients + 2 moments, all in the variables' dtype.
-    assert t.training_memory_bytes == PARAMS * weight_bytes * 4 + TRAINING_ELEMENTS * act_bytes * 8
+    # Adam: weights + 2 moments, and the gradients alive at the peak, all in the variables' dtype.
+    assert t.training_memory_bytes == (PARAMS * 3 + DENSE_PARAMS) * weight_bytes + TRAINING_ELEMENTS * act_bytes * 8
 
 
 @pytest.mark.parametrize("optimizer, slots", [("sgd", 0), ("rmsprop", 1), ("adam", 2), ("AdamW", 2)])
 def test_optimizer_slots(optimizer, slots):
     t = analysis(batch_size=1, optimizer=optimizer).totals
-    assert t.training_memory_bytes == PARAMS * 4 * (2 + slots) + TRAINING_ELEMENTS * 4
+    assert t.training_memory_bytes == (PARAMS * (1 + slots) + DENSE_PARAMS) * 4 + TRAINING_ELEMENTS * 4
 
 
 def test_max_batch_size_is_the_largest_that_fits():
     a = analysis()
     budget = 1_000_000
     best = a.max_batch_size(budget)
-    assert best == (budget - PARAMS * 4 * 4) // (TRAINING_ELEMENTS * 4)
+    assert best == (budget - (PARAMS * 3 + DENSE_PARAMS) * 4) // (TRAINING_ELEMENTS * 4)
     assert a.training_memory_bytes(best) <= budget < a.training_memory_bytes(best + 1)
     assert a.max_batch_size(100) == 0  # not even the weights fit
 
@@ -142,15 +144,20 @@ def test_einsum_dense_counts_the_kernel_letters_the_input_lacks():
 
 
 def test_training_step_worked_example():
-    """docs/conventions.md "Training step": mnist-cnn at batch 32 holds 330,266 elements per sample."""
+    """docs/conventions.md "Training step": mnist-cnn at batch 32 holds 348,176 elements per sample at its peak."""
     analysis = cnnscope.analyze_target("mnist-cnn", batch_size=32)
     kept = {r.name: r.training_elements for r in analysis.layers}
     # conv2d_1's output is read only by the max pooling, which keeps its own packed copies of it (4 × 36,864)
     assert kept == {"input_layer": 784, "conv2d": 2 * 21632, "conv2d_1": 36864, "max_pooling2d": 9216 + 4 * 36864,
                     "dropout": 2 * 9216, "flatten": 0, "dense": 2 * 128, "dropout_1": 2 * 128, "dense_1": 10}
-    assert max(r.transient_elements for r in analysis.layers) == 2 * 36864
-    assert analysis.training_bytes_per_sample == (256538 + 73728) * 4
-    assert analysis.totals.training_memory_bytes == 1199882 * 4 * 4 + 32 * 330266 * 4
+    assert max(r.transient_elements for r in analysis.layers) == 3 * 36864  # max pooling's three input-sized buffers
+    # the peak: max pooling's backward, with the values kept by the layers up to it and the dense layers'
+    # gradients, computed before it
+    peak = analysis.peak_moment()
+    assert (peak.kept, peak.transient, peak.gradients) == (784 + 43264 + 36864 + 9216 + 4 * 36864, 3 * 36864,
+                                                           1179776 + 1290)
+    assert analysis.training_bytes_per_sample == (237584 + 110592) * 4
+    assert analysis.totals.training_memory_bytes == (3 * 1199882 + 1181066) * 4 + 32 * 348176 * 4
 
 
 def test_max_batch_size_counts_the_transients_that_do_not_grow_with_the_batch():

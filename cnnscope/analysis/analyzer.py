@@ -17,7 +17,7 @@ from ..rules.base import UNKNOWN, known, prod
 from ..core.stack import Stack
 from .lint import lint
 from .records import Analysis, LayerReport
-from .training_step import training_step
+from .training_step import schedule, training_step
 from .validation import (check_graph, check_inputs, check_options, check_outputs_exist, merged_config, rule_for,
                          rule_inputs)
 
@@ -67,6 +67,7 @@ class _Walk:
             call=spec.call,
             flops=forward,
             training_flops=training,
+            input_gradient=any(self.upstream_trainable[source] for source in spec.inputs),
             config=cfg,
             backward=_known_backward(result.backward or backward_rules.default(cfg, every)),
             step=result.rf,
@@ -180,7 +181,7 @@ def analyze(
         policy=pol,
         notes=notes,
         submodels=dict(stack.submodels),
-        transients=tuple(dict.fromkeys((r.transient_elements, r.transient_fixed_elements)
-                                       for r in reports if r.type != "InputLayer")),
+        moments=schedule(reports),
+        kept_by_layer=tuple((r.name, r.training_elements, not r.inputs) for r in reports),
     )
     return replace(analysis, warnings=lint(analysis, num_classes=stack.num_classes))  # lint reads the analysis

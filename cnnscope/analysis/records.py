@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from ..core.conventions import OPTIMIZER_UPDATE_FLOPS, Policy, optimizer_slots
+from ..core.conventions import MAX_BATCH_SIZE, OPTIMIZER_UPDATE_FLOPS, Policy, optimizer_slots
 from ..core.errors import CnnscopeError
 from ..rules import RF, Backward
 from ..rules.base import RF_NONE, RF_PASS
@@ -33,8 +33,11 @@ class LayerReport:
     # Not part of the per-layer JSON: used for totals, warnings and diffs.
     flops: int | None = 0  # None, as macs, where no rule counts them (a layer whose numbers come from Keras)
     training_flops: int | None = 0
+    input_gradient: bool = False  # its input's gradient is computed: something upstream trains
     training_elements: int | None = 0  # per sample: training_bytes / (batch × activation bytes)
-    transient_elements: int | None = 0  # per sample, held only while its backward runs (training_step.py)
+    transient_elements: int | None = 0  # per sample, held only while its activation's backward runs (training_step.py)
+    gradient_transient_elements: int | None = 0  # per sample, held while its weight and input gradients are computed
+    input_gradient: bool = False  # its input's gradient is computed: something before it trains
     transient_fixed_elements: int = 0  # held then too, whatever the batch size
     backward: Backward = field(default=Backward(), repr=False)  # what its rule says its backward needs
     config: dict = field(default_factory=dict, repr=False)
@@ -122,9 +125,10 @@ class Analysis:
     notes: list = field(default_factory=list)
     submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> its model class
     compiled: object = None  # compiled.CompiledPlan: XLA's plan for one training step, when asked for
-    # (per sample, whatever the batch) elements of each layer's transient buffers, taken before rows are folded
-    # for display, so that folding changes no total.
-    transients: tuple = ()
+    # the backward pass's moments (training_step.schedule) and each layer's kept values, (name, elements per
+    # sample, is an input), taken before rows are folded for display, so that folding changes no total
+    moments: tuple = ()
+    kept_by_layer: tuple = ()
 
     @property
     def dtype(self) -> str:
@@ -157,39 +161,55 @@ class Analysis:
         elements = _known_sum(layer.activation_elements for layer in self.layers)
         return None if elements is None else elements * self.policy.activation_bytes
 
+    def _moment_bytes(self, moment, batch: int) -> int | None:
+        """What MOMENT (training_step.Moment) holds at BATCH beyond the weights and the optimizer's state."""
+        if moment.kept is None or moment.transient is None:
+            return None
+        gradients = moment.gradients_at_batch_1 if batch == 1 else moment.gradients
+        return (self.policy.activation_bytes * (batch * (moment.kept + moment.transient) + moment.fixed)
+                + self.policy.weight_bytes * gradients)
+
+    def peak_moment(self, batch_size: int | None = None):
+        """The moment of the backward pass that holds the most at the batch size; None when a size is unknown."""
+        batch = self.batch_size if batch_size is None else batch_size
+        sizes = [(self._moment_bytes(m, batch), m) for m in self.moments]
+        if not sizes or any(size is None for size, _ in sizes):
+            return None
+        return max(sizes, key=lambda pair: pair[0])[1]
+
     @property
     def training_bytes_per_sample(self) -> int | None:
-        """What the backward pass keeps per sample (training_step.py): every layer's kept tensors, and the
-        per-sample part of the largest transient buffers of one layer's backward. None when a size is unknown."""
-        kept = self._kept_elements()
-        return None if kept is None else (kept + max((t for t, _ in self.transients), default=0)) * (
-            self.policy.activation_bytes)
-
-    def _kept_elements(self) -> int | None:
-        """Per sample, every layer's kept tensors; None when a size, or a transient buffer's, is unknown."""
-        kept = _known_sum(layer.training_elements for layer in self.layers)
-        return None if kept is None or any(t is None for t, _ in self.transients) else kept
+        """What the backward pass holds per sample at its peak (training_step.py): the values kept then and the
+        transient buffers of the layer at work. None when a size is unknown."""
+        peak = self.peak_moment()
+        return None if peak is None else (peak.kept + peak.transient) * self.policy.activation_bytes
 
     def training_memory_parts(self, batch_size: int | None = None) -> dict:
-        """Bytes at the batch size: weights, gradients, optimizer_state, kept (what the backward pass reads) and
-        transient (the largest buffers of one layer's backward, batch × per sample + what does not grow with
-        the batch); kept and transient are None when a size is unknown. They add up to training_memory_bytes."""
+        """Bytes at the batch size: weights, optimizer_state, and at the backward pass's peak the gradients
+        alive, kept (the values the backward reads) and transient (the buffers of the layer at work, batch ×
+        per sample + what does not grow with the batch); kept and transient are None when a size is unknown.
+        They add up to training_memory_bytes."""
         batch = self.batch_size if batch_size is None else batch_size
-        kept = self._kept_elements()
         wb, ab = self.policy.weight_bytes, self.policy.activation_bytes
-        return {"weights": self.params * wb, "gradients": self.trainable_params * wb,
+        peak = self.peak_moment(batch)
+        gradients = 0 if peak is None else (peak.gradients_at_batch_1 if batch == 1 else peak.gradients)
+        return {"weights": self.params * wb, "gradients": gradients * wb,
                 "optimizer_state": self.trainable_params * self.slots * wb,
-                "kept": None if kept is None else batch * kept * ab,
-                "transient": None if kept is None else ab * max(
-                    (batch * t + fixed for t, fixed in self.transients), default=0)}
+                "kept": None if peak is None else batch * peak.kept * ab,
+                "transient": None if peak is None else ab * (batch * peak.transient + peak.fixed)}
+
+    def kept_at_peak(self) -> list:
+        """(layer name, bytes) of the values kept for the backward that are alive at its peak, at the analysis's
+        batch size: the first layers' (the batch's inputs alone at the update)."""
+        peak = self.peak_moment()
+        if peak is None:
+            return []
+        rows = [row for row in self.kept_by_layer if row[2]] if peak.alive is None else self.kept_by_layer[:peak.alive]
+        return [(name, elements * self.batch_size * self.policy.activation_bytes) for name, elements, _ in rows]
 
     def training_memory_bytes(self, batch_size: int | None = None) -> int | None:
-        """Weights + gradients + optimizer slots + what the backward pass keeps and works with, at the batch."""
+        """Weights + optimizer slots + what the backward pass holds at its peak (gradients, kept values, buffers)."""
         return _known_sum(self.training_memory_parts(batch_size).values())
-
-    @property
-    def fixed_training_bytes(self) -> int:
-        return sum(self.state_bytes(layer) for layer in self.layers)
 
     def state_bytes(self, layer: LayerReport) -> int:
         """A layer's weights, plus a gradient and the optimizer's slots for each trainable weight."""
@@ -200,15 +220,19 @@ class Analysis:
         return None if layer.training_bytes is None else self.state_bytes(layer) + layer.training_bytes
 
     def max_batch_size(self, budget_bytes: int) -> int:
-        """The largest batch whose training memory fits in budget_bytes (0 if even the weights do not)."""
-        kept = self._kept_elements()
-        if kept is None:
+        """The largest batch whose training memory fits in budget_bytes (0 if even batch 1 does not)."""
+        if any(m.kept is None or m.transient is None for m in self.moments):
             raise CnnscopeError("the largest batch depends on the activation memory, which is unknown: the input "
                                 "has None dimensions; give a concrete --input-shape")
-        # budget >= fixed + act_bytes × (batch × kept + batch × t + f), for every layer's transient (t, f)
-        act, room = self.policy.activation_bytes, budget_bytes - self.fixed_training_bytes
-        fits = [(room - fixed * act) // ((kept + t) * act) for t, fixed in self.transients or [(0, 0)]]
-        return max(0, min(fits))
+        wb, ab = self.policy.weight_bytes, self.policy.activation_bytes
+        room = budget_bytes - (self.params + self.trainable_params * self.slots) * wb
+        # from batch 2 each moment is linear in the batch: room >= ab × (batch × per sample + fixed) + gradients
+        fits = [(room - ab * m.fixed - wb * m.gradients) // (ab * (m.kept + m.transient)) if m.kept + m.transient
+                else (MAX_BATCH_SIZE if room >= ab * m.fixed + wb * m.gradients else 0) for m in self.moments]
+        best = min(fits, default=MAX_BATCH_SIZE)
+        if best >= 2:
+            return best
+        return 1 if self.training_memory_bytes(1) <= budget_bytes else 0
 
     @property
     def totals(self) -> Totals:

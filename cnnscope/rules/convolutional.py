@@ -118,7 +118,7 @@ def conv(layer: Layer) -> Result:
         macs=out_elements * fan_in,
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
-        backward=backward.convolution(layer.cfg, out_elements),
+        backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel)),
     )
 
 
@@ -151,7 +151,7 @@ def conv_transpose(layer: Layer) -> Result:
         macs=macs,
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=rf_transpose(g.effective, g.strides),
-        backward=backward.convolution(layer.cfg, out_elements),
+        backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel)),
     )
 
 
@@ -173,7 +173,8 @@ def depthwise_conv(layer: Layer) -> Result:
         macs=out_elements * prod(g.kernel),
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
-        backward=backward.convolution(layer.cfg, out_elements, _dense_filter(g, multiplier)),
+        backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel),
+                                     _dense_filter(g, multiplier)),
     )
 
 
@@ -193,7 +194,8 @@ def separable_conv(layer: Layer) -> Result:
         macs=positions * depthwise + positions * pointwise,
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
-        backward=backward.convolution(layer.cfg, out_elements, _dense_filter(g, multiplier)),
+        backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel),
+                                     _dense_filter(g, multiplier)),
     )
 
 

@@ -45,13 +45,14 @@ def totals_list(lines) -> str:
 
 
 def memory_parts(analysis, top: int = 10) -> list[tuple[str, int]]:
-    """(label, bytes) of the training memory at the analysis's batch size: weights, gradients, optimizer
-    state, the largest layers' kept tensors, the other layers', and the largest transient buffers. They add up
-    to training_memory_bytes, whose parts they are (Analysis.training_memory_parts)."""
+    """(label, bytes) of the training memory at the analysis's batch size: weights, the gradients alive at the
+    backward pass's peak, optimizer state, the largest layers' kept tensors alive then, the other layers', and
+    the buffers of the layer at work. They add up to training_memory_bytes, whose parts they are
+    (Analysis.training_memory_parts)."""
     totals = analysis.training_memory_parts()
     parts = [("weights", totals["weights"]), ("gradients", totals["gradients"]),
              (f"optimizer state ({analysis.optimizer})", totals["optimizer_state"])]
-    kept = sorted(((layer.name, layer.training_bytes or 0) for layer in analysis.layers), key=lambda p: -p[1])
+    kept = sorted(analysis.kept_at_peak(), key=lambda p: -p[1])
     parts += [(f"layer {cut(name, 40)}", size) for name, size in kept[:top] if size]
     rest = sum(size for _, size in kept[top:])
     if rest:

@@ -1,0 +1,132 @@
+"""Does the training-step model hold on families it was not fitted on? Leave one family out, refit, compare.
+
+    python benchmarks/memory_leave_one_out.py [--plans benchmarks/results/compiled_plans_cpu.json] [--compile]
+
+The measured constants of cnnscope/rules/backward.py (max pooling's, the activations' and normalizations'
+buffers, the mask's, a convolution's transposed copies) are set, for each family in turn, to the values of a
+small grid that fit every OTHER family best (the least squares of log(static / compiled) over batch 1, 32
+and 256: every family counts, not only the worst); the held-out family's ratios under those constants are its
+out-of-sample figures, and the target is 0.85 to 1.15 at every batch. A family is one
+model: a built-in, the VGG-16 example, or a block of benchmarks/blocks/ (its parts/ measure one layer kind
+each). XLA's plans (JAX on this CPU) are read from --plans; --compile makes the missing ones (minutes).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from unittest import mock
+
+from memory_models import BUILTINS, ROOT
+
+sys.path.insert(0, str(ROOT))
+
+from cnnscope.rules import backward  # noqa: E402
+from cnnscope.targets import analyze_target  # noqa: E402
+
+BATCHES = (1, 32, 256)
+BLOCKS = ROOT / "benchmarks" / "blocks"
+# Each constant and the values tried; the first of each is where the search for a new constant would start.
+GRID = {
+    "MAX_POOLING_TRANSIENT": (2, 3, 4),
+    "CONV_WEIGHT_GRADIENT_COPIES": (0, 1),
+    "MASK_BACKWARD_BUFFERS": (1, 2),
+    "gelu": (2, 3, 4),
+    "silu": (1, 2, 3),
+    "LayerNormalization": (3, 5, 7),
+    "GroupNormalization": (1, 2, 3),
+}
+
+
+def families() -> dict:
+    """Family name (the plans' key) -> the target to analyze."""
+    found = {name: name for name in BUILTINS}
+    found["vgg16.toml"] = str(ROOT / "examples" / "vgg16.toml")
+    for path in sorted(BLOCKS.glob("*.toml")) + sorted((BLOCKS / "parts").glob("*.json")):
+        found[path.name] = str(path)
+    return found
+
+
+def _patched(setting: dict) -> ExitStack:
+    stack = ExitStack()
+    for key in ("MAX_POOLING_TRANSIENT", "CONV_WEIGHT_GRADIENT_COPIES", "MASK_BACKWARD_BUFFERS"):
+        stack.enter_context(mock.patch.object(backward, key, setting[key]))
+    stack.enter_context(mock.patch.dict(backward.ACTIVATION_BACKWARD_BUFFERS,
+                                        {"gelu": setting["gelu"], "silu": setting["silu"], "swish": setting["silu"]}))
+    stack.enter_context(mock.patch.dict(backward.NORMALIZATION_BACKWARD_BUFFERS, {
+        "LayerNormalization": setting["LayerNormalization"], "GroupNormalization": setting["GroupNormalization"]}))
+    return stack
+
+
+def ratios(setting: dict, targets: dict, plans: dict) -> dict:
+    """Family -> (static / compiled at each batch) under SETTING."""
+    out = {}
+    with _patched(setting):
+        for name, target in targets.items():
+            analysis = analyze_target(target, batch_size=1)
+            out[name] = tuple(analysis.training_memory_bytes(b) / plans[f"{name}|{b}|float32|adam"]["peak_bytes"]
+                              for b in BATCHES)
+    return out
+
+
+def misfit(values) -> float:
+    return sum(math.log(v) ** 2 for v in values)
+
+
+def within(values, low: float = 0.85, high: float = 1.15) -> bool:
+    return all(low <= v <= high for v in values)
+
+
+def _missing_plans(targets: dict, plans: dict, path: Path) -> None:
+    from cnnscope.keras.compiled import compiled_plan
+
+    for name, target in targets.items():
+        for b in BATCHES:
+            key = f"{name}|{b}|float32|adam"
+            if key not in plans:
+                plans[key] = compiled_plan(target, batch_size=b, dtype="float32", optimizer="adam").to_dict()
+                path.write_text(json.dumps(dict(sorted(plans.items())), indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plans", type=Path, default=ROOT / "benchmarks" / "results" / "compiled_plans_cpu.json")
+    parser.add_argument("--compile", action="store_true", help="compile the plans that --plans lacks")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    plans = json.loads(args.plans.read_text())
+    targets = families()
+    if args.compile:
+        _missing_plans(targets, plans, args.plans)
+    targets = {name: t for name, t in targets.items() if all(f"{name}|{b}|float32|adam" in plans for b in BATCHES)}
+    settings = [dict(zip(GRID, values)) for values in itertools.product(*GRID.values())]
+    table = [ratios(setting, targets, plans) for setting in settings]  # one analysis per family and setting
+    shipped = ratios({key: getattr(backward, key, None) for key in GRID} | {
+        "gelu": backward.ACTIVATION_BACKWARD_BUFFERS["gelu"], "silu": backward.ACTIVATION_BACKWARD_BUFFERS["silu"],
+        **backward.NORMALIZATION_BACKWARD_BUFFERS}, targets, plans)
+    print(f"{'family':<26} {'shipped constants':>20}   {'left out (refitted)':>22}   constants refitted on the others")
+    report = {}
+    for name in targets:
+        best = min(range(len(settings)),
+                   key=lambda i: sum(misfit(table[i][other]) for other in targets if other != name))
+        held = table[best][name]
+        report[name] = {"shipped": shipped[name], "left_out": held, "constants": settings[best]}
+        refit = ", ".join(f"{k}={v}" for k, v in settings[best].items())
+        print(f"{name:<26} {' / '.join(f'{r:.2f}' for r in shipped[name]):>20}   "
+              f"{' / '.join(f'{r:.2f}' for r in held):>22}   {refit}")
+    print()
+    outside = [n for n, r in report.items() if not within(r["left_out"])]
+    shipped_outside = [n for n, r in report.items() if not within(r["shipped"])]
+    print(f"outside 0.85-1.15 with the shipped constants: {', '.join(shipped_outside) or 'none'}")
+    print(f"{len(targets)} families, batch {'/'.join(map(str, BATCHES))}; outside 0.85-1.15 when left out: "
+          + (", ".join(outside) or "none"))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
