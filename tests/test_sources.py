@@ -283,3 +283,15 @@ def test_a_minus_infinity_pad_before_max_pooling_is_read(tmp_path):
     nan.write_text('{"input_shape": [4], "layers": [{"type": "Dropout", "rate": NaN}]}')
     with pytest.raises(cnnscope.CnnscopeError, match="is not a number"):
         cnnscope.load_file(nan)
+
+
+def test_an_input_shape_override_leaves_the_stack_it_was_given_as_it_was():
+    from cnnscope.sources import with_input_shape
+
+    stack = cnnscope.stack_from_spec({"input_shape": [8, 8, 3], "layers": [{"type": "Conv2D", "filters": 2,
+                                                                            "kernel_size": 3}]})
+    before = [dict(layer.config) for layer in stack.layers]
+    resized = with_input_shape(stack, [16, 16, 3])
+    assert [dict(layer.config) for layer in stack.layers] == before
+    assert cnnscope.analyze(resized).layers[-1].output_shape == [14, 14, 2]
+    assert cnnscope.analyze(stack).layers[-1].output_shape == [6, 6, 2]

@@ -139,7 +139,7 @@ class Architecture:
 
     def stack(self, input_shape=None, num_classes=None, overrides=None, *, parse=False) -> Stack:
         from ..keras.models import stack_from_keras_model
-        from ..sources import stack_from_spec
+        from ..sources import stack_from_spec, with_input_shape
 
         shape = self._shape(input_shape)
         classes = num_classes or self.num_classes
@@ -150,7 +150,8 @@ class Architecture:
                 raise CnnscopeError(f"architecture '{self.name}' ({self.plugin} {self.version}): its spec() returned "
                                     f"{short(data)}, not a spec table; report this to the plugin's authors")
             data = {"name": self.name, **data, "num_classes": classes}
-            stack = stack_from_spec(data, origin=f"architecture '{self.name}'", input_shape=list(shape))
+            stack = with_input_shape(stack_from_spec(data, origin=f"architecture '{self.name}'",
+                                                     default_input_shape=list(shape)), list(shape))
         else:
             stack = stack_from_keras_model(self._call("build", self.build, shape, classes, **hyper))
             stack.num_classes = classes

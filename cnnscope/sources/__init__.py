@@ -1,6 +1,7 @@
 """Every source reduces to a Stack: spec files, .keras files and live Keras models."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.conventions import SPEC_SUFFIXES
@@ -13,9 +14,10 @@ __all__ = ["load_file", "stack_from_keras_config", "stack_from_spec", "with_inpu
 
 
 def with_input_shape(stack: Stack, shape) -> Stack:
-    """Replace input shapes (the CLI's --input-shape): a list for a single-input model, or for a model whose
-    inputs all declare the same shape (a text backbone's token_ids and padding_mask), or {input name: shape}
-    for any model (--input-shape NAME=H,W,C, once per input)."""
+    """STACK with its input shapes replaced (the CLI's --input-shape; STACK itself is left as it is): a list for
+    a single-input model, or for a model whose inputs all declare the same shape (a text backbone's token_ids
+    and padding_mask), or {input name: shape} for any model (--input-shape NAME=H,W,C, once per input). The
+    one place an input shape is overridden, for spec files, .keras files and live models alike."""
     inputs = stack.input_layers
     if not isinstance(shape, dict):
         declared = {repr(declared_shape(layer.config)) for layer in inputs}
@@ -27,15 +29,19 @@ def with_input_shape(stack: Stack, shape) -> Stack:
                                 "per input")
         else:
             shape = {inputs[0].name: shape}
-    by_name = {layer.name: layer for layer in inputs}
-    for name, dims in shape.items():
-        if name not in by_name:
+    names = [layer.name for layer in inputs]
+    for name in shape:
+        if name not in names:
             raise CnnscopeError(f"--input-shape {name}=...: the model has no input '{name}'; its inputs are "
-                                f"{', '.join(by_name)}")
-        layer = by_name[name]
+                                f"{', '.join(names)}")
+
+    def reshaped(layer):
+        if layer.name not in shape or layer.class_name != "InputLayer":
+            return layer
         config = {k: v for k, v in layer.config.items() if k not in ("batch_shape", "shape")}
-        layer.config = {**config, "shape": list(dims)}
-    return stack
+        return replace(layer, config={**config, "shape": list(shape[layer.name])})
+
+    return replace(stack, layers=[reshaped(layer) for layer in stack.layers])
 
 
 def load_file(path, input_shape=None) -> Stack:
@@ -47,9 +53,8 @@ def load_file(path, input_shape=None) -> Stack:
         stack = load_keras_file(path)
         return with_input_shape(stack, input_shape) if input_shape else stack
     if suffix in SPEC_SUFFIXES:
-        if isinstance(input_shape, dict):  # per named input: replace them once the spec is read
-            return with_input_shape(load_spec_file(path), input_shape)
-        return load_spec_file(path, input_shape)
+        stack = load_spec_file(path)
+        return with_input_shape(stack, input_shape) if input_shape else stack
     if suffix in (".h5", ".hdf5"):
         raise CnnscopeError(f"{path}: legacy HDF5 models are not read; re-save it with model.save('model.keras')")
     raise CnnscopeError(f"{path}: unknown target; give a spec file (.toml, .json, .yaml) or a .keras file")

@@ -55,8 +55,9 @@ def _entry(entry, index: int, origin: str) -> tuple[str, dict, str | None]:
     return class_name, config, name
 
 
-def stack_from_spec(data, origin: str = "spec", input_shape=None) -> Stack:
-    """input_shape, when given, replaces the spec's own (the CLI's --input-shape)."""
+def stack_from_spec(data, origin: str = "spec", default_input_shape=None) -> Stack:
+    """The Stack of a spec table; DEFAULT_INPUT_SHAPE where it declares no input (an architecture's spec() may
+    leave it to the shape it is asked for). sources.with_input_shape replaces input shapes (--input-shape)."""
     if not isinstance(data, dict):
         raise CnnscopeError(f"{origin}: a spec is a table with 'input_shape' and 'layers', got {short(data)}")
     for key in data:
@@ -79,16 +80,9 @@ def stack_from_spec(data, origin: str = "spec", input_shape=None) -> Stack:
     names = Namer(name for _, _, name in parsed if name)
     layers: list[LayerSpec] = []
     declared = [index for index, (class_name, _, _) in enumerate(parsed) if class_name == "InputLayer"]
-    if input_shape is not None and declared:  # --input-shape replaces the declared input's shape
-        if len(declared) > 1:
-            names = ", ".join(str(parsed[i][2]) for i in declared)
-            raise CnnscopeError(f"{origin}: this model has {len(declared)} inputs ({names}): give one "
-                                "--input-shape NAME=H,W,C per input")
-        class_name, config, name = parsed[declared[0]]
-        config = {k: v for k, v in config.items() if k not in ("shape", "batch_shape")}
-        parsed[declared[0]] = (class_name, {**config, "shape": _shape(input_shape, f"{origin}: --input-shape")}, name)
-        input_shape = None
-    shape = input_shape if input_shape is not None else data.get("input_shape")
+    shape = data.get("input_shape")
+    if shape is None and not declared:
+        shape = default_input_shape
     if shape is not None:
         if declared:
             raise CnnscopeError(f"{origin}: give the input either as the top-level input_shape or as InputLayer "
@@ -117,8 +111,8 @@ def stack_from_spec(data, origin: str = "spec", input_shape=None) -> Stack:
     return Stack(layers, name=model_name or "model", num_classes=num_classes, source="spec")
 
 
-def load_spec_file(path: Path, input_shape=None) -> Stack:
-    stack = stack_from_spec(read_spec(path), origin=str(path), input_shape=input_shape)
+def load_spec_file(path: Path) -> Stack:
+    stack = stack_from_spec(read_spec(path), origin=str(path))
     if stack.name == "model":
         stack.name = path.stem
     return stack
