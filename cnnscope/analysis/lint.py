@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..core.errors import printable
 from ..core.escaping import cut
+from ..rules.base import split_channels
 
 
 def _name(name: str) -> str:
@@ -21,9 +22,8 @@ def _is_windowed(layer) -> bool:
 
 
 def _spatial(layer, shape):
-    if layer.config.get("data_format") == "channels_first":
-        return shape[1:]
-    return shape[:-1]
+    """The spatial sizes of SHAPE, as the layer's rule split them (its data_format was checked then)."""
+    return split_channels(shape, layer.config.get("data_format") == "channels_first")[0]
 
 
 def uneven_strides(layers) -> list[str]:

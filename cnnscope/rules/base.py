@@ -173,6 +173,13 @@ def nested_config(layer: "Layer", class_name: str, config: dict, defaults: dict,
     return {**BASE_ARGS, **defaults, **(implied or {}), **config}
 
 
+def split_channels(shape, channels_first: bool) -> tuple:
+    """(spatial dims, channels) of a shape without its batch axis, channels last or first."""
+    if channels_first:
+        return tuple(shape[1:]), shape[0]
+    return tuple(shape[:-1]), shape[-1]
+
+
 class Layer:
     """One layer as a rule sees it: merged config, input shapes, and ways to fail clearly."""
 
@@ -250,10 +257,7 @@ class Layer:
 
     def split(self, shape=None):
         """(spatial dims, channels) of a channels_last/channels_first shape."""
-        shape = self.input_shape if shape is None else shape
-        if self.channels_first():
-            return tuple(shape[1:]), shape[0]
-        return tuple(shape[:-1]), shape[-1]
+        return split_channels(self.input_shape if shape is None else shape, self.channels_first())
 
     def join(self, spatial, channels) -> tuple:
         if self.channels_first():
