@@ -140,12 +140,10 @@ def rules_for(stack: Stack):
     Loading plugins scans installed distributions' entry points (tens of
     milliseconds): a spec of Keras's own layers does not need it.
     """
-    import sys
-
+    from .plugins.state import loaded
     from .rules import builtin_rules
 
-    discovery = sys.modules.get("cnnscope.plugins.discovery")
-    if discovery is None or discovery.loaded() is None:
+    if loaded() is None:
         rules = builtin_rules()
         if not uncovered(rules, stack):
             return rules

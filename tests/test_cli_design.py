@@ -143,12 +143,12 @@ def test_a_clash_still_fails_its_commands_after_the_warning(monkeypatch):
     """One process can run several commands (a notebook, CliRunner): the warning must not forget the clash."""
     import cnnscope.cli as cli
     from cnnscope.core.errors import CnnscopeError
-    from cnnscope.plugins import discovery
+    from cnnscope.plugins import discovery, state
     from cnnscope.rules import builtin_rules
 
     registry = discovery.Registry(None, [], {}, builtin_rules().copy(),
                                   clashes={"lenet": "architecture 'lenet' is registered twice"})
-    monkeypatch.setattr(discovery, "_REGISTRY", registry)
+    monkeypatch.setattr(state, "_REGISTRY", registry)
     cli._show_plugin_warnings(succeeded=True)
     cli._show_plugin_warnings(succeeded=True)
     assert registry.clash_warned

@@ -47,8 +47,9 @@ def run() -> None:
 
 
 def _show_plugin_warnings(succeeded: bool = False) -> None:
-    discovery = sys.modules.get("cnnscope.plugins.discovery")  # not loaded: nothing to show, nothing to import
-    registry = discovery.loaded() if discovery else None
+    from ..plugins.state import loaded
+
+    registry = loaded()  # not loaded: nothing to show, nothing to import
     if registry is None:
         return
     warn(registry.take_warnings())

@@ -20,7 +20,7 @@ import pluggy
 from ..core.environment import flag
 from ..core.errors import CnnscopeError, did_you_mean, short
 from ..rules import Rule, RuleSet, builtin_rules
-from . import hookspecs
+from . import hookspecs, state
 from .architecture import Architecture
 from .isolation import guarded, within_time
 
@@ -203,13 +203,9 @@ def _collect(registry: Registry) -> None:
         _call_each(registry, "register_layer_rules", register_rule, plugins=[info])
 
 
-_REGISTRY: Registry | None = None
-
-
 def registry() -> Registry:
-    """All plugins, loaded once per process."""
-    global _REGISTRY
-    if _REGISTRY is None:
+    """All plugins, loaded once per process (state.py remembers them)."""
+    if state.loaded() is None:
         manager = pluggy.PluginManager(GROUP)
         manager.add_hookspecs(hookspecs)
         warnings: list = []
@@ -217,16 +213,5 @@ def registry() -> Registry:
                          strict=flag("CNNSCOPE_STRICT_PLUGINS", warnings))
         _load_plugins(found)
         _collect(found)
-        _REGISTRY = found
-    return _REGISTRY
-
-
-def loaded() -> Registry | None:
-    """The registry if this process has loaded it (the CLI prints its warnings), else None."""
-    return _REGISTRY
-
-
-def reset() -> None:
-    """Forget loaded plugins (tests change sys.path and the environment)."""
-    global _REGISTRY
-    _REGISTRY = None
+        state.remember(found)
+    return state.loaded()
