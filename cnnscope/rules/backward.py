@@ -95,7 +95,8 @@ def convolution(cfg: dict, elements: int, input_elements: int, window: int, dens
     activation = activation_name(cfg)
     pre_bias = elements if activation is None and cfg.get("use_bias", True) else 0
     fused = with_activation(activation, elements)
-    copies = elements + input_elements if window > 1 and cfg.get("trainable", True) else 0
+    # a depthwise filter's gradient goes the dense way instead (transient_fixed), without the copies
+    copies = elements + input_elements if window > 1 and not dense_filter_gradient and cfg.get("trainable", True) else 0
     copies *= CONV_WEIGHT_GRADIENT_COPIES
     return Backward(keeps_output=fused.keeps_output, kept=fused.kept, transient=fused.transient,
                     transient_fixed=DENSE_DEPTHWISE_GRADIENTS * dense_filter_gradient, pre_bias=pre_bias,
