@@ -18,13 +18,13 @@ RELU_FAMILY = {"relu", "relu6", "leaky_relu"}
 # JAX differentiates max pooling through select-and-gather: the forward pass keeps each window's input and
 # tangent packed in int32 pairs over the padded input (4 input-sized buffers), and the backward pass works with
 # MAX_POOLING_TRANSIENT input-sized buffers (the input's gradient, the output's, the selection's), one more
-# where windows overlap (stride < pool size). Set by benchmarks/memory_leave_one_out.py.
+# where windows overlap (stride < pool size). benchmarks/memory_leave_one_out.py refits it family by family.
 MAX_POOLING_KEPT = 4
 MAX_POOLING_TRANSIENT = 3
 # XLA's CPU backend computes a depthwise convolution's filter gradient as a dense one, and its transposed copy.
 DENSE_DEPTHWISE_GRADIENTS = 2
-# Output-sized buffers while the backward runs, measured one layer at a time (benchmarks/blocks/README.md):
-# an activation whose derivative needs its input, and a normalization's reductions.
+# Output-sized buffers while the backward runs, measured one layer kind at a time (benchmarks/blocks/parts/,
+# README.md there): an activation whose derivative needs its input, and a normalization's reductions.
 ACTIVATION_BACKWARD_BUFFERS = {"gelu": 3, "silu": 2, "swish": 2}
 NORMALIZATION_BACKWARD_BUFFERS = {"LayerNormalization": 5, "GroupNormalization": 2}
 MASK_BACKWARD_BUFFERS = 2  # a dropout's mask and the gradient it scales
@@ -138,7 +138,7 @@ def masked(elements: int, active: bool) -> Backward:
 
 def max_pooling(spatial, channels, out_spatial, pool, strides) -> Backward:
     """Max pooling keeps four copies of its input padded to whole windows (so its producer need not keep it),
-    and works with its input's gradient and its output's, a third where windows overlap."""
+    and works with MAX_POOLING_TRANSIENT input-sized buffers, one more where windows overlap."""
     padded = channels * prod(max(size, (out - 1) * stride + window)
                              for size, out, stride, window in zip(spatial, out_spatial, strides, pool))
     overlapping = any(s < w for s, w in zip(strides, pool))
