@@ -54,10 +54,13 @@ def test_text_markdown_and_html_show_the_same_columns():
 
 
 def test_every_registered_summary_format_renders():
+    """Each format holds every layer: by name in the human ones and the graphs, as a row in CSV."""
     analysis = _analysis()
     for fmt in renderers.formats("summary"):
         text = renderers.render("summary", fmt, analysis)
-        assert isinstance(text, str) and analysis.model in text or fmt in ("csv", "mermaid", "dot"), fmt
+        assert isinstance(text, str) and all(layer.name in text for layer in analysis.layers), fmt
+    rows = renderers.render("summary", "csv", analysis).splitlines()
+    assert rows[0].split(",") == list(analysis.layers[0].JSON_KEYS) and len(rows) == 1 + len(analysis.layers)
 
 
 def test_adding_a_format_is_one_function(monkeypatch, examples):

@@ -45,8 +45,10 @@ class _Walk:
         result = _computed(rule, Layer(spec.name, index, spec.class_name, cfg, in_shapes, self.rules))
         out_shape, extra = tuple(result.output_shape), [tuple(shape) for shape in result.extra_outputs]
         trainable = result.params - result.non_trainable if cfg["trainable"] else 0
-        state = self._record(spec, rule, result, sources, in_shapes, trainable > 0)
-        forward, training = self._flops(spec, result, trainable > 0)
+        # its input's gradient is computed only if something before it trains
+        input_gradient = any(self.upstream_trainable[source] for source in spec.inputs)
+        state = self._record(spec, rule, result, sources, in_shapes, input_gradient or trainable > 0)
+        forward, training = _flops(result, input_gradient, trainable > 0)
         owned = 0 if spec.call else result.params  # weights counted once, on the first call, as count_params() does
         every = sum(prod(shape) for shape in (out_shape, *extra))  # every output is kept; UNKNOWN absorbs
         elements = known(every)
@@ -67,23 +69,22 @@ class _Walk:
             call=spec.call,
             flops=forward,
             training_flops=training,
-            input_gradient=any(self.upstream_trainable[source] for source in spec.inputs),
+            input_gradient=input_gradient,
             config=cfg,
             backward=_known_backward(result.backward or backward_rules.default(cfg, every)),
             step=result.rf,
             inputs=list(spec.inputs),
         )
 
-    def _record(self, spec, rule, result, sources: list, in_shapes: list, trains: bool):
-        """Remember the layer's outputs (shapes, receptive fields, whether anything up to them trains) for the
-        layers after it; its own receptive-field state."""
+    def _record(self, spec, rule, result, sources: list, in_shapes: list, upstream: bool):
+        """Remember the layer's outputs (shapes, receptive fields, whether anything up to them trains: UPSTREAM)
+        for the layers after it; its own receptive-field state."""
         out_shape = tuple(result.output_shape)
         if rule.max_inputs == 0:
             state = receptive_field.fresh(out_shape)
         else:  # combine() of a single input is that input's own state
             merged = receptive_field.combine([self.fields[source] for source in sources])
             state = receptive_field.apply(result.rf, merged, in_shapes[0], out_shape)
-        upstream = any(self.upstream_trainable[source] for source in spec.inputs) or trains
         names = [spec.name] + [f"{spec.name}#{k}" for k in range(1, len(result.extra_outputs) + 1)]
         for name, shape in zip(names, (out_shape, *result.extra_outputs)):
             self.shapes[name] = tuple(shape)
@@ -91,14 +92,14 @@ class _Walk:
             self.upstream_trainable[name] = upstream
         return state
 
-    def _flops(self, spec, result, trains: bool) -> tuple:
-        """(forward, training) FLOPs per sample. The input gradient costs about one forward pass, and is needed
-        only if something upstream trains; the weight gradient costs about one more."""
-        if result.macs is None or result.macs is UNKNOWN or result.extra_flops is UNKNOWN:
-            return None, None  # no rule counted them, or they grow with a None dimension: unknown, never zero
-        needs_input_grad = any(self.upstream_trainable[source] for source in spec.inputs)
-        forward = 2 * result.macs + result.extra_flops
-        return forward, forward + (forward if needs_input_grad else 0) + (forward if trains else 0)
+
+def _flops(result, input_gradient: bool, trains: bool) -> tuple:
+    """(forward, training) FLOPs per sample. The input gradient costs about one forward pass, and the weight
+    gradient about one more."""
+    if result.macs is None or result.macs is UNKNOWN or result.extra_flops is UNKNOWN:
+        return None, None  # no rule counted them, or they grow with a None dimension: unknown, never zero
+    forward = 2 * result.macs + result.extra_flops
+    return forward, forward + (forward if input_gradient else 0) + (forward if trains else 0)
 
 
 def _computed(rule, layer: Layer):

@@ -68,7 +68,7 @@ def _transients(report) -> tuple:
     b, n = report.backward, report.activation_elements
     if n is None or b.kept is None:
         return None, None
-    if b.view or not report.inputs:
+    if b.view:
         return 0, 0
     gradient = n if b.gradient_transient is None else b.gradient_transient
     if report.input_gradient:
@@ -121,6 +121,9 @@ def schedule(reports: list) -> tuple:
         fixed = r.transient_fixed_elements
         moments.append(Moment(prefix, r.transient_elements, fixed, after[i + 1], after_1[i + 1], i + 1))
         moments.append(Moment(before, r.gradient_transient_elements, fixed, after[i], after_1[i], i))
-    inputs = sum((r.training_elements or 0) for r in reports if not r.inputs)
+    inputs = 0
+    for r in reports:
+        if not r.inputs:
+            inputs = _plus(inputs, r.training_elements)
     moments.append(Moment(inputs, 0, 0, after[0], after_1[0], None))  # the update: every gradient, the batch
     return tuple(moments)

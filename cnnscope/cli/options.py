@@ -92,7 +92,6 @@ def format_option(what: str, default: str):
                         show_default=True, help="Output format.")
 
 
-
 class FiniteRange(click.FloatRange):
     """click.FloatRange that also refuses nan and inf, which pass its comparisons (nan > 0 and nan <= 0 are both
     false) and would train a whole run to `diverged`."""

@@ -127,7 +127,7 @@ def normalization(elements: int, buffers: int) -> Backward:
 
 PASSES_GRADIENT = Backward(reads_input=False)  # Add, Concatenate, average pooling, cropping: reads no values
 VIEW = Backward(view=True)  # Flatten, Reshape; ZeroPadding, which XLA folds into the window of its reader
-INPUT = Backward(keeps_output=True, transient=0)  # the batch is an argument of the step: always counted
+INPUT = Backward(keeps_output=True, transient=0, gradient_transient=0)  # the batch, an argument of the step
 BATCH_NORMALIZATION = Backward(recomputed_when_fused=True, rereads_pre_bias=True)
 
 
