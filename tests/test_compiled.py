@@ -43,6 +43,12 @@ FAMILIES = {
         {"type": "DepthwiseConv2D", "kernel_size": 3, "strides": 2, "use_bias": False},
         {"type": "BatchNormalization"}, {"type": "Activation", "activation": "swish"},
         {"type": "Conv2D", "filters": 32, "kernel_size": 1, "use_bias": False}, {"type": "BatchNormalization"}],
+    # measured once the terms of benchmarks/blocks/README.md were set (2026-12-01), out of sample: a
+    # LayerNormalization's residuals before a gelu's, a dropout's random bits kept until its producer's backward
+    "conv-ln-gelu": [{"type": "Conv2D", "filters": 32, "kernel_size": 3}, {"type": "LayerNormalization"},
+                     {"type": "Activation", "activation": "gelu"}],
+    "conv-gelu-dropout": [{"type": "Conv2D", "filters": 32, "kernel_size": 3},
+                          {"type": "Activation", "activation": "gelu"}, {"type": "Dropout", "rate": 0.1}],
 }
 DEPTHWISE = {"swish-zeropad-depthwise"}
 
@@ -68,6 +74,9 @@ def test_static_training_memory_is_within_15_percent_of_the_compiled_plan(tmp_pa
         # docs/conventions.md: XLA also counts the integer work of JAX's threefry generator that draws the
         # dropout mask (about 70 operations per element); the convention counts no random-number generation
         assert flops < 0.90, f"static / compiled FLOPs = {flops:.2f}: has XLA stopped counting the RNG?"
+    elif "gelu" in family:
+        # docs/conventions.md: XLA counts the polynomial its erf expands to; the convention 1 FLOP per element
+        assert flops < 0.90, f"static / compiled FLOPs = {flops:.2f}: does XLA count gelu as one operation now?"
     elif family in DEPTHWISE:
         # docs/conventions.md: XLA's cost analysis counts a depthwise convolution as a dense one
         assert flops < 0.90, f"static / compiled FLOPs = {flops:.2f}: does XLA count depthwise work now?"
@@ -216,3 +225,25 @@ def test_a_depthwise_convolution_holds_a_dense_filter_gradient_whatever_the_batc
     assert depthwise.transient_fixed_elements > 5 * depthwise.activation_elements
     memory = analysis.totals.training_memory_bytes / analysis.compiled.peak_bytes
     assert 0.85 <= memory <= 1.15, f"static / compiled memory = {memory:.2f}"
+
+
+def test_the_buffers_alive_at_xlas_peak_add_up_to_its_plan(tmp_path, monkeypatch):
+    """benchmarks/xla_peak.py, which found the training-step terms, reads a dump's live ranges and sizes: the
+    buffers alive at its peak add up to XLA's own total (its packing aside), and name the layers that made
+    them (a dropout's random bits, a convolution's output)."""
+    import sys
+
+    from conftest_paths import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import xla_peak
+
+    dump = tmp_path / "dump"
+    monkeypatch.setenv("XLA_FLAGS", f"--xla_dump_to={dump}")
+    spec = _spec(tmp_path, "conv-gelu-dropout", FAMILIES["conv-gelu-dropout"])
+    plan = compiled_plan(spec, batch_size=32, dtype="float32", optimizer="adam")
+    values, _, _ = xla_peak.buffers(dump)
+    _, live = xla_peak.peak(values)
+    assert 0.95 <= live / plan.peak_bytes <= 1.05, f"live at the peak / plan = {live / plan.peak_bytes:.3f}"
+    layers = {xla_peak.layer_of(op) for *_, op in values}
+    assert {"dropout (forward)", "conv2d (forward)"} <= layers

@@ -19,11 +19,11 @@ DENSE_MACS = 144 * 2
 CONV_FLOPS = 2 * CONV_MACS + 144 + 144  # multiply-adds, bias adds, ReLU
 DENSE_FLOPS = 2 * DENSE_MACS + 2  # multiply-adds, bias adds
 ELEMENTS = 64 + 144 + 144 + 2  # input, conv, flatten, dense outputs
-# Training step (docs/conventions.md): its peak is while conv's activation backward runs. Alive then: the batch
-# 64; conv's relu pre-activation 144 and its output 144 (dense reads it through the Flatten view, which keeps
-# nothing); conv's gradient before and after its relu, 2 x 144; and the gradient of dense's weights, computed
-# before (dense's output, 2, was freed with dense's backward).
-TRAINING_ELEMENTS = 64 + 144 + 144 + 0 + 2 * 144
+# Training step (docs/conventions.md): its peak is while conv's activation backward runs. Alive
+# then: the batch 64 and conv's relu pre-activation 144 (its output, kept for dense's weight gradient through
+# the Flatten view, was freed once dense's gradients were computed), with conv's gradient before and after its
+# relu, 2 x 144; and the gradient of dense's weights, computed before.
+TRAINING_ELEMENTS = 64 + 144 + 2 * 144
 DENSE_PARAMS = 144 * 2 + 2
 
 
@@ -144,20 +144,24 @@ def test_einsum_dense_counts_the_kernel_letters_the_input_lacks():
 
 
 def test_training_step_worked_example():
-    """docs/conventions.md "Training step": mnist-cnn at batch 32 holds 348,176 elements per sample at its peak."""
+    """docs/conventions.md "Training step": mnist-cnn at batch 32 holds 357,392 elements per sample at its peak."""
     analysis = cnnscope.analyze_target("mnist-cnn", batch_size=32)
     kept = {r.name: r.training_elements for r in analysis.layers}
-    # conv2d_1's output is read only by the max pooling, which keeps its own packed copies of it (4 × 36,864)
-    assert kept == {"input_layer": 784, "conv2d": 2 * 21632, "conv2d_1": 36864, "max_pooling2d": 9216 + 4 * 36864,
-                    "dropout": 2 * 9216, "flatten": 0, "dense": 2 * 128, "dropout_1": 2 * 128, "dense_1": 10}
+    # conv2d_1's output is read only by the max pooling, which keeps its own packed copies of it (4 × 36,864);
+    # a dropout keeps its mask's two 32-bit halves, and its output where a Dense reads it
+    assert kept == {"input_layer": 784, "conv2d": 2 * 21632, "conv2d_1": 36864, "max_pooling2d": 4 * 36864,
+                    "dropout": 2 * 9216 + 9216, "flatten": 0, "dense": 128, "dropout_1": 2 * 128 + 128, "dense_1": 10}
     assert max(r.transient_elements for r in analysis.layers) == 3 * 36864  # max pooling's three input-sized buffers
-    # the peak: max pooling's backward, with the values kept by the layers up to it and the dense layers'
-    # gradients, computed before it
+    # the peak: max pooling's backward. Alive: the batch, conv2d's pre-activation and its output (conv2d_1's
+    # weight gradient reads it), conv2d_1's pre-activation, max pooling's copies and the first dropout's mask
+    # (freed with max pooling, into whose backward XLA fuses the dropout's); the dense layers' outputs were
+    # freed with their readers' backward. Whatever the batch: conv2d_1's transposed kernel (3·3·32·64), and
+    # the dense layers' weight gradients, computed before.
     peak = analysis.peak_moment()
-    assert (peak.kept, peak.transient, peak.gradients) == (784 + 43264 + 36864 + 9216 + 4 * 36864, 3 * 36864,
-                                                           1179776 + 1290)
-    assert analysis.training_bytes_per_sample == (237584 + 110592) * 4
-    assert analysis.totals.training_memory_bytes == (3 * 1199882 + 1181066) * 4 + 32 * 348176 * 4
+    assert (peak.kept, peak.transient, peak.kept_fixed, peak.gradients) == (
+        784 + 2 * 21632 + 36864 + 4 * 36864 + 2 * 9216, 3 * 36864, 3 * 3 * 32 * 64, 1179776 + 1290)
+    assert analysis.training_bytes_per_sample == (246800 + 110592) * 4
+    assert analysis.totals.training_memory_bytes == (3 * 1199882 + 1181066 + 18432) * 4 + 32 * 357392 * 4
 
 
 def test_max_batch_size_counts_the_transients_that_do_not_grow_with_the_batch():

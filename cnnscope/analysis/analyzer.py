@@ -17,7 +17,7 @@ from ..rules.base import UNKNOWN, known, prod
 from ..core.stack import Stack
 from .lint import lint
 from .records import Analysis, LayerReport
-from .training_step import schedule, training_step
+from .training_step import kept_pieces, schedule, training_step
 from .validation import (check_graph, check_inputs, check_options, check_outputs_exist, merged_config, rule_for,
                          rule_inputs)
 
@@ -164,6 +164,7 @@ def analyze(
                  pol.activation_bytes * batch_size, notes, fallback)
     reports = training_step(stack, [walk.layer(index, spec) for index, spec in enumerate(stack.layers)],
                             walk.act_bytes)
+    pieces = kept_pieces(reports)
 
     inputs = [known(walk.shapes[spec.name]) for spec in stack.input_layers]
     if any(d is None for shape in inputs for d in shape):
@@ -182,7 +183,7 @@ def analyze(
         policy=pol,
         notes=notes,
         submodels=dict(stack.submodels),
-        moments=schedule(reports),
-        kept_by_layer=tuple((r.name, r.training_elements, not r.inputs) for r in reports),
+        moments=schedule(reports, pieces),
+        kept_pieces=pieces,
     )
     return replace(analysis, warnings=lint(analysis, num_classes=stack.num_classes))  # lint reads the analysis

@@ -11,6 +11,7 @@ from ..core.conventions import MAX_BATCH_SIZE, OPTIMIZER_UPDATE_FLOPS, Policy, o
 from ..core.errors import CnnscopeError
 from ..rules import RF, Backward
 from ..rules.base import RF_NONE, RF_PASS
+from . import training_step
 
 
 @dataclass
@@ -33,8 +34,11 @@ class LayerReport:
     # Not part of the per-layer JSON: used for totals, warnings and diffs.
     flops: int | None = 0  # None, as macs, where no rule counts them (a layer whose numbers come from Keras)
     training_flops: int | None = 0
-    input_gradient: bool = False  # its input's gradient is computed: something upstream trains
     training_elements: int | None = 0  # per sample: training_bytes / (batch × activation bytes)
+    kept_for_readers: int = 0  # of them, its output kept only for its readers' backward, freed after KEPT_UNTIL's
+    kept_until: str | None = None
+    freed_with: str = ""  # the layer whose backward frees what it keeps itself: its own, or its producer's
+    kept_fixed_elements: int = 0  # kept for its backward whatever the batch: a transposed copy of its kernel
     transient_elements: int | None = 0  # per sample, held only while its activation's backward runs (training_step.py)
     gradient_transient_elements: int | None = 0  # per sample, held while its weight and input gradients are computed
     input_gradient: bool = False  # its input's gradient is computed: something before it trains
@@ -125,10 +129,11 @@ class Analysis:
     notes: list = field(default_factory=list)
     submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> its model class
     compiled: object = None  # compiled.CompiledPlan: XLA's plan for one training step, when asked for
-    # the backward pass's moments (training_step.schedule) and each layer's kept values, (name, elements per
-    # sample, is an input), taken before rows are folded for display, so that folding changes no total
+    # the backward pass's moments (training_step.schedule) and the values kept for it (training_step.kept_pieces:
+    # name, elements per sample, the first moment they are alive at), taken before rows are folded for display,
+    # so that folding changes no total
     moments: tuple = ()
-    kept_by_layer: tuple = ()
+    kept_pieces: tuple = ()
 
     @property
     def dtype(self) -> str:
@@ -166,8 +171,8 @@ class Analysis:
         if moment.kept is None or moment.transient is None:
             return None
         gradients = moment.gradients_at_batch_1 if batch == 1 else moment.gradients
-        return (self.policy.activation_bytes * (batch * (moment.kept + moment.transient) + moment.fixed)
-                + self.policy.weight_bytes * gradients)
+        return (self.policy.activation_bytes * (batch * (moment.kept + moment.transient) + moment.fixed
+                                                + moment.kept_fixed) + self.policy.weight_bytes * gradients)
 
     def peak_moment(self, batch_size: int | None = None):
         """The moment of the backward pass that holds the most at the batch size; None when a size is unknown."""
@@ -195,17 +200,20 @@ class Analysis:
         gradients = 0 if peak is None else (peak.gradients_at_batch_1 if batch == 1 else peak.gradients)
         return {"weights": self.params * wb, "gradients": gradients * wb,
                 "optimizer_state": self.trainable_params * self.slots * wb,
-                "kept": None if peak is None else batch * peak.kept * ab,
+                "kept": None if peak is None else (batch * peak.kept + peak.kept_fixed) * ab,
                 "transient": None if peak is None else ab * (batch * peak.transient + peak.fixed)}
 
     def kept_at_peak(self) -> list:
         """(layer name, bytes) of the values kept for the backward that are alive at its peak, at the analysis's
-        batch size: the first layers' (the batch's inputs alone at the update)."""
+        batch size, in the layers' order (the batch's inputs alone at the update)."""
         peak = self.peak_moment()
         if peak is None:
             return []
-        rows = [row for row in self.kept_by_layer if row[2]] if peak.alive is None else self.kept_by_layer[:peak.alive]
-        return [(name, elements * self.batch_size * self.policy.activation_bytes) for name, elements, _ in rows]
+        alive: dict[str, int] = {}
+        for piece in training_step.alive(self.kept_pieces, peak.position):
+            size = piece.elements * self.batch_size + piece.fixed
+            alive[piece.layer] = alive.get(piece.layer, 0) + size * self.policy.activation_bytes
+        return list(alive.items())
 
     def training_memory_bytes(self, batch_size: int | None = None) -> int | None:
         """Weights + optimizer slots + what the backward pass holds at its peak (gradients, kept values, buffers)."""
@@ -227,8 +235,9 @@ class Analysis:
         wb, ab = self.policy.weight_bytes, self.policy.activation_bytes
         room = budget_bytes - (self.params + self.trainable_params * self.slots) * wb
         # from batch 2 each moment is linear in the batch: room >= ab × (batch × per sample + fixed) + gradients
-        fits = [(room - ab * m.fixed - wb * m.gradients) // (ab * (m.kept + m.transient)) if m.kept + m.transient
-                else (MAX_BATCH_SIZE if room >= ab * m.fixed + wb * m.gradients else 0) for m in self.moments]
+        fits = [(room - ab * (m.fixed + m.kept_fixed) - wb * m.gradients) // (ab * (m.kept + m.transient))
+                if m.kept + m.transient else
+                (MAX_BATCH_SIZE if room >= ab * (m.fixed + m.kept_fixed) + wb * m.gradients else 0) for m in self.moments]
         best = min(fits, default=MAX_BATCH_SIZE)
         if best >= 2:
             return best

@@ -12,32 +12,69 @@ counts); this pass adds what only the graph knows. Measured against XLA's CPU pl
 - a layer's result before its bias is kept too when a reader rereads it (a normalization after a convolution
   with a bias and no activation: the bias add is fused into the normalization's own fusions).
 
-The backward pass runs through the layers in reverse, and its peak is the largest of its moments (schedule):
-while layer i's activation backward runs, the values kept by layers 0..i are alive with its transient
-buffers and the gradients of the weights after it; while its weight and input gradients are computed, those
-of layers before it, its gradient buffers and its own weights' gradient; at the update, every gradient and
-the batch. A value kept for the backward is freed once the layer that keeps it is done.
+A step's peak is the largest of its moments (schedule, in Timeline's order): each layer's forward, with
+what the layers before it keep, its inputs, its output and what it holds beside them; then, backwards, each
+layer's activation backward, with the kept values not yet freed, its transient buffers and the gradients of
+the weights after it, and its weight and input gradients, with its gradient buffers and its own weights'
+gradient; at the update, every gradient and the batch. A value is freed after the last backward that reads
+it (kept_pieces): a layer's own values with its activation backward (or its producer's, into which XLA
+fuses it), its output kept for a reader with that reader's gradients.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import NamedTuple
 
 from ..core.stack import producer
 
 
 @dataclass(frozen=True)
 class Moment:
-    """What one moment of the backward pass holds: activation elements per sample (KEPT by the first ALIVE
-    layers, TRANSIENT buffers) and whatever the batch (FIXED), and the elements of the weight gradients alive
-    (at batch 1, where an outer product is fused into the update, and above). None where a size is unknown."""
+    """What one moment of the step holds: activation elements per sample (KEPT: the values kept for the
+    backward alive then, TRANSIENT: the buffers of the layer at work) and whatever the batch (FIXED buffers,
+    KEPT_FIXED values), and the elements of the weight gradients alive (at batch 1, where an outer product is
+    fused into the update, and above). None where a size is unknown. POSITION orders the moments (Timeline)."""
 
     kept: int | None
     transient: int | None
     fixed: int
     gradients: int
     gradients_at_batch_1: int
-    alive: int | None  # the first ALIVE layers keep what is kept; None: only the inputs (the update)
+    position: int
+    kept_fixed: int = 0
+
+
+class Kept(NamedTuple):
+    """A value kept for the backward: LAYER's, ELEMENTS per sample and FIXED whatever the batch, alive at the
+    positions after FIRST (Timeline) up to LAST."""
+
+    layer: str
+    elements: int | None
+    fixed: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The positions of a step's moments over N layers: each layer's forward in order, then backwards each
+    layer's activation backward and its weight and input gradients, then the update."""
+
+    n: int
+
+    def forward(self, i: int) -> int:
+        return i
+
+    def activation_backward(self, i: int) -> int:
+        return self.n + 2 * (self.n - 1 - i)
+
+    def gradients(self, i: int) -> int:
+        return self.activation_backward(i) + 1
+
+    @property
+    def update(self) -> int:
+        return 3 * self.n
 
 
 def _readers(stack, by_name: dict) -> dict:
@@ -49,18 +86,20 @@ def _readers(stack, by_name: dict) -> dict:
     return readers
 
 
-def _kept(report, users: list, output_read: bool) -> int | None:
-    """Elements REPORT keeps per sample for its backward; None where a size is unknown."""
+def _kept(report, users: list, last_reader: str | None) -> tuple:
+    """(elements REPORT keeps per sample until its own backward is done, elements of its output kept only
+    for its readers' backward, until LAST_READER's); None where a size is unknown."""
     b, n = report.backward, report.activation_elements
     if n is None or b.kept is None:
-        return None
+        return None, 0
     if b.view:
-        return 0
+        return 0, 0
     recomputed = b.recomputed_when_fused and len(users) == 1 and users[0].backward.fuses_normalization
-    kept = n if b.keeps_output or (output_read and not recomputed) else 0
+    own = b.kept + (n if b.keeps_output or not users else 0)  # a model output: the loss reads it
     if b.pre_bias and any(user.backward.rereads_pre_bias for user in users):
-        kept += b.pre_bias
-    return kept + b.kept
+        own += b.pre_bias
+    read = n if last_reader is not None and not b.keeps_output and not recomputed else 0
+    return own, read
 
 
 def _transients(report) -> tuple:
@@ -77,24 +116,40 @@ def _transients(report) -> tuple:
 
 
 def training_step(stack, reports: list, act_bytes: int) -> list:
-    """REPORTS with training_elements (kept per sample), training_bytes (at the batch: act_bytes per element),
-    transient_elements and gradient_transient_elements (per sample) and transient_fixed_elements (whatever
-    the batch) filled in; None where a size is unknown."""
+    """REPORTS with training_elements (kept per sample; kept_for_readers of them until kept_until's backward
+    is done), training_bytes (at the batch: act_bytes per element), transient_elements and
+    gradient_transient_elements (per sample), transient_fixed_elements and kept_fixed_elements (whatever the
+    batch) and freed_with (the layer whose backward frees what it keeps) filled in; None where a size is
+    unknown."""
     by_name = {report.name: report for report in reports}
+    index = {report.name: i for i, report in enumerate(reports)}
     readers = _readers(stack, by_name)
 
     @cache
-    def read(name: str) -> bool:
-        users = readers.get(name)
-        if not users:
-            return True  # a model output: the loss's gradient reads it
-        return any(read(user.name) if user.backward.view else user.backward.reads_input for user in users)
+    def last_reader(name: str) -> str | None:
+        """The earliest layer whose backward reads NAME's output, through views: the last to need it."""
+        found = [last_reader(user.name) if user.backward.view else user.name if user.backward.reads_input
+                 else None for user in readers.get(name, [])]
+        found = [user for user in found if user is not None]
+        return min(found, key=index.get, default=None)
+
+    @cache
+    def freed_with(name: str) -> str:
+        """A layer whose backward runs inside its producer's keeps its values until that one's is done."""
+        report = by_name[name]
+        inputs = [producer(source, by_name) for source in report.inputs]
+        return freed_with(inputs[0]) if report.backward.freed_with_producer and len(inputs) == 1 else name
 
     out = []
     for report in reports:
-        kept = _kept(report, readers.get(report.name, []), read(report.name))
+        until = last_reader(report.name)
+        own, read = _kept(report, readers.get(report.name, []), until)
+        kept = None if own is None else own + read
         transient, gradient = _transients(report)
-        out.append(replace(report, training_elements=kept, transient_elements=transient,
+        fixed = report.backward.input_gradient_kept_fixed if report.input_gradient else 0
+        out.append(replace(report, training_elements=kept, kept_for_readers=read, kept_until=until if read else None,
+                           kept_fixed_elements=fixed,
+                           freed_with=freed_with(report.name), transient_elements=transient,
                            gradient_transient_elements=gradient,
                            transient_fixed_elements=report.backward.transient_fixed,
                            training_bytes=None if kept is None else kept * act_bytes))
@@ -105,25 +160,107 @@ def _plus(a, b):
     return None if a is None or b is None else a + b
 
 
-def schedule(reports: list) -> tuple:
-    """The moments of the backward pass (Moment), in the order they run backwards; the training memory at a
-    batch is the weights, the optimizer's state and the largest of them."""
+def kept_pieces(reports: list) -> tuple:
+    """Every value kept for the backward (Kept): made by its layer's forward, a layer's own values are freed
+    once its activation backward is done (or its producer's, into which XLA fuses its backward), its output
+    kept for a reader once that reader's gradients are; the batch's inputs never. A transposed kernel, kept
+    whatever the batch, goes with its layer's own values: XLA computes the input's gradient from it first."""
+    index = {r.name: i for i, r in enumerate(reports)}
+    time = Timeline(len(reports))
+    pieces = []
+    for i, r in enumerate(reports):
+        last = time.update if not r.inputs else time.activation_backward(index[r.freed_with])
+        own = None if r.training_elements is None else r.training_elements - r.kept_for_readers
+        pieces.append(Kept(r.name, own, r.kept_fixed_elements, i, last))
+        if r.kept_for_readers:
+            pieces.append(Kept(r.name, r.kept_for_readers, 0, i, time.gradients(index[r.kept_until])))
+    return tuple(pieces)
+
+
+def alive(pieces: tuple, position: int) -> list:
+    """The PIECES alive at POSITION, in a moment there: made before it, not yet freed."""
+    return [piece for piece in pieces if piece.first < position <= piece.last]
+
+
+def _alive_by_position(pieces: tuple, last: int, key) -> list:
+    """KEY (elements or fixed) of the PIECES alive at each position 0..LAST (None where a size is unknown)."""
+    change = [0] * (last + 2)
+    for piece in pieces:
+        size = key(piece)
+        change[piece.first + 1] = _plus(change[piece.first + 1], size)
+        change[piece.last + 1] = _plus(change[piece.last + 1], None if size is None else -size)
+    out, total = [], 0
+    for step in change[:last + 1]:
+        total = _plus(total, step)
+        out.append(total)
+    return out
+
+
+def _unkept_inputs(report, by_name: dict) -> int | None:
+    """Elements of REPORT's inputs alive for its forward though not kept for the backward."""
+    total = 0
+    for source in report.inputs:
+        made = by_name[producer(source, by_name)]
+        while made.backward.view and made.inputs:
+            made = by_name[producer(made.inputs[0], by_name)]
+        if not (made.kept_for_readers or made.backward.keeps_output or not made.inputs):
+            total = _plus(total, made.activation_elements)
+    return total
+
+
+def _fused_into(report, by_name: dict, readers: dict):
+    """REPORT, or its producer when both are elementwise and REPORT alone reads it: XLA computes the two in one
+    fusion, from the producer's inputs, its result never stored apart."""
+    if not report.backward.elementwise or len(report.inputs) != 1:
+        return report
+    made = by_name[producer(report.inputs[0], by_name)]
+    return made if made.backward.elementwise and made.inputs and readers.get(made.name) == 1 else report
+
+
+def schedule(reports: list, pieces: tuple) -> tuple:
+    """The moments of a step of REPORTS, whose kept values are PIECES (kept_pieces), in the order they run;
+    the training memory at a batch is the weights, the optimizer's state and the largest of them."""
+    time = Timeline(len(reports))
+    kept = _alive_by_position(pieces, time.update, lambda piece: piece.elements)
+    fixed = _alive_by_position(pieces, time.update, lambda piece: piece.fixed)
+    layers = [(i, r) for i, r in enumerate(reports) if r.inputs]  # not the inputs: the batch, an argument
+    after, after_1 = _gradients_after(reports)
+    backward = []
+    for i, r in reversed(layers):
+        at = time.activation_backward(i)
+        backward.append(Moment(kept[at], r.transient_elements, 0, after[i + 1], after_1[i + 1], at, fixed[at]))
+        backward.append(Moment(kept[at + 1], r.gradient_transient_elements, 0, after[i], after_1[i], at + 1,
+                               fixed[at + 1]))
+        if r.transient_fixed_elements:  # a gradient computed apart, from its output's: a depthwise filter's
+            backward.append(Moment(kept[at + 1], r.activation_elements, r.transient_fixed_elements, after[i],
+                                   after_1[i], at + 1, fixed[at + 1]))
+    update = Moment(kept[time.update], 0, 0, after[0], after_1[0], time.update)  # every gradient, the batch
+    return (*_forward_moments(reports, layers, kept, fixed), *backward, update)
+
+
+def _gradients_after(reports: list) -> tuple:
+    """(elements of the weight gradients of layers i.. at each i, the same at batch 1): computed, not yet used."""
     grads = [r.trainable_params for r in reports]
     grads_1 = [0 if r.backward.outer_product_gradient and not r.input_gradient else g for r, g in zip(reports, grads)]
     after, after_1 = [0] * (len(reports) + 1), [0] * (len(reports) + 1)
     for i in range(len(reports) - 1, -1, -1):
         after[i], after_1[i] = after[i + 1] + grads[i], after_1[i + 1] + grads_1[i]
-    moments, prefix = [], 0
-    for i, r in enumerate(reports):
-        before, prefix = prefix, _plus(prefix, r.training_elements)
-        if not r.inputs:  # an input: the batch, an argument of the step
-            continue
-        fixed = r.transient_fixed_elements
-        moments.append(Moment(prefix, r.transient_elements, fixed, after[i + 1], after_1[i + 1], i + 1))
-        moments.append(Moment(before, r.gradient_transient_elements, fixed, after[i], after_1[i], i))
-    inputs = 0
+    return after, after_1
+
+
+def _forward_moments(reports: list, layers: list, kept: list, fixed: list) -> list:
+    """Each layer's forward: what earlier layers keep, its inputs, its output and what it holds beside it (a
+    view makes nothing; an elementwise layer fused with its producer starts where that producer would)."""
+    time, by_name = Timeline(len(reports)), {r.name: r for r in reports}
+    index = {r.name: i for i, r in enumerate(reports)}
+    readers: dict[str, int] = {}
     for r in reports:
-        if not r.inputs:
-            inputs = _plus(inputs, r.training_elements)
-    moments.append(Moment(inputs, 0, 0, after[0], after_1[0], None))  # the update: every gradient, the batch
-    return tuple(moments)
+        for source in r.inputs:
+            readers[producer(source, by_name)] = readers.get(producer(source, by_name), 0) + 1
+    out = []
+    for i, r in layers:
+        first = _fused_into(r, by_name, readers)
+        at = time.forward(index[first.name])
+        made = 0 if r.backward.view else _plus(r.activation_elements, r.backward.forward_transient)
+        out.append(Moment(_plus(kept[at], _unkept_inputs(first, by_name)), made, 0, 0, 0, time.forward(i), fixed[at]))
+    return out

@@ -21,24 +21,45 @@ RELU_FAMILY = {"relu", "relu6", "leaky_relu"}
 # where windows overlap (stride < pool size). benchmarks/memory_leave_one_out.py refits it family by family.
 MAX_POOLING_KEPT = 4
 MAX_POOLING_TRANSIENT = 3
-# XLA's CPU backend computes a depthwise convolution's filter gradient as a dense one, and its transposed copy.
+# XLA's CPU backend computes a depthwise convolution's filter gradient as a dense one, and its transposed copy,
+# in a moment of its own (MobileNetV2 and EfficientNetB0 at batch 1, where it is their peak).
 DENSE_DEPTHWISE_GRADIENTS = 2
-# Output-sized buffers while the backward runs, measured one layer kind at a time (benchmarks/blocks/parts/,
-# README.md there): an activation whose derivative needs its input, and a normalization's reductions.
-ACTIVATION_BACKWARD_BUFFERS = {"gelu": 3, "silu": 2, "swish": 2}
-NORMALIZATION_BACKWARD_BUFFERS = {"LayerNormalization": 5, "GroupNormalization": 2}
-MASK_BACKWARD_BUFFERS = 2  # a dropout's mask and the gradient it scales
+# What XLA keeps for the backward of an activation whose derivative needs its input, beyond that input
+# (output-sized buffers: gelu's two erfc terms, silu's sigmoid), and the buffers its backward works with
+# (the incoming gradient and the result), read off the buffers alive at the peak (benchmarks/xla_peak.py) of
+# one-layer-kind parts (benchmarks/blocks/parts/s_gelu.json, s_swish.json); an activation measured by no
+# part is taken to keep nothing more.
+ACTIVATION_RESIDUALS = {"gelu": 2, "silu": 1, "swish": 1}
+ACTIVATION_BACKWARD_BUFFERS = {"gelu": 2, "silu": 2, "swish": 2}
+UNMEASURED_ACTIVATION_BUFFERS = 2
+# A normalization's forward keeps output-sized residuals for its backward, its output among them
+# (LayerNormalization: the centred input, the normalized values, their scaled copy, the output; XLA keeps 2
+# of them at batch 32 and 4 at batch 256 in s_ln_gelu.json, and 3 fits best; GroupNormalization: only
+# per-group statistics), and its backward works with BUFFERS output-sized buffers (s_ln.json, s_gn.json).
+NORMALIZATION_RESIDUALS = {"LayerNormalization": 3, "GroupNormalization": 0}
+NORMALIZATION_BACKWARD_BUFFERS = {"LayerNormalization": 2, "GroupNormalization": 3}
+# Dropout under JAX draws its mask with threefry: the two 32-bit halves of the random bits are kept until
+# its backward recomputes the mask from them, inside its producer's backward (s_drop.json, vit_mlp.toml).
+MASK_KEPT = 2
+MASK_BACKWARD_BUFFERS = 2  # the gradient it scales and the result
+# While drawing, the loop holds both halves twice over (4 mask-sized buffers), before the output exists: for
+# a full-size mask, as much as the output and 3 mask-sized buffers beside it.
+MASK_DRAW_BUFFERS = 3
 # A windowed convolution's weight gradient: 1 transposed copy each of its output's gradient and its input.
 CONV_WEIGHT_GRADIENT_COPIES = 1
+# A Dense layer's or convolution's input gradient reads a transposed copy of its kernel, which XLA's CPU
+# backend makes in the forward (conv_mlp2.json: the 784 × 512 kernel's copy is 16 % of the step at batch 256).
+KERNEL_COPIES = 1
 
 
 @dataclass(frozen=True)
 class Backward:
-    """Per sample, what the backward pass keeps for this layer and what it works with.
+    """Per sample, what a training step keeps for this layer and what it works with.
 
-    A layer's backward runs in two moments (analysis/training_step.py): first its activation's backward, with
-    what it keeps and TRANSIENT; then its weight and input gradients, with GRADIENT_TRANSIENT (and
-    INPUT_GRADIENT_TRANSIENT when its input's gradient is computed), its own kept values freed.
+    Its forward holds its output and FORWARD_TRANSIENT; its backward runs in two moments
+    (analysis/training_step.py): first its activation's backward, with what it keeps and TRANSIENT; then its
+    weight and input gradients, with GRADIENT_TRANSIENT (and INPUT_GRADIENT_TRANSIENT when its input's gradient
+    is computed), its own kept values freed; TRANSIENT_FIXED, whatever the batch, has a moment of its own.
     """
 
     reads_input: bool = True  # its backward reads its input's values (a weight gradient): the producer keeps them
@@ -46,7 +67,7 @@ class Backward:
     keeps_output: bool = False  # its derivative comes from its output: kept whoever reads it
     kept: int = 0  # elements kept beyond its output: a mask, a pre-activation, pooling's packed copies, residuals
     transient: int | None = None  # elements held while its activation's backward runs; None: its output's gradient
-    transient_fixed: int = 0  # held while its backward runs, whatever the batch
+    transient_fixed: int = 0  # held whatever the batch, with its output's gradient, in a moment of its own
     gradient_transient: int | None = None  # held while its weight and input gradients are computed; None: as above
     input_gradient_transient: int = 0  # held besides then, when its input's gradient is computed
     outer_product_gradient: bool = False  # at batch 1 its weight gradient is an outer product (a Dense's)
@@ -54,6 +75,10 @@ class Backward:
     recomputed_when_fused: bool = False  # not kept when its only reader fuses it (BatchNormalization before relu)
     rereads_pre_bias: bool = False  # its fusions reread its producer's result before that producer's bias
     pre_bias: int = 0  # elements of its result before the bias, kept when a reader rereads them
+    freed_with_producer: bool = False  # its backward runs inside its producer's: what it keeps lives until then
+    forward_transient: int = 0  # elements its forward holds beside its output: a product before its bias add
+    elementwise: bool = False  # its forward is elementwise: XLA fuses an elementwise producer read by it alone
+    input_gradient_kept_fixed: int = 0  # kept whatever the batch when its input's gradient is computed
 
 
 def activation_name(cfg: dict) -> str | None:
@@ -64,13 +89,14 @@ def activation_name(cfg: dict) -> str | None:
 
 def with_activation(activation: str | None, elements: int, kept: int = 0) -> Backward:
     """A layer that computes, then applies ACTIVATION (Dense, Conv, LSTM; the default for every rule): it
-    reads its input, and keeps its pre-activation where the derivative needs it (relu, gelu, swish), with a
-    second gradient buffer then, or its output for tanh, sigmoid and softmax."""
+    reads its input, and keeps its pre-activation where the derivative needs it (relu, gelu, swish; gelu and
+    swish their residuals too), with a second gradient buffer then, or its output for tanh, sigmoid, softmax."""
     if activation is None:
         return Backward(kept=kept)
     if activation in FROM_OUTPUT:
         return Backward(keeps_output=True, kept=kept)
-    return Backward(kept=kept + elements, transient=2 * elements)
+    residuals = ACTIVATION_RESIDUALS.get(activation, 0)
+    return Backward(kept=kept + (1 + residuals) * elements, transient=2 * elements)
 
 
 def default(cfg: dict, elements: int, kept: int = 0) -> Backward:
@@ -79,50 +105,65 @@ def default(cfg: dict, elements: int, kept: int = 0) -> Backward:
     return with_activation(activation_name(cfg), elements, kept)
 
 
-def dense(cfg: dict, elements: int, flat_input: bool) -> Backward:
+def dense(cfg: dict, elements: int, flat_input: bool, kernel: int) -> Backward:
     """A Dense layer: over a flat input, at batch 1, its kernel's gradient is the outer product of its input and
-    its output's gradient, which XLA fuses into the optimizer's update when it computes no input gradient."""
+    its output's gradient, which XLA fuses into the optimizer's update when it computes no input gradient; when
+    it computes one, from a transposed copy of its KERNEL elements, made in the forward."""
     fused = default(cfg, elements)
     return Backward(keeps_output=fused.keeps_output, kept=fused.kept, transient=fused.transient,
-                    outer_product_gradient=flat_input)
+                    outer_product_gradient=flat_input, forward_transient=_before_bias(cfg, elements),
+                    input_gradient_kept_fixed=KERNEL_COPIES * kernel)
 
 
-def convolution(cfg: dict, elements: int, input_elements: int, window: int, dense_filter_gradient: int = 0) -> Backward:
+def convolution(cfg: dict, elements: int, input_elements: int, window: int, kernel: int,
+                dense_filter_gradient: int = 0) -> Backward:
     """A convolution: a bias with no activation is fused into a normalization reading it, whose fusions reread
     the result before the bias. XLA's CPU backend computes a windowed (k > 1) convolution's weight gradient from
     transposed copies of its output's gradient and of its input, and its input's gradient into an input-sized
-    buffer; a 1×1 convolution's are plain matrix products. A depthwise one computes a dense filter gradient."""
+    buffer, from a transposed copy of its KERNEL elements made in the forward; a 1×1 convolution's are plain
+    matrix products. A depthwise one computes a dense filter gradient."""
     activation = activation_name(cfg)
     pre_bias = elements if activation is None and cfg.get("use_bias", True) else 0
     fused = with_activation(activation, elements)
     # a depthwise filter's gradient goes the dense way instead (transient_fixed), without the copies
-    copies = elements + input_elements if window > 1 and not dense_filter_gradient and cfg.get("trainable", True) else 0
+    copies = elements + input_elements if window > 1 and cfg.get("trainable", True) else 0
     copies *= CONV_WEIGHT_GRADIENT_COPIES
     return Backward(keeps_output=fused.keeps_output, kept=fused.kept, transient=fused.transient,
                     transient_fixed=DENSE_DEPTHWISE_GRADIENTS * dense_filter_gradient, pre_bias=pre_bias,
-                    gradient_transient=elements + copies, input_gradient_transient=input_elements)
+                    gradient_transient=elements + copies, input_gradient_transient=input_elements,
+                    forward_transient=_before_bias(cfg, elements), input_gradient_kept_fixed=KERNEL_COPIES * kernel)
 
 
-def activation_layer(elements: int, from_output: bool, relu: bool = False, buffers: int = 1) -> Backward:
-    """An activation layer reads nothing of its input: its derivative comes from its output (relu, tanh,
-    softmax), or from its input, which it then keeps, its readers sharing its output (swish, gelu), with
-    BUFFERS output-sized buffers while its backward runs. A relu's fuses a normalization before it."""
+def _before_bias(cfg: dict, elements: int) -> int:
+    """XLA's CPU backend adds a bias after the product, into a second buffer: both are alive in the forward."""
+    return elements if cfg.get("use_bias", True) else 0
+
+
+def activation_layer(elements: int, from_output: bool, relu: bool = False, activation: str | None = None) -> Backward:
+    """An activation layer: its derivative comes from its output (relu, tanh, softmax), which it keeps, reading
+    nothing of its input; or from its input, which its producer keeps for it, with what ACTIVATION keeps beside
+    (ACTIVATION_RESIDUALS) and ACTIVATION_BACKWARD_BUFFERS while its backward runs. A relu's, a swish's or a
+    gelu's fuses a batch normalization before it (recomputed from the normalization's input)."""
     if relu or from_output:
-        return Backward(reads_input=False, keeps_output=True, fuses_normalization=relu)
-    return Backward(reads_input=False, kept=elements, transient=buffers * elements)
+        return Backward(reads_input=False, keeps_output=True, fuses_normalization=relu, elementwise=True)
+    return Backward(kept=ACTIVATION_RESIDUALS.get(activation, 0) * elements, fuses_normalization=True, elementwise=True,
+                    transient=ACTIVATION_BACKWARD_BUFFERS.get(activation, UNMEASURED_ACTIVATION_BUFFERS) * elements)
 
 
 def named_activation(activation, elements: int) -> Backward:
     """An Activation layer (or op) applying the activation of that name."""
     relu = activation in RELU_FAMILY
-    return activation_layer(elements, relu or activation in FROM_OUTPUT, relu,
-                            ACTIVATION_BACKWARD_BUFFERS.get(activation, 1))
+    return activation_layer(elements, relu or activation in FROM_OUTPUT, relu, activation)
 
 
-def normalization(elements: int, buffers: int) -> Backward:
-    """A layer or group normalization: its backward's reductions break XLA's fusions, and it works with
-    BUFFERS output-sized buffers (NORMALIZATION_BACKWARD_BUFFERS)."""
-    return Backward(rereads_pre_bias=True, transient=buffers * elements)
+def normalization(kind: str, elements: int) -> Backward:
+    """A layer or group normalization (KIND): it keeps NORMALIZATION_RESIDUALS output-sized values, its output
+    among them when any, its backward's reductions break XLA's fusions, and it works with
+    NORMALIZATION_BACKWARD_BUFFERS output-sized buffers. One that keeps none is recomputed, as a batch
+    normalization is, by an activation that fuses it."""
+    residuals = NORMALIZATION_RESIDUALS[kind]
+    return Backward(keeps_output=residuals > 0, kept=max(residuals - 1, 0) * elements, rereads_pre_bias=True,
+                    recomputed_when_fused=not residuals, transient=NORMALIZATION_BACKWARD_BUFFERS[kind] * elements)
 
 
 PASSES_GRADIENT = Backward(reads_input=False)  # Add, Concatenate, average pooling, cropping: reads no values
@@ -132,8 +173,12 @@ BATCH_NORMALIZATION = Backward(recomputed_when_fused=True, rereads_pre_bias=True
 
 
 def masked(elements: int, active: bool) -> Backward:
-    """Dropout and noise keep their mask, when they do anything, and work with MASK_BACKWARD_BUFFERS then."""
-    return Backward(kept=elements if active else 0, transient=(MASK_BACKWARD_BUFFERS if active else 1) * elements)
+    """Dropout and noise read nothing of their input: when they do anything they keep their mask's random bits
+    (MASK_KEPT) until their producer's backward, into which XLA fuses theirs, with MASK_BACKWARD_BUFFERS."""
+    if not active:
+        return Backward(reads_input=False)
+    return Backward(reads_input=False, kept=MASK_KEPT * elements, freed_with_producer=True, elementwise=True,
+                    transient=MASK_BACKWARD_BUFFERS * elements, forward_transient=MASK_DRAW_BUFFERS * elements)
 
 
 def max_pooling(spatial, channels, out_spatial, pool, strides) -> Backward:

@@ -118,7 +118,8 @@ def conv(layer: Layer) -> Result:
         macs=out_elements * fan_in,
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
-        backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel)),
+        backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel),
+                                      fan_in * filters),
     )
 
 
@@ -151,7 +152,8 @@ def conv_transpose(layer: Layer) -> Result:
         macs=macs,
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=rf_transpose(g.effective, g.strides),
-        backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel)),
+        backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel),
+                                      prod(g.kernel) * g.channels * filters),
     )
 
 
@@ -174,7 +176,7 @@ def depthwise_conv(layer: Layer) -> Result:
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
         backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel),
-                                     _dense_filter(g, multiplier)),
+                                      prod(g.kernel) * out_channels, _dense_filter(g, multiplier)),
     )
 
 
@@ -195,7 +197,7 @@ def separable_conv(layer: Layer) -> Result:
         extra_flops=bias_and_activation_flops(layer, out_elements),
         rf=g.rf(),
         backward=backward.convolution(layer.cfg, out_elements, prod(layer.input_shape), prod(g.kernel),
-                                     _dense_filter(g, multiplier)),
+                                      depthwise + pointwise, _dense_filter(g, multiplier)),
     )
 
 

@@ -50,7 +50,7 @@ def dense(layer: Layer) -> Result:
         params=in_features * units + (units if layer.cfg["use_bias"] else 0),
         macs=positions * in_features * units,
         extra_flops=bias_and_activation_flops(layer, positions * units),
-        backward=backward.dense(layer.cfg, positions * units, flat_input=len(shape) == 1),
+        backward=backward.dense(layer.cfg, positions * units, flat_input=len(shape) == 1, kernel=in_features * units),
     )
 
 

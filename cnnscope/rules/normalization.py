@@ -43,7 +43,7 @@ def layer_normalization(layer: Layer) -> Result:
     # mean (1), variance (2), normalize (2), then scale and shift (1 each).
     per_element = 5 + (1 if gamma else 0) + (1 if beta else 0)
     return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * elements,
-                  backward=backward.normalization(elements, backward.NORMALIZATION_BACKWARD_BUFFERS[layer.class_name]))
+                  backward=backward.normalization(layer.class_name, elements))
 
 
 def _axes(layer: Layer, value) -> list:
@@ -74,7 +74,7 @@ def group_normalization(layer: Layer) -> Result:
     per_element = 5 + (1 if gamma else 0) + (1 if beta else 0)  # as LayerNormalization, per group
     elements = prod(layer.input_shape)
     return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * elements,
-                  backward=backward.normalization(elements, backward.NORMALIZATION_BACKWARD_BUFFERS[layer.class_name]))
+                  backward=backward.normalization(layer.class_name, elements))
 
 
 def rms_normalization(layer: Layer) -> Result:

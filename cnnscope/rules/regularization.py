@@ -14,7 +14,23 @@ def dropout(layer: Layer) -> Result:
         n = layer.spatial_rank
         layer.expect_rank(n + 1, f"{n} spatial axes and a channel axis")
     # identity at inference: no FLOPs by convention; in training it keeps its mask
-    return Result(output_shape=layer.input_shape, backward=backward.masked(prod(layer.input_shape), bool(rate)))
+    return Result(output_shape=layer.input_shape, backward=backward.masked(_mask_elements(layer), bool(rate)))
+
+
+def _mask_elements(layer: Layer) -> int:
+    """Per sample, the mask's size: one draw per channel for a spatial dropout, per noise_shape's kept axes
+    (None: the input's) for a Dropout given one, per element otherwise."""
+    shape = list(layer.input_shape)
+    if layer.class_name.startswith("SpatialDropout"):
+        return shape[-1]
+    noise = layer.cfg.get("noise_shape")
+    if noise is None:
+        return prod(shape)
+    if not isinstance(noise, (list, tuple)) or len(noise) != len(shape) + 1 or not all(
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 1) for d in noise):
+        raise layer.error(f"noise_shape={short(noise)} must give {len(shape) + 1} sizes (None or >= 1), the "
+                          "batch's first")
+    return prod(size if d is None else d for size, d in zip(shape, noise[1:]))
 
 
 def gaussian_noise(layer: Layer) -> Result:
