@@ -163,13 +163,18 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path):
     import signal
     import time
 
-    (tmp_path / "slow_module.py").write_text("import time\ntime.sleep(120)\n")
+    started = tmp_path / "started"
+    (tmp_path / "slow_module.py").write_text(f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\n"
+                                             "time.sleep(120)\n")
     spec = tmp_path / "typo.toml"  # a layer no rule covers: its --import module is imported, slowly
     spec.write_text('input_shape = [4]\n[[layers]]\ntype = "NoSuchLayer"\n')
     process = subprocess.Popen([sys.executable, "-m", "cnnscope", "summary", str(spec), "--import", "slow_module"],
                                stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(tmp_path)})
-    time.sleep(8)  # past Keras's import, into the module's sleep
+    deadline = time.monotonic() + 120  # past Keras's import, however long a loaded machine takes, into the sleep
+    while not started.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert started.exists(), "the --import module was never imported"
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
