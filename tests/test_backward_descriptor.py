@@ -154,6 +154,10 @@ def test_a_dropout_keeps_two_halves_of_its_masks_bits_per_draw():
     assert _dropout_mask({"type": "Dropout", "rate": 0.5, "noise_shape": [None, 1, 1, 8]}) == 2 * 8
     assert _dropout_mask({"type": "SpatialDropout2D", "rate": 0.5}) == 2 * 8
     assert _dropout_mask({"type": "Dropout", "rate": 0.0}) == 0
+    stack = cnnscope.stack_from_spec({"input_shape": [6, 6, 8], "layers": [
+        {"type": "Dropout", "rate": 0.5, "noise_shape": [None, 1, 1, 8]}]})
+    # its backward scales the whole gradient: output-sized buffers, whatever the mask's size
+    assert cnnscope.analyze(stack).layers[1].transient_elements == 2 * 6 * 6 * 8
 
 
 def test_a_noise_shape_of_the_wrong_rank_is_one_line_naming_it():

@@ -172,13 +172,15 @@ INPUT = Backward(keeps_output=True, transient=0, gradient_transient=0)  # the ba
 BATCH_NORMALIZATION = Backward(recomputed_when_fused=True, rereads_pre_bias=True)
 
 
-def masked(elements: int, active: bool) -> Backward:
-    """Dropout and noise read nothing of their input: when they do anything they keep their mask's random bits
-    (MASK_KEPT) until their producer's backward, into which XLA fuses theirs, with MASK_BACKWARD_BUFFERS."""
+def masked(elements: int, active: bool, mask: int | None = None) -> Backward:
+    """Dropout and noise read nothing of their input: when they do anything they keep their MASK's random bits
+    (MASK_KEPT; MASK elements per sample, all ELEMENTS when None) until their producer's backward, into which
+    XLA fuses theirs, with MASK_BACKWARD_BUFFERS output-sized buffers."""
     if not active:
         return Backward(reads_input=False)
-    return Backward(reads_input=False, kept=MASK_KEPT * elements, freed_with_producer=True, elementwise=True,
-                    transient=MASK_BACKWARD_BUFFERS * elements, forward_transient=MASK_DRAW_BUFFERS * elements)
+    mask = elements if mask is None else mask
+    return Backward(reads_input=False, kept=MASK_KEPT * mask, freed_with_producer=True, elementwise=True,
+                    transient=MASK_BACKWARD_BUFFERS * elements, forward_transient=MASK_DRAW_BUFFERS * mask)
 
 
 def max_pooling(spatial, channels, out_spatial, pool, strides) -> Backward:

@@ -14,7 +14,8 @@ def dropout(layer: Layer) -> Result:
         n = layer.spatial_rank
         layer.expect_rank(n + 1, f"{n} spatial axes and a channel axis")
     # identity at inference: no FLOPs by convention; in training it keeps its mask
-    return Result(output_shape=layer.input_shape, backward=backward.masked(_mask_elements(layer), bool(rate)))
+    return Result(output_shape=layer.input_shape,
+                  backward=backward.masked(prod(layer.input_shape), bool(rate), _mask_elements(layer)))
 
 
 def _mask_elements(layer: Layer) -> int:
