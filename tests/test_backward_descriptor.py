@@ -153,6 +153,7 @@ def test_a_dropout_keeps_two_halves_of_its_masks_bits_per_draw():
     assert _dropout_mask({"type": "Dropout", "rate": 0.5}) == 2 * 6 * 6 * 8
     assert _dropout_mask({"type": "Dropout", "rate": 0.5, "noise_shape": [None, 1, 1, 8]}) == 2 * 8
     assert _dropout_mask({"type": "SpatialDropout2D", "rate": 0.5}) == 2 * 8
+    assert _dropout_mask({"type": "SpatialDropout2D", "rate": 0.5, "data_format": "channels_first"}) == 2 * 6
     assert _dropout_mask({"type": "Dropout", "rate": 0.0}) == 0
     stack = cnnscope.stack_from_spec({"input_shape": [6, 6, 8], "layers": [
         {"type": "Dropout", "rate": 0.5, "noise_shape": [None, 1, 1, 8]}]})

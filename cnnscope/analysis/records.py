@@ -129,9 +129,9 @@ class Analysis:
     notes: list = field(default_factory=list)
     submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> its model class
     compiled: object = None  # compiled.CompiledPlan: XLA's plan for one training step, when asked for
-    # the backward pass's moments (training_step.schedule) and the values kept for it (training_step.kept_pieces:
-    # name, elements per sample, the first moment they are alive at), taken before rows are folded for display,
-    # so that folding changes no total
+    # the step's moments (training_step.schedule) and the values kept for its backward (training_step.Kept:
+    # whose, how large, from and to which moment), taken before rows are folded for display, so that folding
+    # changes no total
     moments: tuple = ()
     kept_pieces: tuple = ()
 

@@ -23,7 +23,7 @@ def _mask_elements(layer: Layer) -> int:
     (None: the input's) for a Dropout given one, per element otherwise."""
     shape = list(layer.input_shape)
     if layer.class_name.startswith("SpatialDropout"):
-        return shape[-1]
+        return shape[0] if layer.cfg.get("data_format") == "channels_first" else shape[-1]
     noise = layer.cfg.get("noise_shape")
     if noise is None:
         return prod(shape)
