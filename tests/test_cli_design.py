@@ -168,9 +168,12 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path):
                                              "time.sleep(120)\n")
     spec = tmp_path / "typo.toml"  # a layer no rule covers: its --import module is imported, slowly
     spec.write_text('input_shape = [4]\n[[layers]]\ntype = "NoSuchLayer"\n')
+    # a terminal's Ctrl-C: a shell running this suite in the background (`.ci/run &`) makes its children
+    # ignore SIGINT, and a Python started so never turns it into KeyboardInterrupt
     process = subprocess.Popen([sys.executable, "-m", "cnnscope", "summary", str(spec), "--import", "slow_module"],
                                stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(tmp_path)})
+                               env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120  # past Keras's import, however long a loaded machine takes, into the sleep
     while not started.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
