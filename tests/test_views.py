@@ -270,6 +270,10 @@ def test_a_comparison_displays_as_a_table_in_a_notebook():
     # a depthwise convolution's dense filter gradient is a transient that does not grow with the batch
     {"input_shape": [14, 14, 256], "layers": [{"type": "DepthwiseConv2D", "kernel_size": 3},
                                               {"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 10}]},
+    # the peak is a forward: drawing the dropout's mask while the Dense output it masks, kept by nobody, is alive
+    {"input_shape": [64, 32], "layers": [{"type": "Dense", "units": 128}, {"type": "Dropout", "rate": 0.1},
+                                         {"type": "Dense", "units": 32}, {"type": "GlobalAveragePooling1D"},
+                                         {"type": "Dense", "units": 10}]},
 ])
 def test_the_memory_chart_adds_up_to_the_training_memory_at_any_depth(spec):
     from cnnscope.views.html import memory_parts

@@ -162,8 +162,7 @@ def analyze(
     notes: list[str] = list(stack.notes)
     walk = _Walk(rules or builtin_rules(), stack.source == "spec" if strict is None else strict,
                  pol.activation_bytes * batch_size, notes, fallback)
-    reports = training_step(stack, [walk.layer(index, spec) for index, spec in enumerate(stack.layers)],
-                            walk.act_bytes)
+    reports = training_step([walk.layer(index, spec) for index, spec in enumerate(stack.layers)], walk.act_bytes)
     pieces = kept_pieces(reports)
 
     inputs = [known(walk.shapes[spec.name]) for spec in stack.input_layers]

@@ -77,12 +77,12 @@ class Timeline:
         return 3 * self.n
 
 
-def _readers(stack, by_name: dict) -> dict:
-    """Layer name -> the reports of the layers that read its outputs."""
+def _readers(reports: list, by_name: dict) -> dict:
+    """Layer name -> the reports of the layers that read its outputs (one entry per input read)."""
     readers: dict[str, list] = {}
-    for spec in stack.layers:
-        for source in spec.inputs:  # a reader of "rnn#1", a recurrent layer's second output, reads that layer
-            readers.setdefault(producer(source, by_name), []).append(by_name[spec.name])
+    for report in reports:
+        for source in report.inputs:  # a reader of "rnn#1", a recurrent layer's second output, reads that layer
+            readers.setdefault(producer(source, by_name), []).append(report)
     return readers
 
 
@@ -115,7 +115,7 @@ def _transients(report) -> tuple:
     return n if b.transient is None else b.transient, gradient
 
 
-def training_step(stack, reports: list, act_bytes: int) -> list:
+def training_step(reports: list, act_bytes: int) -> list:
     """REPORTS with training_elements (kept per sample; kept_for_readers of them until kept_until's backward
     is done), training_bytes (at the batch: act_bytes per element), transient_elements and
     gradient_transient_elements (per sample), transient_fixed_elements and kept_fixed_elements (whatever the
@@ -123,7 +123,7 @@ def training_step(stack, reports: list, act_bytes: int) -> list:
     unknown."""
     by_name = {report.name: report for report in reports}
     index = {report.name: i for i, report in enumerate(reports)}
-    readers = _readers(stack, by_name)
+    readers = _readers(reports, by_name)
 
     @cache
     def last_reader(name: str) -> str | None:
@@ -214,7 +214,7 @@ def _fused_into(report, by_name: dict, readers: dict):
     if not report.backward.elementwise or len(report.inputs) != 1:
         return report
     made = by_name[producer(report.inputs[0], by_name)]
-    return made if made.backward.elementwise and made.inputs and readers.get(made.name) == 1 else report
+    return made if made.backward.elementwise and made.inputs and len(readers.get(made.name, ())) == 1 else report
 
 
 def schedule(reports: list, pieces: tuple) -> tuple:
@@ -249,18 +249,16 @@ def _gradients_after(reports: list) -> tuple:
 
 
 def _forward_moments(reports: list, layers: list, kept: list, fixed: list) -> list:
-    """Each layer's forward: what earlier layers keep, its inputs, its output and what it holds beside it (a
-    view makes nothing; an elementwise layer fused with its producer starts where that producer would)."""
+    """Each layer's forward: the values earlier layers keep, and as the buffers at work its output, what it
+    holds beside it and the inputs it reads that nothing keeps (a view makes nothing; an elementwise layer fused
+    with its producer starts where that producer would). Its position is the one whose kept values it holds."""
     time, by_name = Timeline(len(reports)), {r.name: r for r in reports}
     index = {r.name: i for i, r in enumerate(reports)}
-    readers: dict[str, int] = {}
-    for r in reports:
-        for source in r.inputs:
-            readers[producer(source, by_name)] = readers.get(producer(source, by_name), 0) + 1
+    readers = _readers(reports, by_name)
     out = []
     for i, r in layers:
         first = _fused_into(r, by_name, readers)
         at = time.forward(index[first.name])
         made = 0 if r.backward.view else _plus(r.activation_elements, r.backward.forward_transient)
-        out.append(Moment(_plus(kept[at], _unkept_inputs(first, by_name)), made, 0, 0, 0, time.forward(i), fixed[at]))
+        out.append(Moment(kept[at], _plus(made, _unkept_inputs(first, by_name)), 0, 0, 0, at, fixed[at]))
     return out

@@ -58,7 +58,7 @@ def memory_parts(analysis, top: int = 10) -> list[tuple[str, int]]:
     if rest:
         parts.append(("other layers", rest))
     if totals["transient"]:
-        parts.append(("backward transient buffers", totals["transient"]))
+        parts.append(("buffers of the layer at work", totals["transient"]))
     return parts
 
 
