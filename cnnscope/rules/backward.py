@@ -7,7 +7,7 @@ Backward of its own.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .base import prod
 
@@ -107,12 +107,8 @@ def default(cfg: dict, elements: int, kept: int = 0) -> Backward:
 
 def dense(cfg: dict, elements: int, flat_input: bool, kernel: int) -> Backward:
     """A Dense layer: over a flat input, at batch 1, its kernel's gradient is the outer product of its input and
-    its output's gradient, which XLA fuses into the optimizer's update when it computes no input gradient; when
-    it computes one, from a transposed copy of its KERNEL elements, made in the forward."""
-    fused = default(cfg, elements)
-    return Backward(keeps_output=fused.keeps_output, kept=fused.kept, transient=fused.transient,
-                    outer_product_gradient=flat_input, forward_transient=_before_bias(cfg, elements),
-                    input_gradient_kept_fixed=KERNEL_COPIES * kernel)
+    its output's gradient, which XLA fuses into the optimizer's update when it computes no input gradient."""
+    return replace(_weighted(cfg, elements, kernel), outer_product_gradient=flat_input)
 
 
 def convolution(cfg: dict, elements: int, input_elements: int, window: int, kernel: int,
@@ -120,23 +116,22 @@ def convolution(cfg: dict, elements: int, input_elements: int, window: int, kern
     """A convolution: a bias with no activation is fused into a normalization reading it, whose fusions reread
     the result before the bias. XLA's CPU backend computes a windowed (k > 1) convolution's weight gradient from
     transposed copies of its output's gradient and of its input, and its input's gradient into an input-sized
-    buffer, from a transposed copy of its KERNEL elements made in the forward; a 1×1 convolution's are plain
-    matrix products. A depthwise one computes a dense filter gradient."""
-    activation = activation_name(cfg)
-    pre_bias = elements if activation is None and cfg.get("use_bias", True) else 0
-    fused = with_activation(activation, elements)
-    # a depthwise filter's gradient goes the dense way instead (transient_fixed), without the copies
+    buffer; a 1×1 convolution's are plain matrix products. A depthwise one's filter gradient is also computed
+    as a dense one (DENSE_FILTER_GRADIENT elements), in a moment of its own."""
+    pre_bias = elements if activation_name(cfg) is None and cfg.get("use_bias", True) else 0
     copies = elements + input_elements if window > 1 and cfg.get("trainable", True) else 0
-    copies *= CONV_WEIGHT_GRADIENT_COPIES
-    return Backward(keeps_output=fused.keeps_output, kept=fused.kept, transient=fused.transient,
-                    transient_fixed=DENSE_DEPTHWISE_GRADIENTS * dense_filter_gradient, pre_bias=pre_bias,
-                    gradient_transient=elements + copies, input_gradient_transient=input_elements,
-                    forward_transient=_before_bias(cfg, elements), input_gradient_kept_fixed=KERNEL_COPIES * kernel)
+    return replace(_weighted(cfg, elements, kernel), pre_bias=pre_bias,
+                   transient_fixed=DENSE_DEPTHWISE_GRADIENTS * dense_filter_gradient,
+                   gradient_transient=elements + CONV_WEIGHT_GRADIENT_COPIES * copies,
+                   input_gradient_transient=input_elements)
 
 
-def _before_bias(cfg: dict, elements: int) -> int:
-    """XLA's CPU backend adds a bias after the product, into a second buffer: both are alive in the forward."""
-    return elements if cfg.get("use_bias", True) else 0
+def _weighted(cfg: dict, elements: int, kernel: int) -> Backward:
+    """What a layer with a KERNEL of that many elements needs beside its fused activation's values: XLA's CPU
+    backend adds a bias after the product, into a second buffer (both alive in the forward), and computes the
+    input's gradient from a transposed copy of the kernel, made in the forward."""
+    return replace(default(cfg, elements), forward_transient=elements if cfg.get("use_bias", True) else 0,
+                   input_gradient_kept_fixed=KERNEL_COPIES * kernel)
 
 
 def activation_layer(elements: int, from_output: bool, relu: bool = False, activation: str | None = None) -> Backward:
