@@ -2,11 +2,14 @@
 
     python benchmarks/memory_leave_one_out.py [--plans benchmarks/results/compiled_plans_cpu.json] [--compile]
 
-The measured constants of cnnscope/rules/backward.py (max pooling's, the activations' and normalizations'
-buffers, the mask's, a convolution's transposed copies) are set, for each family in turn, to the values of a
+Seven measured constants of cnnscope/rules/backward.py (GRID: max pooling's buffers, a convolution's
+transposed copies, a dropout's draw, gelu's, swish's and LayerNormalization's residuals, GroupNormalization's
+buffers) are set, for each family in turn, to the values of a
 small grid that fit every OTHER family best (the least squares of log(static / compiled) over batch 1, 32
 and 256: every family counts, not only the worst); the held-out family's ratios under those constants are its
-out-of-sample figures, and the target is 0.85 to 1.15 at every batch. A family is one
+out-of-sample figures, and the target is 0.85 to 1.15 at every batch. The other constants there (what max
+pooling and a dropout keep, the activations' and LayerNormalization's buffers, the kernel's copy) were read
+off single plans (benchmarks/xla_peak.py) and are not refitted here. A family is one
 model: a built-in, the VGG-16 example, a block of benchmarks/blocks/ (its parts/ measure one layer kind
 each), or one of four keras.applications (saved config-only to a temporary folder; building them imports
 Keras once, the analyses stay pure Python). XLA's plans (JAX on this CPU) are read from --plans; --compile

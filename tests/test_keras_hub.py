@@ -344,5 +344,5 @@ def test_compile_plans_a_text_backbones_training_step(families):
     assert result.returncode == 0, result.stderr[-1500:]
     data = json.loads(result.stdout)
     static, compiled = data["totals"]["training_memory_bytes"], data["compiled"]["peak_bytes"]
-    # out of sample (no constant was fitted on transformers): docs/performance.md lists 1.06 at batch 32
+    # out of sample (no constant was fitted on transformers): docs/performance.md lists 1.10 at batch 32
     assert 0.7 < static / compiled < 1.4, (static, compiled)
