@@ -3,13 +3,14 @@
     python benchmarks/memory_leave_one_out.py [--plans benchmarks/results/compiled_plans_cpu.json] [--compile]
 
 Seven measured constants of cnnscope/rules/backward.py (GRID: max pooling's buffers, a convolution's
-transposed copies, a dropout's draw, gelu's, swish's and LayerNormalization's residuals, GroupNormalization's
-buffers) are set, for each family in turn, to the values of a
+transposed copies, a dropout's draw, gelu's and swish's residuals, LayerNormalization's residuals below and
+from YNNPACK's threshold, GroupNormalization's buffers) are set, for each family in turn, to the values of a
 small grid that fit every OTHER family best (the least squares of log(static / compiled) over batch 1, 32
 and 256: every family counts, not only the worst); the held-out family's ratios under those constants are its
 out-of-sample figures, and the target is 0.85 to 1.15 at every batch. The other constants there (what max
-pooling and a dropout keep, the activations' and LayerNormalization's buffers, the kernel's copy) were read
-off single plans (benchmarks/xla_peak.py) and are not refitted here. A family is one
+pooling and a dropout keep, the activations' and LayerNormalization's buffers, GroupNormalization's
+residuals, the kernel's copy) were read off single plans (benchmarks/xla_peak.py) and are not refitted
+here; YNN_MIN_ELEMENTS is XLA's own. A family is one
 model: a built-in, the VGG-16 example, a block of benchmarks/blocks/ (its parts/ measure one layer kind
 each), or one of four keras.applications (saved config-only to a temporary folder; building them imports
 Keras once, the analyses stay pure Python). XLA's plans (JAX on this CPU) are read from --plans; --compile
@@ -44,8 +45,8 @@ GRID = {
     "MASK_DRAW_BUFFERS": (1, 2, 3),
     "gelu": (1, 2, 3),  # ACTIVATION_RESIDUALS
     "silu": (0, 1, 2),  # ACTIVATION_RESIDUALS, swish too
-    "LayerNormalization": (2, 3, 4),  # NORMALIZATION_RESIDUALS
-    "GroupNormalization": (2, 3, 4),  # NORMALIZATION_BACKWARD_BUFFERS
+    "LayerNormalization": ((1, 3), (2, 4), (3, 5)),  # NORMALIZATION_RESIDUALS: below YNNPACK's threshold, from it
+    "GroupNormalization": ((2, 2), (3, 3), (4, 4)),  # NORMALIZATION_BACKWARD_BUFFERS
 }
 # MASK_BACKWARD_BUFFERS is not among them: no family's peak is a dropout's backward, so none measures it.
 MODULE_CONSTANTS = ("MAX_POOLING_TRANSIENT", "CONV_WEIGHT_GRADIENT_COPIES", "MASK_DRAW_BUFFERS")

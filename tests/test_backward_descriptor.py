@@ -164,3 +164,48 @@ def test_a_dropout_keeps_two_halves_of_its_masks_bits_per_draw():
 def test_a_noise_shape_of_the_wrong_rank_is_one_line_naming_it():
     with pytest.raises(CnnscopeError, match=r"noise_shape=.*must give 4 sizes"):
         _dropout_mask({"type": "Dropout", "rate": 0.5, "noise_shape": [None, 1, 8]})
+
+
+@settings(max_examples=40, deadline=None)
+@given(kept=st.integers(0, 10**5), larger_from=st.integers(2, 300), batch=st.integers(1, 400))
+def test_a_descriptor_that_changes_with_the_batch_is_the_larger_one_from_its_batch_on(kept, larger_from, batch):
+    """Backward.larger applies from larger_from on: the training memory at any batch is that of an analysis
+    with the descriptor the batch selects, whatever the batch the analysis was made at."""
+    changing = Backward(larger=Backward(kept=kept), larger_from=larger_from)
+    expected = _analysis(Backward(kept=kept) if batch >= larger_from else Backward(), batch)
+    assert _analysis(changing, batch).training_memory_bytes() == expected.training_memory_bytes()
+    assert _analysis(changing, 1).training_memory_bytes(batch) == expected.training_memory_bytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(budget=st.integers(10**5, 10**9), larger_from=st.integers(2, 5000), kept=st.integers(0, 10**5))
+def test_the_largest_batch_that_fits_is_exact_when_a_descriptor_changes_with_the_batch(budget, larger_from, kept):
+    analysis = _analysis(Backward(larger=Backward(kept=kept, transient_fixed=10**5), larger_from=larger_from))
+    best = analysis.max_batch_size(budget)
+    assert best == 0 or analysis.training_memory_bytes(best) <= budget
+    assert analysis.training_memory_bytes(best + 1) > budget
+
+
+def _normalized(norm: dict, first: bool = False):
+    """NORM over a (64 positions, 32 features) sequence, after a Dense layer, or FIRST, reading the batch."""
+    layers = [norm, {"type": "Dense", "units": 4}] if first else [{"type": "Dense", "units": 32}, norm]
+    stack = cnnscope.stack_from_spec({"input_shape": [64, 32], "layers": [*layers, {"type": "Flatten"},
+                                                                          {"type": "Dense", "units": 2}]})
+    return cnnscope.analyze(stack)
+
+
+@pytest.mark.parametrize("norm, statistics", [({"type": "LayerNormalization"}, 64),
+                                              ({"type": "GroupNormalization", "groups": 8}, 8)])
+def test_a_normalization_keeps_more_where_its_statistics_reach_ynnpacks_threshold(norm, statistics):
+    """XLA's CPU compiler hands an op of YNN_MIN_ELEMENTS elements to YNNPACK: where a normalization's
+    statistics (a mean per sample and position, or per sample and group) reach it, the normalization keeps
+    more (rules/backward.py), and a regime of the step starts there, unless it reads the batch itself."""
+    from cnnscope.rules.backward import YNN_MIN_ELEMENTS
+
+    starts = [regime.from_batch for regime in _normalized(norm).regimes]
+    assert starts == [1, YNN_MIN_ELEMENTS // statistics]
+    analysis = _normalized(norm)
+    below, at = (analysis.training_memory_bytes(b) for b in (starts[1] - 1, starts[1]))
+    step = analysis.training_memory_bytes(starts[1] + 1) - at  # one sample more, within the regime
+    assert at - below > step  # the jump: every sample keeps more from there
+    assert [regime.from_batch for regime in _normalized(norm, first=True).regimes] == [1]

@@ -90,6 +90,35 @@ def test_across_batch_sizes(tmp_path, batch):
     assert 0.85 <= memory <= 1.15, f"batch {batch}: static / compiled memory = {memory:.2f}"
 
 
+# A normalization's statistics reach YNNPACK's 4,096 elements at the second batch of each pair: 64 positions ×
+# 64, 32 groups × 128 (rules/backward.YNN_MIN_ELEMENTS); from there XLA stores what it recomputed below.
+THRESHOLDS = {
+    "dense-ln-gelu": ((64, 32), [{"type": "Dense", "units": 128}, {"type": "LayerNormalization"},
+                                 {"type": "Activation", "activation": "gelu"}, {"type": "Dense", "units": 32}],
+                      (63, 64)),
+    "conv-gn-relu": ((8, 8, 64), [{"type": "Conv2D", "filters": 64, "kernel_size": 3, "padding": "same"},
+                                  {"type": "GroupNormalization", "groups": 32}, {"type": "ReLU"}], (127, 128)),
+}
+
+
+@pytest.mark.parametrize("family", sorted(THRESHOLDS))
+def test_the_estimate_jumps_where_xlas_plan_does_at_ynnpacks_threshold(tmp_path, family):
+    shape, layers, (below, at) = THRESHOLDS[family]
+    path = tmp_path / f"{family}.json"
+    head = [{"type": "GlobalAveragePooling1D" if len(shape) == 2 else "GlobalAveragePooling2D"}, HEAD[1]]
+    path.write_text(json.dumps({"input_shape": list(shape), "layers": layers + head, "num_classes": 10}))
+    plans = [compiled_plan(str(path), batch_size=b, dtype="float32", optimizer="adam").peak_bytes
+             for b in (below, at)]
+    analysis = analyze_target(str(path), batch_size=below)
+    static = [analysis.training_memory_bytes(b) for b in (below, at)]
+    for b, estimate, plan in zip((below, at), static, plans):
+        assert 0.85 <= estimate / plan <= 1.15, f"batch {b}: static / compiled memory = {estimate / plan:.2f}"
+    one_more = at / below  # what one more sample adds without the threshold
+    assert plans[1] / plans[0] > 1.15 * one_more, "XLA's plan no longer jumps there: has YNNPACK's threshold moved?"
+    jump, xla_jump = static[1] / static[0], plans[1] / plans[0]
+    assert 0.9 <= jump / xla_jump <= 1.1, f"the estimate grows {jump:.2f}× there, XLA's plan {xla_jump:.2f}×"
+
+
 @pytest.mark.parametrize("dtype, optimizer", [("float32", "sgd"), ("float64", "rmsprop")])
 def test_across_dtypes_and_optimizers(tmp_path, dtype, optimizer):
     memory, flops = _ratios(_spec(tmp_path, "conv-relu", FAMILIES["conv-relu"]), batch=64, dtype=dtype,

@@ -17,7 +17,7 @@ from ..rules.base import UNKNOWN, known, prod
 from ..core.stack import Stack
 from .lint import lint
 from .records import Analysis, LayerReport
-from .training_step import kept_pieces, schedule, training_step
+from .training_step import batch_regimes
 from .validation import (check_graph, check_inputs, check_options, check_outputs_exist, merged_config, rule_for,
                          rule_inputs)
 
@@ -132,9 +132,10 @@ def _shown_input(rule, in_shapes: list, out_shape: tuple):
 def _known_backward(descriptor: Backward) -> Backward:
     """DESCRIPTOR with sizes that grow with a None dimension as None (unknown; the layer's own output is then
     unknown too, which makes its training memory so), and a batch-independent part that does as 0."""
-    fixed = descriptor.transient_fixed
+    fixed, larger = descriptor.transient_fixed, descriptor.larger
     return replace(descriptor, kept=known(descriptor.kept), transient=known(descriptor.transient),
-                   pre_bias=known(descriptor.pre_bias), transient_fixed=0 if fixed is UNKNOWN else fixed)
+                   pre_bias=known(descriptor.pre_bias), transient_fixed=0 if fixed is UNKNOWN else fixed,
+                   larger=None if larger is None else _known_backward(larger))
 
 
 def _example(shape) -> str:
@@ -162,8 +163,8 @@ def analyze(
     notes: list[str] = list(stack.notes)
     walk = _Walk(rules or builtin_rules(), stack.source == "spec" if strict is None else strict,
                  pol.activation_bytes * batch_size, notes, fallback)
-    reports = training_step([walk.layer(index, spec) for index, spec in enumerate(stack.layers)], walk.act_bytes)
-    pieces = kept_pieces(reports)
+    reports, regimes = batch_regimes([walk.layer(index, spec) for index, spec in enumerate(stack.layers)],
+                                     walk.act_bytes, batch_size)
 
     inputs = [known(walk.shapes[spec.name]) for spec in stack.input_layers]
     if any(d is None for shape in inputs for d in shape):
@@ -182,7 +183,6 @@ def analyze(
         policy=pol,
         notes=notes,
         submodels=dict(stack.submodels),
-        moments=schedule(reports, pieces),
-        kept_pieces=pieces,
+        regimes=regimes,
     )
     return replace(analysis, warnings=lint(analysis, num_classes=stack.num_classes))  # lint reads the analysis

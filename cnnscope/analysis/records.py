@@ -129,11 +129,10 @@ class Analysis:
     notes: list = field(default_factory=list)
     submodels: dict = field(default_factory=dict)  # flattened prefix ("tower", "tower@1") -> its model class
     compiled: object = None  # compiled.CompiledPlan: XLA's plan for one training step, when asked for
-    # the step's moments (training_step.schedule) and the values kept for its backward (training_step.Kept:
-    # whose, how large, from and to which moment), taken before rows are folded for display, so that folding
-    # changes no total
-    moments: tuple = ()
-    kept_pieces: tuple = ()
+    # the step's regimes (training_step.Regime, batch 1's first): from each regime's batch on, its moments
+    # (training_step.schedule) and the values kept for its backward (training_step.Kept: whose, how large,
+    # from and to which moment), taken before rows are folded for display, so that folding changes no total
+    regimes: tuple = ()
 
     @property
     def dtype(self) -> str:
@@ -166,6 +165,20 @@ class Analysis:
         elements = _known_sum(layer.activation_elements for layer in self.layers)
         return None if elements is None else elements * self.policy.activation_bytes
 
+    def _regime(self, batch: int):
+        """The regime BATCH falls in: the last to start at or below it."""
+        return [regime for regime in self.regimes if regime.from_batch <= batch][-1]
+
+    @property
+    def moments(self) -> tuple:
+        """The step's moments at the analysis's batch size."""
+        return self._regime(self.batch_size).moments if self.regimes else ()
+
+    @property
+    def kept_pieces(self) -> tuple:
+        """The values kept for the backward at the analysis's batch size."""
+        return self._regime(self.batch_size).kept_pieces if self.regimes else ()
+
     def _moment_bytes(self, moment, batch: int) -> int | None:
         """What MOMENT (training_step.Moment) holds at BATCH beyond the weights and the optimizer's state."""
         if moment.kept is None or moment.transient is None:
@@ -177,7 +190,7 @@ class Analysis:
     def peak_moment(self, batch_size: int | None = None):
         """The moment of the backward pass that holds the most at the batch size; None when a size is unknown."""
         batch = self.batch_size if batch_size is None else batch_size
-        sizes = [(self._moment_bytes(m, batch), m) for m in self.moments]
+        sizes = [(self._moment_bytes(m, batch), m) for m in (self._regime(batch).moments if self.regimes else ())]
         if not sizes or any(size is None for size, _ in sizes):
             return None
         return max(sizes, key=lambda pair: pair[0])[1]
@@ -229,19 +242,28 @@ class Analysis:
 
     def max_batch_size(self, budget_bytes: int) -> int:
         """The largest batch whose training memory fits in budget_bytes (0 if even batch 1 does not)."""
-        if any(m.kept is None or m.transient is None for m in self.moments):
+        if any(m.kept is None or m.transient is None for regime in self.regimes for m in regime.moments):
             raise CnnscopeError("the largest batch depends on the activation memory, which is unknown: the input "
                                 "has None dimensions; give a concrete --input-shape")
-        wb, ab = self.policy.weight_bytes, self.policy.activation_bytes
-        room = budget_bytes - (self.params + self.trainable_params * self.slots) * wb
-        # from batch 2 each moment is linear in the batch: room >= ab × (batch × per sample + fixed) + gradients
-        fits = [(room - ab * (m.fixed + m.kept_fixed) - wb * m.gradients) // (ab * (m.kept + m.transient))
-                if m.kept + m.transient else
-                (MAX_BATCH_SIZE if room >= ab * (m.fixed + m.kept_fixed) + wb * m.gradients else 0) for m in self.moments]
-        best = min(fits, default=MAX_BATCH_SIZE)
+        room = budget_bytes - (self.params + self.trainable_params * self.slots) * self.policy.weight_bytes
+        ends = [regime.from_batch - 1 for regime in self.regimes[1:]] + [MAX_BATCH_SIZE]
+        # from batch 2 each regime's moments are linear in the batch; the largest that fits in any regime's
+        # range fits, whichever regime holds more
+        best = max((fit for regime, end in zip(self.regimes, ends)
+                    if (fit := min(self._linear_fit(regime.moments, room), end)) >= max(regime.from_batch, 2)),
+                   default=0)
         if best >= 2:
             return best
         return 1 if self.training_memory_bytes(1) <= budget_bytes else 0
+
+    def _linear_fit(self, moments: tuple, room: int) -> int:
+        """The largest batch (from 2) at which every one of MOMENTS fits in ROOM: room >= activation bytes ×
+        (batch × per sample + fixed) + gradient bytes."""
+        wb, ab = self.policy.weight_bytes, self.policy.activation_bytes
+        fits = [(room - ab * (m.fixed + m.kept_fixed) - wb * m.gradients) // (ab * (m.kept + m.transient))
+                if m.kept + m.transient else
+                (MAX_BATCH_SIZE if room >= ab * (m.fixed + m.kept_fixed) + wb * m.gradients else 0) for m in moments]
+        return min(fits, default=MAX_BATCH_SIZE)
 
     @property
     def totals(self) -> Totals:

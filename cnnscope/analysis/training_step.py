@@ -262,3 +262,37 @@ def _forward_moments(reports: list, layers: list, kept: list, fixed: list) -> li
         made = 0 if r.backward.view else _plus(r.activation_elements, r.backward.forward_transient)
         out.append(Moment(kept[at], _plus(made, _unkept_inputs(first, by_name)), 0, 0, 0, at, fixed[at]))
     return out
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A step from batch FROM_BATCH up to the next regime's: the values kept for its backward (kept_pieces)
+    and its MOMENTS (schedule)."""
+
+    from_batch: int
+    kept_pieces: tuple
+    moments: tuple
+
+
+def batch_regimes(reports: list, act_bytes: int, batch: int) -> tuple:
+    """(REPORTS at BATCH, through training_step; the step's regimes, batch 1's first). A new regime starts
+    where a layer's descriptor changes with the batch (Backward.larger_from: XLA keeps more for it there)."""
+    changing = _changing_with_batch(reports)
+    starts = sorted({1} | {r.backward.larger_from for r in reports if r.name in changing})
+    regimes, at_batch = [], None
+    for start in starts:
+        resolved = training_step([replace(r, backward=r.backward.at_batch(start)) if r.name in changing else r
+                                  for r in reports], act_bytes)
+        pieces = kept_pieces(resolved)
+        regimes.append(Regime(start, pieces, schedule(resolved, pieces)))
+        at_batch = resolved if start <= batch else at_batch
+    return at_batch, tuple(regimes)
+
+
+def _changing_with_batch(reports: list) -> set:
+    """The layers whose descriptor changes with the batch: not one that reads the batch itself, an argument of
+    the step, for which XLA keeps no more at any batch (the first normalization of vit_mlp.toml and of
+    unet_resblock.toml at batch 256, benchmarks/xla_peak.py)."""
+    by_name = {r.name: r for r in reports}
+    return {r.name for r in reports if r.backward.larger is not None
+            and any(by_name[producer(source, by_name)].inputs for source in r.inputs)}

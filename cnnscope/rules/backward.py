@@ -32,12 +32,20 @@ DENSE_DEPTHWISE_GRADIENTS = 2
 ACTIVATION_RESIDUALS = {"gelu": 2, "silu": 1, "swish": 1}
 ACTIVATION_BACKWARD_BUFFERS = {"gelu": 2, "silu": 2, "swish": 2}
 UNMEASURED_ACTIVATION_BUFFERS = 2
-# A normalization's forward keeps output-sized residuals for its backward, its output among them
-# (LayerNormalization: the centred input, the normalized values, their scaled copy, the output; XLA keeps 2
-# of them at batch 32 and 4 at batch 256 in s_ln_gelu.json, and 3 fits best; GroupNormalization: only
-# per-group statistics), and its backward works with BUFFERS output-sized buffers (s_ln.json, s_gn.json).
-NORMALIZATION_RESIDUALS = {"LayerNormalization": 3, "GroupNormalization": 0}
-NORMALIZATION_BACKWARD_BUFFERS = {"LayerNormalization": 2, "GroupNormalization": 3}
+# A normalization's forward keeps output-sized residuals for its backward, its output among them when any, and
+# its backward works with BUFFERS output-sized buffers (s_ln.json, s_gn.json). How many it keeps turns on a
+# rule of XLA's CPU compiler: it hands an op to YNNPACK once the op or an operand has YNN_MIN_ELEMENTS elements
+# (xla/backends/cpu/ynn_support.cc, IsInstructionPreferredByYnn). Below that, for the normalization's
+# statistics (per sample: one per position for LayerNormalization, one per group for GroupNormalization), XLA
+# recomputes the centred and normalized values in the backward; from there it stores them. Residuals are
+# (below, from there): LayerNormalization keeps its output and 1 value, then 3 (the centred input, the
+# normalized values, their scaled copy); GroupNormalization keeps nothing, then the centred and normalized
+# values. Read off benchmarks/xla_peak.py: s_ln_gelu.json's plan is 14.0 MiB at batch 63 and 18.2 at 64
+# (64 positions); conv_gn_relu.toml's 287 at batch 127 and 417 at 128 (32 groups), 575 at 255 and 834 at
+# 256 with 16 groups.
+YNN_MIN_ELEMENTS = 4096
+NORMALIZATION_RESIDUALS = {"LayerNormalization": (2, 4), "GroupNormalization": (0, 2)}
+NORMALIZATION_BACKWARD_BUFFERS = {"LayerNormalization": (3, 2), "GroupNormalization": (3, 3)}
 # Dropout under JAX draws its mask with threefry: the two 32-bit halves of the random bits are kept until
 # its backward recomputes the mask from them, inside its producer's backward (s_drop.json, vit_mlp.toml).
 MASK_KEPT = 2
@@ -79,6 +87,12 @@ class Backward:
     forward_transient: int = 0  # elements its forward holds beside its output: a product before its bias add
     elementwise: bool = False  # its forward is elementwise: XLA fuses an elementwise producer read by it alone
     input_gradient_kept_fixed: int = 0  # kept whatever the batch when its input's gradient is computed
+    larger: "Backward | None" = None  # what it needs from batch LARGER_FROM on, where XLA keeps more for it
+    larger_from: int | None = None
+
+    def at_batch(self, batch: int) -> "Backward":
+        """What it needs at BATCH: LARGER from LARGER_FROM on."""
+        return self.larger if self.larger is not None and batch >= self.larger_from else self
 
 
 def activation_name(cfg: dict) -> str | None:
@@ -151,14 +165,23 @@ def named_activation(activation, elements: int) -> Backward:
     return activation_layer(elements, relu or activation in FROM_OUTPUT, relu, activation)
 
 
-def normalization(kind: str, elements: int) -> Backward:
-    """A layer or group normalization (KIND): it keeps NORMALIZATION_RESIDUALS output-sized values, its output
-    among them when any, its backward's reductions break XLA's fusions, and it works with
+def normalization(kind: str, elements: int, statistics: int) -> Backward:
+    """A layer or group normalization (KIND) with STATISTICS means per sample: it keeps
+    NORMALIZATION_RESIDUALS output-sized values, its output among them when any, more from the batch where
+    its statistics reach YNN_MIN_ELEMENTS; its backward's reductions break XLA's fusions, and it works with
     NORMALIZATION_BACKWARD_BUFFERS output-sized buffers. One that keeps none is recomputed, as a batch
     normalization is, by an activation that fuses it."""
-    residuals = NORMALIZATION_RESIDUALS[kind]
-    return Backward(keeps_output=residuals > 0, kept=max(residuals - 1, 0) * elements, rereads_pre_bias=True,
-                    recomputed_when_fused=not residuals, transient=NORMALIZATION_BACKWARD_BUFFERS[kind] * elements)
+    below, above = (_normalization(elements, residuals, buffers)
+                    for residuals, buffers in zip(NORMALIZATION_RESIDUALS[kind], NORMALIZATION_BACKWARD_BUFFERS[kind]))
+    if below == above or not isinstance(statistics, int):  # a None dimension: its sizes are unknown anyway
+        return below
+    larger_from = -(-YNN_MIN_ELEMENTS // statistics)
+    return above if larger_from <= 1 else replace(below, larger=above, larger_from=larger_from)
+
+
+def _normalization(elements: int, residuals: int, buffers: int) -> Backward:
+    return Backward(kept=residuals * elements, rereads_pre_bias=True, recomputed_when_fused=True,
+                    transient=buffers * elements)
 
 
 PASSES_GRADIENT = Backward(reads_input=False)  # Add, Concatenate, average pooling, cropping: reads no values

@@ -42,8 +42,9 @@ def layer_normalization(layer: Layer) -> Result:
     elements = prod(layer.input_shape)
     # mean (1), variance (2), normalize (2), then scale and shift (1 each).
     per_element = 5 + (1 if gamma else 0) + (1 if beta else 0)
+    positions = prod(d for i, d in enumerate(layer.input_shape) if i not in {layer.axis(a) for a in axes})
     return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * elements,
-                  backward=backward.normalization(layer.class_name, elements))
+                  backward=backward.normalization(layer.class_name, elements, statistics=positions))
 
 
 def _axes(layer: Layer, value) -> list:
@@ -74,7 +75,7 @@ def group_normalization(layer: Layer) -> Result:
     per_element = 5 + (1 if gamma else 0) + (1 if beta else 0)  # as LayerNormalization, per group
     elements = prod(layer.input_shape)
     return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * elements,
-                  backward=backward.normalization(layer.class_name, elements))
+                  backward=backward.normalization(layer.class_name, elements, statistics=groups))
 
 
 def rms_normalization(layer: Layer) -> Result:
