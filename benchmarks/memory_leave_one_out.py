@@ -42,7 +42,7 @@ BLOCKS = ROOT / "benchmarks" / "blocks"
 GRID = {
     "MAX_POOLING_TRANSIENT": (2, 3, 4),
     "CONV_WEIGHT_GRADIENT_COPIES": (0, 1),
-    "MASK_DRAW_BUFFERS": (1, 2, 3),
+    "MASK_DRAW_BUFFERS": (3, 4, 5),
     "gelu": (1, 2, 3),  # ACTIVATION_RESIDUALS
     "silu": (0, 1, 2),  # ACTIVATION_RESIDUALS, swish too
     "LayerNormalization": ((1, 3), (2, 4), (3, 5)),  # NORMALIZATION_RESIDUALS: below YNNPACK's threshold, from it
@@ -87,17 +87,18 @@ def ratios(setting: dict | None, targets: dict, plans: dict) -> dict:
     return out
 
 
-def _unidentified(settings: list, misfits: list, best: int, held: list) -> list:
-    """The constants the held-out family alone measures: changing one alone, from the best setting, changes
-    none of the other families' ratios (the grid then picks its first value, not a measured one) but changes
-    the held-out family's (HELD: its ratios under each setting)."""
-    out = []
+def _unidentified(settings: list, misfits: list, best: int, held: list) -> dict:
+    """The constants the other families do not pin down, with the held-out family's ratios (HELD: under each
+    setting) at each value as good for them: another value of one alone, from the best setting, fits them
+    as well and changes the held-out family's ratios (the grid then picks the first of the tied values, not
+    a measured one)."""
+    out = {}
     for key in GRID:
-        rivals = [i for i, setting in enumerate(settings)
-                  if all(setting[k] == settings[best][k] for k in GRID if k != key) and i != best]
-        if (all(math.isclose(misfits[i], misfits[best], rel_tol=1e-12, abs_tol=1e-12) for i in rivals)
-                and any(held[i] != held[best] for i in rivals)):
-            out.append(key)
+        tied = [i for i, setting in enumerate(settings)
+                if all(setting[k] == settings[best][k] for k in GRID if k != key)
+                and math.isclose(misfits[i], misfits[best], rel_tol=1e-12, abs_tol=1e-12)]
+        if any(held[i] != held[best] for i in tied):
+            out[key] = {str(settings[i][key]): held[i] for i in tied}
     return out
 
 
@@ -152,20 +153,22 @@ def leave_one_out(targets: dict, plans: dict, args) -> dict:
         held = table[best][name]
         unidentified = _unidentified(settings, misfits, best, [row[name] for row in table])
         report[name] = {"shipped": shipped[name], "left_out": held, "constants": settings[best],
-                        "identified_by_it_alone": unidentified}
+                        "not_pinned_by_the_others": unidentified}
         refit = ", ".join(f"{k}={v}" for k, v in settings[best].items())
         print(f"{name:<26} {' / '.join(f'{r:.2f}' for r in shipped[name]):>20}   "
               f"{' / '.join(f'{r:.2f}' for r in held):>22}   {refit}"
-              + (f"   (no other family measures {', '.join(unidentified)})" if unidentified else ""))
+              + "".join(f"   (the others fit {key} as well at " + ", ".join(
+                  f"{value} ({' / '.join(f'{r:.2f}' for r in at)})" for value, at in values.items()) + ")"
+                  for key, values in unidentified.items()))
     print()
     shipped_outside = [n for n, r in report.items() if not within(r["shipped"])]
-    outside = [n for n, r in report.items() if not within(r["left_out"]) and not r["identified_by_it_alone"]]
-    untested = [n for n, r in report.items() if not within(r["left_out"]) and r["identified_by_it_alone"]]
+    outside = [n for n, r in report.items() if not within(r["left_out"]) and not r["not_pinned_by_the_others"]]
+    untested = [n for n, r in report.items() if not within(r["left_out"]) and r["not_pinned_by_the_others"]]
     print(f"outside 0.85-1.15 with the shipped constants: {', '.join(shipped_outside) or 'none'}")
     print(f"{len(targets)} families, batch {'/'.join(map(str, BATCHES))}; outside 0.85-1.15 when left out: "
           + (", ".join(outside) or "none"))
-    print("outside when left out, but measuring a constant no other family measures (not testable out of "
-          f"sample): {', '.join(untested) or 'none'}")
+    print("outside when left out, but measuring a constant the other families do not pin down (not testable "
+          f"out of sample there): {', '.join(untested) or 'none'}")
     return report
 
 

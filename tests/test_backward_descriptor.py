@@ -209,3 +209,26 @@ def test_a_normalization_keeps_more_where_its_statistics_reach_ynnpacks_threshol
     step = analysis.training_memory_bytes(starts[1] + 1) - at  # one sample more, within the regime
     assert at - below > step  # the jump: every sample keeps more from there
     assert [regime.from_batch for regime in _normalized(norm, first=True).regimes] == [1]
+
+
+@settings(max_examples=30, deadline=None)
+@given(kept=st.integers(1, 10**6), draw=st.integers(0, 10**7), deep=st.booleans())
+def test_random_bits_are_drawn_at_the_start_unless_their_producer_reads_the_batch(kept, draw, deep):
+    """Backward.random_draw (tests/test_compiled.py checks XLA's schedule): drawn at the start of the step, the
+    bits are alive from there and the draw holds the start's kept values and DRAW; drawn after a producer that
+    reads the batch, they are alive from the layer's own forward, and the draw holds what that forward does."""
+    descriptor = Backward(reads_input=False, kept=kept, forward_transient=draw, random_draw=True)
+    convs = [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "name": f"conv{i}"} for i in range(1 + deep)]
+    stack = cnnscope.stack_from_spec({"input_shape": [10, 10, 2], "layers": [
+        *convs, {"type": "Custom", "name": "custom"}, {"type": "Flatten"}, {"type": "Dense", "units": 3}]})
+    analysis = cnnscope.analyze(stack, rules=_with(descriptor))
+    names = [row.name for row in analysis.layers]
+    (piece, *_) = _pieces(analysis, "custom")
+    assert {row.name: row.drawn_at_start for row in analysis.layers}["custom"] is deep
+    assert piece.first == (1 if deep else names.index("custom"))
+    at_start = [m for m in analysis.moments if m.position == 1 and m.transient == draw and m.gradients == 0]
+    if deep:
+        assert at_start and at_start[0].kept == sum(p.elements for p in training_step.alive(analysis.kept_pieces, 1))
+    else:  # its own forward: the larger of the draw and its output beside the bits, with its producer's output
+        own = [m for m in analysis.moments if m.position == names.index("custom") and m.gradients == 0]
+        assert max(m.transient for m in own) == max(draw, CUSTOM + kept) + CUSTOM

@@ -276,3 +276,37 @@ def test_the_buffers_alive_at_xlas_peak_add_up_to_its_plan(tmp_path, monkeypatch
     assert 0.95 <= live / plan.peak_bytes <= 1.05, f"live at the peak / plan = {live / plan.peak_bytes:.3f}"
     layers = {xla_peak.layer_of(op) for *_, op in values}
     assert {"dropout (forward)", "conv2d (forward)"} <= layers
+
+
+def test_xla_draws_a_dropouts_mask_where_the_model_does(tmp_path, monkeypatch):
+    """rules/backward.Backward.random_draw: XLA draws a mask before the layers that lead to its dropout, unless
+    the dropout's producer reads the batch, whose forward comes first; training_step places the draw and the
+    kept bits so (the first dropout here late, the second at the start)."""
+    import re
+    import sys
+
+    from conftest_paths import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import xla_peak
+
+    layers = [{"type": "Conv2D", "filters": 16, "kernel_size": 3, "activation": "relu", "name": "first"},
+              {"type": "Dropout", "rate": 0.5, "name": "late"},
+              {"type": "Conv2D", "filters": 16, "kernel_size": 3, "activation": "relu", "name": "second"},
+              {"type": "Dropout", "rate": 0.5, "name": "early"}]
+    spec = _spec(tmp_path, "two-dropouts", layers)
+    dump = tmp_path / "dump"
+    monkeypatch.setenv("XLA_FLAGS", f"--xla_dump_to={dump}")
+    compiled_plan(spec, batch_size=8, dtype="float32", optimizer="adam")
+    _, schedule, ops = xla_peak.buffers(dump)
+    starts: dict = {}
+    for step in sorted(schedule):
+        op = ops.get(schedule[step], "")
+        if "transpose(" not in op:
+            for layer in re.findall(r"jvp\(([^()/]+)\)", op):
+                starts.setdefault(f"{layer} draw" if "/while" in op else layer, step)
+    assert starts["first"] < starts["late draw"], "XLA drew the first dropout's mask before the first layer"
+    assert starts["early draw"] < starts["second"], "XLA drew the second dropout's mask after its producer"
+    analysis = analyze_target(spec)
+    drawn = {row.name: row.drawn_at_start for row in analysis.layers}
+    assert drawn["late"] is False and drawn["early"] is True

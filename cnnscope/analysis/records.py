@@ -38,6 +38,7 @@ class LayerReport:
     kept_for_readers: int = 0  # of them, its output kept only for its readers' backward, freed after KEPT_UNTIL's
     kept_until: str | None = None
     freed_with: str = ""  # the layer whose backward frees what it keeps itself: its own, or its producer's
+    drawn_at_start: bool = False  # what it keeps is random bits, drawn at the start of the step (training_step)
     kept_fixed_elements: int = 0  # kept for its backward whatever the batch: a transposed copy of its kernel
     transient_elements: int | None = 0  # per sample, held only while its activation's backward runs (training_step.py)
     gradient_transient_elements: int | None = 0  # per sample, held while its weight and input gradients are computed

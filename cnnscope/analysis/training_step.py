@@ -143,17 +143,31 @@ def training_step(reports: list, act_bytes: int) -> list:
     out = []
     for report in reports:
         until = last_reader(report.name)
+        drawn_at_start = report.backward.random_draw and not _reads_the_batch(report, by_name)
         own, read = _kept(report, readers.get(report.name, []), until)
         kept = None if own is None else own + read
         transient, gradient = _transients(report)
         fixed = report.backward.input_gradient_kept_fixed if report.input_gradient else 0
         out.append(replace(report, training_elements=kept, kept_for_readers=read, kept_until=until if read else None,
                            kept_fixed_elements=fixed,
-                           freed_with=freed_with(report.name), transient_elements=transient,
+                           freed_with=freed_with(report.name), drawn_at_start=drawn_at_start,
+                           transient_elements=transient,
                            gradient_transient_elements=gradient,
                            transient_fixed_elements=report.backward.transient_fixed,
                            training_bytes=None if kept is None else kept * act_bytes))
     return out
+
+
+def _reads_the_batch(report, by_name: dict) -> bool:
+    """REPORT's producer reads the batch itself (the first layer), or REPORT does: whose forward XLA schedules
+    before any random draw that follows it (the first layers of text_cnn.toml and s_drop.json)."""
+    made = [by_name[producer(source, by_name)] for source in report.inputs]
+    return all(not m.inputs or all(not by_name[producer(s, by_name)].inputs for s in m.inputs) for m in made)
+
+
+def _start(reports: list) -> int:
+    """The position of the first forward that is not the batch's: where XLA draws random bits (Timeline)."""
+    return next((i for i, r in enumerate(reports) if r.inputs), 0)
 
 
 def _plus(a, b):
@@ -171,7 +185,7 @@ def kept_pieces(reports: list) -> tuple:
     for i, r in enumerate(reports):
         last = time.update if not r.inputs else time.activation_backward(index[r.freed_with])
         own = None if r.training_elements is None else r.training_elements - r.kept_for_readers
-        pieces.append(Kept(r.name, own, r.kept_fixed_elements, i, last))
+        pieces.append(Kept(r.name, own, r.kept_fixed_elements, _start(reports) if r.drawn_at_start else i, last))
         if r.kept_for_readers:
             pieces.append(Kept(r.name, r.kept_for_readers, 0, i, time.gradients(index[r.kept_until])))
     return tuple(pieces)
@@ -197,15 +211,27 @@ def _alive_by_position(pieces: tuple, last: int, key) -> list:
 
 
 def _unkept_inputs(report, by_name: dict) -> int | None:
-    """Elements of REPORT's inputs alive for its forward though not kept for the backward."""
+    """Elements of REPORT's inputs alive for its forward though not kept for the backward; not those an
+    elementwise REPORT computes in its own fusion from what their producer keeps."""
     total = 0
     for source in report.inputs:
         made = by_name[producer(source, by_name)]
         while made.backward.view and made.inputs:
             made = by_name[producer(made.inputs[0], by_name)]
-        if not (made.kept_for_readers or made.backward.keeps_output or not made.inputs):
+        fused = report.backward.elementwise and made.backward.output_from_kept
+        if not (made.kept_for_readers or made.backward.keeps_output or not made.inputs or fused):
             total = _plus(total, made.activation_elements)
     return total
+
+
+def _made(report) -> int | None:
+    """What REPORT's forward holds beside its inputs: its output and FORWARD_TRANSIENT; for a random draw
+    made there, the larger of the draw and its output beside the bits it keeps (a mask smaller than it)."""
+    b = report.backward
+    if not b.random_draw:
+        return _plus(report.activation_elements, b.forward_transient)
+    output = _plus(report.activation_elements, 0 if report.drawn_at_start else b.kept)
+    return output if report.drawn_at_start or output is None else max(output, b.forward_transient)
 
 
 def _fused_into(report, by_name: dict, readers: dict):
@@ -255,11 +281,13 @@ def _forward_moments(reports: list, layers: list, kept: list, fixed: list) -> li
     time, by_name = Timeline(len(reports)), {r.name: r for r in reports}
     index = {r.name: i for i, r in enumerate(reports)}
     readers = _readers(reports, by_name)
-    out = []
+    out, start = [], time.forward(_start(reports))
     for i, r in layers:
         first = _fused_into(r, by_name, readers)
         at = time.forward(index[first.name])
-        made = 0 if r.backward.view else _plus(r.activation_elements, r.backward.forward_transient)
+        if r.drawn_at_start:  # drawn before the layers that lead to it, with the values kept there
+            out.append(Moment(kept[start], r.backward.forward_transient, 0, 0, 0, start, fixed[start]))
+        made = 0 if r.backward.view else _made(r)
         out.append(Moment(kept[at], _plus(made, _unkept_inputs(first, by_name)), 0, 0, 0, at, fixed[at]))
     return out
 

@@ -50,9 +50,9 @@ NORMALIZATION_BACKWARD_BUFFERS = {"LayerNormalization": (3, 2), "GroupNormalizat
 # its backward recomputes the mask from them, inside its producer's backward (s_drop.json, vit_mlp.toml).
 MASK_KEPT = 2
 MASK_BACKWARD_BUFFERS = 2  # the gradient it scales and the result
-# While drawing, the loop holds both halves twice over (4 mask-sized buffers), before the output exists: for
-# a full-size mask, as much as the output and 3 mask-sized buffers beside it.
-MASK_DRAW_BUFFERS = 3
+# While drawing, the loop holds both halves twice over (4 mask-sized buffers), before the output exists
+# (s_drop.json, and a convolution with a relu before a dropout: benchmarks/xla_peak.py).
+MASK_DRAW_BUFFERS = 4
 # A windowed convolution's weight gradient: 1 transposed copy each of its output's gradient and its input.
 CONV_WEIGHT_GRADIENT_COPIES = 1
 # A Dense layer's or convolution's input gradient reads a transposed copy of its kernel, which XLA's CPU
@@ -87,6 +87,12 @@ class Backward:
     forward_transient: int = 0  # elements its forward holds beside its output: a product before its bias add
     elementwise: bool = False  # its forward is elementwise: XLA fuses an elementwise producer read by it alone
     input_gradient_kept_fixed: int = 0  # kept whatever the batch when its input's gradient is computed
+    # what it keeps, and draws with FORWARD_TRANSIENT beside, is random bits, which read no data: XLA draws them
+    # at the start of the step, unless its producer reads the batch, whose forward comes first
+    random_draw: bool = False
+    # its output is an elementwise function of a value it keeps (a fused activation of its pre-activation): an
+    # elementwise reader computes it in its own fusion, and it is never stored
+    output_from_kept: bool = False
     larger: "Backward | None" = None  # what it needs from batch LARGER_FROM on, where XLA keeps more for it
     larger_from: int | None = None
 
@@ -110,7 +116,7 @@ def with_activation(activation: str | None, elements: int, kept: int = 0) -> Bac
     if activation in FROM_OUTPUT:
         return Backward(keeps_output=True, kept=kept)
     residuals = ACTIVATION_RESIDUALS.get(activation, 0)
-    return Backward(kept=kept + (1 + residuals) * elements, transient=2 * elements)
+    return Backward(kept=kept + (1 + residuals) * elements, transient=2 * elements, output_from_kept=True)
 
 
 def default(cfg: dict, elements: int, kept: int = 0) -> Backward:
@@ -193,12 +199,13 @@ BATCH_NORMALIZATION = Backward(recomputed_when_fused=True, rereads_pre_bias=True
 def masked(elements: int, active: bool, mask: int | None = None) -> Backward:
     """Dropout and noise read nothing of their input: when they do anything they keep their MASK's random bits
     (MASK_KEPT; MASK elements per sample, all ELEMENTS when None) until their producer's backward, into which
-    XLA fuses theirs, with MASK_BACKWARD_BUFFERS output-sized buffers."""
+    XLA fuses theirs, with MASK_BACKWARD_BUFFERS output-sized buffers; drawing them holds MASK_DRAW_BUFFERS."""
     if not active:
         return Backward(reads_input=False)
     mask = elements if mask is None else mask
     return Backward(reads_input=False, kept=MASK_KEPT * mask, freed_with_producer=True, elementwise=True,
-                    transient=MASK_BACKWARD_BUFFERS * elements, forward_transient=MASK_DRAW_BUFFERS * mask)
+                    transient=MASK_BACKWARD_BUFFERS * elements, forward_transient=MASK_DRAW_BUFFERS * mask,
+                    random_draw=True)
 
 
 def max_pooling(spatial, channels, out_spatial, pool, strides) -> Backward:
