@@ -32,17 +32,18 @@ DENSE_DEPTHWISE_GRADIENTS = 2
 ACTIVATION_RESIDUALS = {"gelu": 2, "silu": 1, "swish": 1}
 ACTIVATION_BACKWARD_BUFFERS = {"gelu": 2, "silu": 2, "swish": 2}
 UNMEASURED_ACTIVATION_BUFFERS = 2
-# A normalization's forward keeps output-sized residuals for its backward, its output among them when any, and
-# its backward works with BUFFERS output-sized buffers (s_ln.json, s_gn.json). How many it keeps turns on a
-# rule of XLA's CPU compiler: it hands an op to YNNPACK once the op or an operand has YNN_MIN_ELEMENTS elements
-# (xla/backends/cpu/ynn_support.cc, IsInstructionPreferredByYnn). Below that, for the normalization's
-# statistics (per sample: one per position for LayerNormalization, one per group for GroupNormalization), XLA
-# recomputes the centred and normalized values in the backward; from there it stores them. Residuals are
-# (below, from there): LayerNormalization keeps its output and 1 value, then 3 (the centred input, the
-# normalized values, their scaled copy); GroupNormalization keeps nothing, then the centred and normalized
-# values. Read off benchmarks/xla_peak.py: s_ln_gelu.json's plan is 14.0 MiB at batch 63 and 18.2 at 64
-# (64 positions); conv_gn_relu.toml's 287 at batch 127 and 417 at 128 (32 groups), 575 at 255 and 834 at
-# 256 with 16 groups.
+# A normalization's forward keeps output-sized residuals for its backward, and its backward works with BUFFERS
+# output-sized buffers; its output is kept only for a reader whose backward reads it, and an activation that
+# fuses the normalization recomputes it. How many it keeps turns on a rule of XLA's CPU compiler: it hands an
+# op to YNNPACK once the op or an operand has YNN_MIN_ELEMENTS elements (xla/backends/cpu/ynn_support.cc,
+# IsInstructionPreferredByYnn). Below that, for the normalization's statistics (per sample: one per position
+# for LayerNormalization, one per group for GroupNormalization), XLA recomputes the centred and normalized
+# values in the backward; from there it stores them, unless the normalization reads the batch itself
+# (training_step). (Below, from there): LayerNormalization keeps 2 values, then 4, and works with 3 buffers,
+# then 2 (s_ln.json, s_ln_gelu.json at batch 32 and 256); GroupNormalization keeps none, then the centred and
+# normalized values (conv_gn_relu.toml). Read off benchmarks/xla_peak.py: s_ln_gelu.json's plan is 14.0 MiB
+# at batch 63 and 18.2 at 64 (64 positions); conv_gn_relu.toml's 287 at batch 127 and 417 at 128 (32
+# groups), 575 at 255 and 834 at 256 with 16 groups.
 YNN_MIN_ELEMENTS = 4096
 NORMALIZATION_RESIDUALS = {"LayerNormalization": (2, 4), "GroupNormalization": (0, 2)}
 NORMALIZATION_BACKWARD_BUFFERS = {"LayerNormalization": (3, 2), "GroupNormalization": (3, 3)}
@@ -173,10 +174,10 @@ def named_activation(activation, elements: int) -> Backward:
 
 def normalization(kind: str, elements: int, statistics: int) -> Backward:
     """A layer or group normalization (KIND) with STATISTICS means per sample: it keeps
-    NORMALIZATION_RESIDUALS output-sized values, its output among them when any, more from the batch where
-    its statistics reach YNN_MIN_ELEMENTS; its backward's reductions break XLA's fusions, and it works with
-    NORMALIZATION_BACKWARD_BUFFERS output-sized buffers. One that keeps none is recomputed, as a batch
-    normalization is, by an activation that fuses it."""
+    NORMALIZATION_RESIDUALS output-sized values, more from the batch where its statistics reach
+    YNN_MIN_ELEMENTS; its backward's reductions break XLA's fusions, and it works with
+    NORMALIZATION_BACKWARD_BUFFERS output-sized buffers. Its output is recomputed, as a batch normalization's
+    is, by an activation that fuses it."""
     below, above = (_normalization(elements, residuals, buffers)
                     for residuals, buffers in zip(NORMALIZATION_RESIDUALS[kind], NORMALIZATION_BACKWARD_BUFFERS[kind]))
     if below == above or not isinstance(statistics, int):  # a None dimension: its sizes are unknown anyway

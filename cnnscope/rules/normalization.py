@@ -42,7 +42,8 @@ def layer_normalization(layer: Layer) -> Result:
     elements = prod(layer.input_shape)
     # mean (1), variance (2), normalize (2), then scale and shift (1 each).
     per_element = 5 + (1 if gamma else 0) + (1 if beta else 0)
-    positions = prod(d for i, d in enumerate(layer.input_shape) if i not in {layer.axis(a) for a in axes})
+    normalized = {layer.axis(a) for a in axes}
+    positions = prod(d for i, d in enumerate(layer.input_shape) if i not in normalized)  # a mean for each
     return Result(output_shape=layer.input_shape, params=gamma + beta, extra_flops=per_element * elements,
                   backward=backward.normalization(layer.class_name, elements, statistics=positions))
 
