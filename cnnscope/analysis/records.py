@@ -167,18 +167,24 @@ class Analysis:
         return None if elements is None else elements * self.policy.activation_bytes
 
     def _regime(self, batch: int):
-        """The regime BATCH falls in: the last to start at or below it."""
-        return [regime for regime in self.regimes if regime.from_batch <= batch][-1]
+        """The regime BATCH falls in: the last to start at or below it (None for an analysis without any)."""
+        return next((regime for regime in reversed(self.regimes) if regime.from_batch <= batch), None)
+
+    def moments_at(self, batch: int) -> tuple:
+        """The step's moments at BATCH."""
+        regime = self._regime(batch)
+        return () if regime is None else regime.moments
 
     @property
     def moments(self) -> tuple:
         """The step's moments at the analysis's batch size."""
-        return self._regime(self.batch_size).moments if self.regimes else ()
+        return self.moments_at(self.batch_size)
 
     @property
     def kept_pieces(self) -> tuple:
         """The values kept for the backward at the analysis's batch size."""
-        return self._regime(self.batch_size).kept_pieces if self.regimes else ()
+        regime = self._regime(self.batch_size)
+        return () if regime is None else regime.kept_pieces
 
     def _moment_bytes(self, moment, batch: int) -> int | None:
         """What MOMENT (training_step.Moment) holds at BATCH beyond the weights and the optimizer's state."""
@@ -191,7 +197,7 @@ class Analysis:
     def peak_moment(self, batch_size: int | None = None):
         """The moment of the backward pass that holds the most at the batch size; None when a size is unknown."""
         batch = self.batch_size if batch_size is None else batch_size
-        sizes = [(self._moment_bytes(m, batch), m) for m in (self._regime(batch).moments if self.regimes else ())]
+        sizes = [(self._moment_bytes(m, batch), m) for m in self.moments_at(batch)]
         if not sizes or any(size is None for size, _ in sizes):
             return None
         return max(sizes, key=lambda pair: pair[0])[1]

@@ -143,7 +143,7 @@ def training_step(reports: list, act_bytes: int) -> list:
     out = []
     for report in reports:
         until = last_reader(report.name)
-        drawn_at_start = report.backward.random_draw and not _reads_the_batch(report, by_name)
+        drawn_at_start = report.backward.random_draw and not _drawn_after_its_producer(report, by_name)
         own, read = _kept(report, readers.get(report.name, []), until)
         kept = None if own is None else own + read
         transient, gradient = _transients(report)
@@ -158,11 +158,15 @@ def training_step(reports: list, act_bytes: int) -> list:
     return out
 
 
-def _reads_the_batch(report, by_name: dict) -> bool:
-    """REPORT's producer reads the batch itself (the first layer), or REPORT does: whose forward XLA schedules
-    before any random draw that follows it (the first layers of text_cnn.toml and s_drop.json)."""
-    made = [by_name[producer(source, by_name)] for source in report.inputs]
-    return all(not m.inputs or all(not by_name[producer(s, by_name)].inputs for s in m.inputs) for m in made)
+def _reads_only_the_batch(report, by_name: dict) -> bool:
+    """Every input of REPORT is the batch itself (an argument of the step), or REPORT is the batch."""
+    return all(not by_name[producer(source, by_name)].inputs for source in report.inputs)
+
+
+def _drawn_after_its_producer(report, by_name: dict) -> bool:
+    """REPORT reads the batch, or its producers do (the first layers of text_cnn.toml and s_drop.json): XLA
+    runs that forward before any random draw that follows it."""
+    return all(_reads_only_the_batch(by_name[producer(source, by_name)], by_name) for source in report.inputs)
 
 
 def _start(reports: list) -> int:
@@ -180,12 +184,12 @@ def kept_pieces(reports: list) -> tuple:
     kept for a reader once that reader's gradients are; the batch's inputs never. A transposed kernel, kept
     whatever the batch, goes with its layer's own values: XLA computes the input's gradient from it first."""
     index = {r.name: i for i, r in enumerate(reports)}
-    time = Timeline(len(reports))
+    time, start = Timeline(len(reports)), _start(reports)
     pieces = []
     for i, r in enumerate(reports):
         last = time.update if not r.inputs else time.activation_backward(index[r.freed_with])
         own = None if r.training_elements is None else r.training_elements - r.kept_for_readers
-        pieces.append(Kept(r.name, own, r.kept_fixed_elements, _start(reports) if r.drawn_at_start else i, last))
+        pieces.append(Kept(r.name, own, r.kept_fixed_elements, start if r.drawn_at_start else i, last))
         if r.kept_for_readers:
             pieces.append(Kept(r.name, r.kept_for_readers, 0, i, time.gradients(index[r.kept_until])))
     return tuple(pieces)
@@ -225,13 +229,15 @@ def _unkept_inputs(report, by_name: dict) -> int | None:
 
 
 def _made(report) -> int | None:
-    """What REPORT's forward holds beside its inputs: its output and FORWARD_TRANSIENT; for a random draw
-    made there, the larger of the draw and its output beside the bits it keeps (a mask smaller than it)."""
-    b = report.backward
+    """What REPORT's forward holds beside its inputs: its output and FORWARD_TRANSIENT. A random draw made
+    there holds the larger of the draw and its output beside the bits it keeps (a mask smaller than it); one
+    drawn at the start, its output alone (its bits are among the kept values by then)."""
+    b, n = report.backward, report.activation_elements
     if not b.random_draw:
-        return _plus(report.activation_elements, b.forward_transient)
-    output = _plus(report.activation_elements, 0 if report.drawn_at_start else b.kept)
-    return output if report.drawn_at_start or output is None else max(output, b.forward_transient)
+        return _plus(n, b.forward_transient)
+    if report.drawn_at_start or n is None:
+        return n
+    return max(n + b.kept, b.forward_transient)
 
 
 def _fused_into(report, by_name: dict, readers: dict):
@@ -322,5 +328,4 @@ def _changing_with_batch(reports: list) -> set:
     the step, for which XLA keeps no more at any batch (the first normalization of vit_mlp.toml and of
     unet_resblock.toml at batch 256, benchmarks/xla_peak.py)."""
     by_name = {r.name: r for r in reports}
-    return {r.name for r in reports if r.backward.larger is not None
-            and any(by_name[producer(source, by_name)].inputs for source in r.inputs)}
+    return {r.name for r in reports if r.backward.larger is not None and not _reads_only_the_batch(r, by_name)}

@@ -94,7 +94,9 @@ class Backward:
     # its output is an elementwise function of a value it keeps (a fused activation of its pre-activation): an
     # elementwise reader computes it in its own fusion, and it is never stored
     output_from_kept: bool = False
-    larger: "Backward | None" = None  # what it needs from batch LARGER_FROM on, where XLA keeps more for it
+    # what it needs from batch LARGER_FROM on (an int >= 2), where XLA keeps more for it; training_step does not
+    # apply it to a layer that reads only the batch, for which XLA keeps no more at any batch
+    larger: "Backward | None" = None
     larger_from: int | None = None
 
     def at_batch(self, batch: int) -> "Backward":
