@@ -232,3 +232,16 @@ def test_random_bits_are_drawn_at_the_start_unless_their_producer_reads_the_batc
     else:  # its own forward: the larger of the draw and its output beside the bits, with its producer's output
         own = [m for m in analysis.moments if m.position == names.index("custom") and m.gradients == 0]
         assert max(m.transient for m in own) == max(draw, CUSTOM + kept) + CUSTOM
+
+
+@pytest.mark.parametrize("descriptor, named", [
+    ({"kept": 3}, "is a dict"),
+    (Backward(larger=Backward(kept=5)), "larger_from an int >= 2, not None"),
+    (Backward(larger=Backward(kept=5), larger_from=True), "not True"),
+    (Backward(larger=Backward(larger=Backward(), larger_from=3), larger_from=2), "with no larger"),
+])
+def test_a_rules_malformed_descriptor_is_one_line_naming_the_layer(descriptor, named):
+    """A plugin's rule returns what it likes: a descriptor the training step cannot order is the layer's error,
+    not a TypeError from inside the step."""
+    with pytest.raises(CnnscopeError, match=rf"layer 'custom'.*{re.escape(named)}"):
+        _analysis(descriptor)

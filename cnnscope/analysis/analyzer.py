@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from . import receptive_field
 from ..core.conventions import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_OPTIMIZER
-from ..core.errors import describe
+from ..core.errors import describe, short
 from ..rules import ALIASES, Backward, Layer, RuleSet, builtin_rules
 from ..rules import backward as backward_rules
 from ..rules.base import UNKNOWN, known, prod
@@ -117,7 +117,24 @@ def _computed(rule, layer: Layer):
     if result.params is UNKNOWN:
         raise layer.error("its weights depend on an input dimension that is None",
                           "give that dimension with --input-shape (Keras requires it too)")
+    _check_backward(result.backward, layer)
     return result
+
+
+def _check_backward(descriptor, layer: Layer) -> None:
+    """A rule's descriptor (a plugin's too) is a Backward, None, or one whose LARGER, from a batch of 2 or
+    more, has no larger one of its own: training_step orders regimes by that batch."""
+    if descriptor is None:
+        return
+    if not isinstance(descriptor, Backward):
+        raise layer.error(f"its rule's backward is a {type(descriptor).__name__}, not a cnnscope.rules.Backward",
+                          "return a Backward (docs/conventions.md, \"Training step\") or none")
+    larger, start = descriptor.larger, descriptor.larger_from
+    if larger is not None and not (isinstance(larger, Backward) and larger.larger is None
+                                   and isinstance(start, int) and not isinstance(start, bool) and start >= 2):
+        raise layer.error("its rule's Backward.larger needs a Backward of its own (with no larger) and "
+                          f"larger_from an int >= 2, not {short(start, 40)}",
+                          "set both, or neither")
 
 
 def _shown_input(rule, in_shapes: list, out_shape: tuple):
