@@ -245,3 +245,28 @@ def test_a_rules_malformed_descriptor_is_one_line_naming_the_layer(descriptor, n
     not a TypeError from inside the step."""
     with pytest.raises(CnnscopeError, match=rf"layer 'custom'.*{re.escape(named)}"):
         _analysis(descriptor)
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("noise_shape, accepted", [([None, 5, 1, 8], False), ([None, 1, 6, 8], True),
+                                                   ([3, 1, 1, 8], True), ([None, 10**15, 1, 8], False)])
+def test_a_noise_shape_is_taken_where_keras_broadcasts_it(noise_shape, accepted):
+    """Past the batch's, each size of a noise_shape is None, 1 or the input's own, as Keras's dropout broadcasts
+    its mask; any other (a huge one among them) is refused, where Keras fails at the call."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+    import numpy as np
+
+    try:
+        keras.layers.Dropout(0.5, noise_shape=noise_shape)(np.ones((3, 6, 6, 8), "float32"), training=True)
+        keras_accepts = True
+    except Exception:  # a broadcasting error, whose type depends on the backend
+        keras_accepts = False
+    assert keras_accepts is accepted
+    if accepted:
+        assert _dropout_mask({"type": "Dropout", "rate": 0.5, "noise_shape": noise_shape}) > 0
+    else:
+        with pytest.raises(CnnscopeError, match=r"noise_shape=.*None, 1 or the input's own"):
+            _dropout_mask({"type": "Dropout", "rate": 0.5, "noise_shape": noise_shape})

@@ -27,10 +27,12 @@ def _mask_elements(layer: Layer) -> int:
     noise = layer.cfg.get("noise_shape")
     if noise is None:
         return prod(shape)
+    # Keras broadcasts the mask to the input: past the batch's, each size is None (the input's), 1 or its own
     if not isinstance(noise, (list, tuple)) or len(noise) != len(shape) + 1 or not all(
-            d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 1) for d in noise):
-        raise layer.error(f"noise_shape={short(noise)} must give {len(shape) + 1} sizes (None or >= 1), the "
-                          "batch's first")
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 1 and (i == 0 or d in (1, size)))
+            for i, (size, d) in enumerate(zip([None, *shape], noise))):
+        raise layer.error(f"noise_shape={short(noise)} must give {len(shape) + 1} sizes, the batch's first, each "
+                          "None, 1 or the input's own", f"the input is {[None, *shape]}")
     return prod(size if d is None else d for size, d in zip(shape, noise[1:]))
 
 
