@@ -34,7 +34,7 @@ from memory_models import BUILTINS, ROOT, config_only_applications
 sys.path.insert(0, str(ROOT))
 
 from cnnscope.rules import backward  # noqa: E402
-from cnnscope.targets import analyze_target  # noqa: E402
+from cnnscope.targets import analyze_target, load_target  # noqa: E402
 
 BATCHES = (1, 32, 256)
 BLOCKS = ROOT / "benchmarks" / "blocks"
@@ -77,7 +77,8 @@ def _patched(setting: dict) -> ExitStack:
 
 
 def ratios(setting: dict | None, targets: dict, plans: dict) -> dict:
-    """Family -> (static / compiled at each batch) under SETTING (None: the constants as shipped)."""
+    """Family -> (static / compiled at each batch) under SETTING (None: the constants as shipped); TARGETS:
+    family -> a target or its Stack, loaded once."""
     out = {}
     with _patched(setting) if setting else ExitStack():
         for name, target in targets.items():
@@ -85,6 +86,18 @@ def ratios(setting: dict | None, targets: dict, plans: dict) -> dict:
             out[name] = tuple(analysis.training_memory_bytes(b) / plans[f"{name}|{b}|float32|adam"]["peak_bytes"]
                               for b in BATCHES)
     return out
+
+
+_HELD: dict = {}
+
+
+def _hold(stacks: dict, plans: dict) -> None:
+    """A worker's STACKS and PLANS, for every setting it is given."""
+    _HELD.update(stacks=stacks, plans=plans)
+
+
+def _ratios_held(setting: dict) -> dict:
+    return ratios(setting, _HELD["stacks"], _HELD["plans"])
 
 
 def _unidentified(settings: list, misfits: list, best: int, held: list) -> dict:
@@ -140,11 +153,13 @@ def leave_one_out(targets: dict, plans: dict, args) -> dict:
         _missing_plans(targets, plans, args.plans)
     targets = {name: t for name, t in targets.items() if all(f"{name}|{b}|float32|adam" in plans for b in BATCHES)}
     settings = [dict(zip(GRID, values)) for values in itertools.product(*GRID.values())]
+    stacks = {name: load_target(target) for name, target in targets.items()}  # each file read once
     # one analysis per family and setting: minutes, so on every core (spawned: building the applications
-    # started JAX's threads, which a fork would copy mid-flight)
-    with multiprocessing.get_context("spawn").Pool() as pool:
-        table = pool.starmap(ratios, [(setting, targets, plans) for setting in settings], chunksize=16)
-    shipped = ratios(None, targets, plans)
+    # started JAX's threads, which a fork would copy mid-flight); each worker is handed the stacks and plans
+    # once, not with every setting
+    with multiprocessing.get_context("spawn").Pool(initializer=_hold, initargs=(stacks, plans)) as pool:
+        table = pool.map(_ratios_held, settings, chunksize=16)
+    shipped = ratios(None, stacks, plans)
     print(f"{'family':<26} {'shipped constants':>20}   {'left out (refitted)':>22}   constants refitted on the others")
     report = {}
     for name in targets:
