@@ -2,6 +2,7 @@
 
     python benchmarks/xla_peak.py TARGET [--batch 256] [--dtype float32] [--optimizer adam] [--top 25]
     python benchmarks/xla_peak.py --dump DIR          # read an existing XLA_FLAGS=--xla_dump_to=DIR dump
+    python benchmarks/xla_peak.py TARGET --order      # where each layer's forward and each random draw start
 
 It compiles the step as `summary --compile` does (cnnscope/keras/compiled.py, JAX on this machine) with XLA's
 dump on, then reads three of the dump's files: the schedule and every buffer's live range
@@ -67,6 +68,19 @@ def layer_of(op_name: str) -> str:
     return f"{layer} ({'backward' if transposed else 'forward'})"
 
 
+def first_steps(schedule: dict, ops: dict) -> dict:
+    """Layer -> the schedule step of its forward's first instruction, and "LAYER draw" -> that of its random
+    draw's loop (a dropout's threefry `while`): where XLA put each (docs/conventions.md, "Training step")."""
+    out: dict[str, int] = {}
+    for step in sorted(schedule):
+        op = ops.get(schedule[step], "")
+        if "transpose(" in op:  # the backward
+            continue
+        for layer in re.findall(r"jvp\(([^()/]+)\)", op):
+            out.setdefault(f"{layer} draw" if "/while" in op else layer, step)
+    return out
+
+
 def peak(values: list) -> tuple:
     """(the schedule step where the live buffers add up the most, their bytes there)."""
     live: dict[int, int] = defaultdict(int)
@@ -77,8 +91,13 @@ def peak(values: list) -> tuple:
     return step, live[step]
 
 
-def report(dump: Path, top: int) -> None:
+def report(dump: Path, top: int, order: bool = False) -> None:
     values, schedule, ops = buffers(dump)
+    if order:
+        print("the forward's first step, layer by layer, and each random draw's:")
+        for layer, step in sorted(first_steps(schedule, ops).items(), key=lambda item: item[1]):
+            print(f"  {step:>5}  {layer}")
+        return
     step, total = peak(values)
     at_peak = [v for v in values if v[2] <= step <= v[3] and v[0] > 0]
     name = schedule.get(step, "?")
@@ -102,9 +121,10 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--optimizer", default="adam")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--order", action="store_true", help="where each layer's forward and each draw start")
     args = parser.parse_args()
     if args.dump:
-        return report(args.dump, args.top)
+        return report(args.dump, args.top, args.order)
     if not args.target:
         parser.error("give a TARGET or --dump DIR")
     sys.path.insert(0, str(ROOT))
@@ -115,7 +135,7 @@ def main() -> None:
         plan = compiled_plan(args.target, batch_size=args.batch, dtype=args.dtype, optimizer=args.optimizer)
         print(f"XLA's plan: {plan.peak_bytes / MiB:.2f} MiB ({args.target}, batch {args.batch}, {args.dtype}, "
               f"{args.optimizer})")
-        report(Path(folder), args.top)
+        report(Path(folder), args.top, args.order)
 
 
 if __name__ == "__main__":

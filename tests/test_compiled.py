@@ -282,7 +282,6 @@ def test_xla_draws_a_dropouts_mask_where_the_model_does(tmp_path, monkeypatch):
     """rules/backward.Backward.random_draw: XLA draws a mask before the layers that lead to its dropout, unless
     the dropout's producer reads the batch, whose forward comes first; training_step places the draw and the
     kept bits so (the first dropout here late, the second at the start)."""
-    import re
     import sys
 
     from conftest_paths import ROOT
@@ -299,12 +298,7 @@ def test_xla_draws_a_dropouts_mask_where_the_model_does(tmp_path, monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", f"--xla_dump_to={dump}")
     compiled_plan(spec, batch_size=8, dtype="float32", optimizer="adam")
     _, schedule, ops = xla_peak.buffers(dump)
-    starts: dict = {}
-    for step in sorted(schedule):
-        op = ops.get(schedule[step], "")
-        if "transpose(" not in op:
-            for layer in re.findall(r"jvp\(([^()/]+)\)", op):
-                starts.setdefault(f"{layer} draw" if "/while" in op else layer, step)
+    starts = xla_peak.first_steps(schedule, ops)
     assert starts["first"] < starts["late draw"], "XLA drew the first dropout's mask before the first layer"
     assert starts["early draw"] < starts["second"], "XLA drew the second dropout's mask after its producer"
     analysis = analyze_target(spec)
