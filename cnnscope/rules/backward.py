@@ -39,11 +39,8 @@ UNMEASURED_ACTIVATION_BUFFERS = 2
 # IsInstructionPreferredByYnn). Below that, for the normalization's statistics (per sample: one per position
 # for LayerNormalization, one per group for GroupNormalization), XLA recomputes the centred and normalized
 # values in the backward; from there it stores them, unless the normalization reads the batch itself
-# (training_step). (Below, from there): LayerNormalization keeps 2 values, then 4, and works with 3 buffers,
-# then 2 (s_ln.json, s_ln_gelu.json at batch 32 and 256); GroupNormalization keeps none, then the centred and
-# normalized values (conv_gn_relu.toml). Read off benchmarks/xla_peak.py: s_ln_gelu.json's plan is 14.0 MiB
-# at batch 63 and 18.2 at 64 (64 positions); conv_gn_relu.toml's 287 at batch 127 and 417 at 128 (32
-# groups), 575 at 255 and 834 at 256 with 16 groups.
+# (training_step). The pairs are (below, from there), read off benchmarks/xla_peak.py for s_ln.json and
+# s_ln_gelu.json at batch 32 and 256 and conv_gn_relu.toml; the plans' jumps are in docs/conventions.md.
 YNN_MIN_ELEMENTS = 4096
 NORMALIZATION_RESIDUALS = {"LayerNormalization": (2, 4), "GroupNormalization": (0, 2)}
 NORMALIZATION_BACKWARD_BUFFERS = {"LayerNormalization": (3, 2), "GroupNormalization": (3, 3)}
